@@ -250,12 +250,11 @@ fn analyse(h: &Hir) -> Fast {
         set.dedup();
         return Fast::Set(set);
     }
-    if let HirKind::Concat(parts) = strip(h).kind() {
-        if parts.len() == 2 {
-            if let (Some(p), true) = (literal(&parts[0]), is_any_star(&parts[1])) {
-                return Fast::Prefix(p);
-            }
-        }
+    if let HirKind::Concat(parts) = strip(h).kind()
+        && parts.len() == 2
+        && let (Some(p), true) = (literal(&parts[0]), is_any_star(&parts[1]))
+    {
+        return Fast::Prefix(p);
     }
     Fast::None
 }

@@ -1,0 +1,264 @@
+//! Ember's HTTP surface: Prometheus's `/api/v1/*` endpoints, the `/-/healthy`,
+//! `/-/ready`, `/-/reload` and `/-/quit` lifecycle endpoints, and the UI.
+//!
+//! The crate knows nothing about how the server is wired: the binary hands it a
+//! [`WebState`] with the pieces it serves (build information, the running
+//! configuration, flags) and channels for the lifecycle requests, and the routes read
+//! from there. That keeps the HTTP shapes — which Grafana, promtool and scripts depend
+//! on byte for byte — in one place, apart from the components behind them. Endpoints
+//! arrive here as their components land (PromQL, TSDB, rules); a path Ember does not
+//! serve yet answers 404 with Prometheus's error envelope, never a made-up answer.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use tokio::sync::mpsc;
+
+/// What `/api/v1/status/buildinfo` reports.
+#[derive(Clone, Debug, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildInfo {
+    /// Ember's version.
+    pub version: String,
+    /// Git revision the binary was built from.
+    pub revision: String,
+    /// Git branch.
+    pub branch: String,
+    /// Who built it (`user@host` in Prometheus; here the builder's user).
+    pub build_user: String,
+    /// UTC build date, `YYYYMMDD-HH:MM:SS`.
+    pub build_date: String,
+    /// The compiler; Prometheus calls this field `goVersion` and clients read that
+    /// name, so it keeps it.
+    pub go_version: String,
+}
+
+/// A lifecycle request from the HTTP side, answered by the binary's main loop.
+#[derive(Debug)]
+pub enum Lifecycle {
+    /// `POST /-/reload`: reload configuration; the sender receives the outcome.
+    Reload(tokio::sync::oneshot::Sender<Result<(), String>>),
+    /// `POST /-/quit`: shut down gracefully.
+    Quit,
+}
+
+/// Everything the routes read; shared by all requests.
+pub struct WebState {
+    /// Build information.
+    pub build: BuildInfo,
+    /// The running configuration as YAML with secrets masked.
+    pub config_yaml: RwLock<String>,
+    /// Command-line flags, name (without dashes) to value.
+    pub flags: Vec<(String, String)>,
+    /// Whether the server has finished starting.
+    pub ready: AtomicBool,
+    /// `--web.enable-lifecycle`.
+    pub enable_lifecycle: bool,
+    /// Where lifecycle requests go.
+    pub lifecycle: mpsc::Sender<Lifecycle>,
+    /// Renders Ember's own metrics in the text format for `/metrics`.
+    pub metrics: Box<dyn Fn() -> String + Send + Sync>,
+}
+
+/// Builds the router over `state`.
+pub fn router(state: Arc<WebState>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/-/healthy", get(healthy).head(healthy))
+        .route("/-/ready", get(ready).head(ready))
+        .route("/-/reload", post(reload).put(reload))
+        .route("/-/quit", post(quit).put(quit))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/status/buildinfo", get(buildinfo))
+        .route("/api/v1/status/config", get(status_config))
+        .route("/api/v1/status/flags", get(status_flags))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+#[derive(Serialize)]
+struct Envelope<T: Serialize> {
+    status: &'static str,
+    data: T,
+}
+
+fn success<T: Serialize>(data: T) -> Response {
+    Json(Envelope {
+        status: "success",
+        data,
+    })
+    .into_response()
+}
+
+/// Prometheus's error envelope: `{"status":"error","errorType":…,"error":…}`.
+fn api_error(code: StatusCode, error_type: &str, msg: &str) -> Response {
+    let body = serde_json::json!({"status": "error", "errorType": error_type, "error": msg});
+    (code, Json(body)).into_response()
+}
+
+async fn index(State(s): State<Arc<WebState>>) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html><head><title>Ember</title></head><body>\
+         <h1>Ember {}</h1><p>A Prometheus-compatible monitoring system.</p><ul>\
+         <li><a href=\"metrics\">/metrics</a> — Ember's own metrics</li>\
+         <li><a href=\"api/v1/status/config\">/api/v1/status/config</a> — running configuration</li>\
+         <li><a href=\"api/v1/status/flags\">/api/v1/status/flags</a></li>\
+         <li><a href=\"api/v1/status/buildinfo\">/api/v1/status/buildinfo</a></li>\
+         </ul></body></html>",
+        s.build.version
+    ))
+}
+
+async fn healthy() -> &'static str {
+    "Ember Server is Healthy.\n"
+}
+
+async fn ready(State(s): State<Arc<WebState>>) -> Response {
+    if s.ready.load(Ordering::Acquire) {
+        "Ember Server is Ready.\n".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable").into_response()
+    }
+}
+
+const LIFECYCLE_DISABLED: &str = "Lifecycle API is not enabled.";
+
+async fn reload(State(s): State<Arc<WebState>>) -> Response {
+    if !s.enable_lifecycle {
+        return (StatusCode::FORBIDDEN, LIFECYCLE_DISABLED).into_response();
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if s.lifecycle.send(Lifecycle::Reload(tx)).await.is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    match rx.await {
+        Ok(Ok(())) => StatusCode::OK.into_response(),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("failed to reload config: {e}"),
+        )
+            .into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response(),
+    }
+}
+
+async fn quit(State(s): State<Arc<WebState>>) -> Response {
+    if !s.enable_lifecycle {
+        return (StatusCode::FORBIDDEN, LIFECYCLE_DISABLED).into_response();
+    }
+    let _ = s.lifecycle.send(Lifecycle::Quit).await;
+    "Requesting termination... Goodbye!".into_response()
+}
+
+async fn metrics(State(s): State<Arc<WebState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        (s.metrics)(),
+    )
+        .into_response()
+}
+
+async fn buildinfo(State(s): State<Arc<WebState>>) -> Response {
+    success(&s.build)
+}
+
+async fn status_config(State(s): State<Arc<WebState>>) -> Response {
+    let yaml = s.config_yaml.read().map(|y| y.clone()).unwrap_or_default();
+    success(serde_json::json!({ "yaml": yaml }))
+}
+
+async fn status_flags(State(s): State<Arc<WebState>>) -> Response {
+    let map: serde_json::Map<String, serde_json::Value> = s
+        .flags
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    success(map)
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("{} is not served by this Ember version", uri.path()),
+        )
+    } else {
+        (StatusCode::NOT_FOUND, "404 page not found\n").into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn serve() -> (String, mpsc::Receiver<Lifecycle>) {
+        let (tx, rx) = mpsc::channel(4);
+        let state = Arc::new(WebState {
+            build: BuildInfo {
+                version: "9.9.9".into(),
+                ..Default::default()
+            },
+            config_yaml: RwLock::new("global: {}\n".into()),
+            flags: vec![("web.enable-lifecycle".into(), "true".into())],
+            ready: AtomicBool::new(true),
+            enable_lifecycle: true,
+            lifecycle: tx,
+            metrics: Box::new(|| "x 1\n".into()),
+        });
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(l, router(state)).await });
+        (format!("127.0.0.1:{}", addr.port()), rx)
+    }
+
+    async fn request(addr: &str, method: &str, path: &str) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!("{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        let code = out[9..12].parse().unwrap();
+        let body = out
+            .split_once("\r\n\r\n")
+            .map(|x| x.1.to_string())
+            .unwrap_or_default();
+        (code, body)
+    }
+
+    #[tokio::test]
+    async fn endpoints() {
+        let (addr, mut rx) = serve().await;
+        assert_eq!(request(&addr, "GET", "/-/healthy").await.0, 200);
+        assert_eq!(request(&addr, "GET", "/-/ready").await.0, 200);
+        let (c, b) = request(&addr, "GET", "/api/v1/status/buildinfo").await;
+        assert_eq!(c, 200);
+        let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+        assert_eq!(v["data"]["version"], "9.9.9");
+        assert!(v["data"]["goVersion"].is_string());
+        let (_, b) = request(&addr, "GET", "/api/v1/status/config").await;
+        assert!(b.contains("global: {}"));
+        let (c, b) = request(&addr, "GET", "/api/v1/query").await;
+        assert_eq!(c, 404);
+        assert!(b.contains("\"status\":\"error\""));
+        assert_eq!(request(&addr, "GET", "/metrics").await.1, "x 1\n");
+        let addr2 = addr.clone();
+        let h = tokio::spawn(async move { request(&addr2, "POST", "/-/reload").await });
+        match rx.recv().await.unwrap() {
+            Lifecycle::Reload(done) => done.send(Err("bad".into())).unwrap(),
+            Lifecycle::Quit => panic!("wrong request"),
+        }
+        let (c, b) = h.await.unwrap();
+        assert_eq!(c, 500);
+        assert!(b.contains("bad"));
+    }
+}
