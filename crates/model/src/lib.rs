@@ -8,10 +8,12 @@
 //! strings here. The crate does no I/O, so it can sit at the bottom of the workspace.
 
 mod error;
+pub mod histogram;
 pub mod labels;
 pub mod matcher;
 pub mod regex;
 pub mod relabel;
+pub mod value;
 
 pub use error::Error;
 pub use labels::{Label, Labels, LabelsBuilder, ValidationScheme};
