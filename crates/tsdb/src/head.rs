@@ -1,0 +1,803 @@
+//! The head: the in-memory part of the TSDB that takes every append and holds the
+//! most recent data (up to a few hours) before it is cut into blocks.
+//!
+//! Series are found by label hash (sharded maps, so appends to different series do
+//! not contend) or by reference; each series keeps its samples in XOR chunks cut the
+//! way Prometheus cuts them (about 120 samples, spread evenly over the chunk range),
+//! so the chunks written out later are the ones Prometheus would have written.
+
+use crate::postings::{MemPostings, Ref};
+use ember_chunkenc::xor::{XorChunk, XorIterator};
+use ember_model::Labels;
+use ember_model::histogram::{FloatHistogram, Histogram};
+use ember_model::value::{Exemplar, Metadata};
+use ember_storage::{
+    Appendable, Appender, BoxSeries, Error, HistogramRef, LabelHints, LabelQuerier, Querier,
+    Queryable, SampleIterator, SelectHints, Series, SeriesRef, SeriesSet, Timestamp, ValueType,
+};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+const SHARDS: usize = 32;
+
+/// Head settings.
+#[derive(Clone, Debug)]
+pub struct HeadOptions {
+    /// Width of a block, and the range over which head chunks are spread (ms).
+    pub chunk_range: i64,
+    /// Samples per chunk Prometheus aims at.
+    pub samples_per_chunk: u16,
+}
+
+impl Default for HeadOptions {
+    fn default() -> Self {
+        HeadOptions {
+            chunk_range: 2 * 3600 * 1000,
+            samples_per_chunk: 120,
+        }
+    }
+}
+
+/// A chunk of one series, with its time bounds.
+#[derive(Clone, Debug)]
+struct HeadChunk {
+    min_t: i64,
+    max_t: i64,
+    chunk: XorChunk,
+}
+
+#[derive(Debug)]
+struct SeriesData {
+    chunks: Vec<HeadChunk>,
+    /// Time at which the open chunk should be cut.
+    next_at: i64,
+    last_t: i64,
+    last_v: u64,
+    metadata: Option<Metadata>,
+}
+
+/// One series in the head.
+#[derive(Debug)]
+pub struct MemSeries {
+    r: Ref,
+    labels: Labels,
+    data: Mutex<SeriesData>,
+}
+
+impl MemSeries {
+    fn new(r: Ref, labels: Labels) -> Self {
+        MemSeries {
+            r,
+            labels,
+            data: Mutex::new(SeriesData {
+                chunks: Vec::new(),
+                next_at: i64::MIN,
+                last_t: i64::MIN,
+                last_v: 0,
+                metadata: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SeriesData> {
+        // A panic while holding the lock leaves consistent data (appends are
+        // single assignments), so poisoning is ignored.
+        self.data.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// End of the chunk range that `t` falls in.
+fn range_end(t: i64, width: i64) -> i64 {
+    (t.div_euclid(width) + 1) * width
+}
+
+/// Prometheus's prediction of where to cut the open chunk so that the remaining
+/// samples of the range spread evenly over chunks of about the target size.
+fn compute_chunk_end(start: i64, cur: i64, max: i64, ratio_to_full: f64) -> i64 {
+    let n = (max - start) as f64 / ((cur - start + 1) as f64 * ratio_to_full);
+    if n <= 1.0 {
+        return max;
+    }
+    (start as f64 + (max - start) as f64 / n.floor()) as i64
+}
+
+impl SeriesData {
+    /// Appends a sample that passed the ordering checks.
+    fn append(&mut self, t: i64, v: f64, opts: &HeadOptions) {
+        let per_chunk = opts.samples_per_chunk;
+        let need_new = match self.chunks.last() {
+            None => true,
+            Some(c) => {
+                let n = c.chunk.num_samples();
+                if n == per_chunk / 4 {
+                    self.next_at = compute_chunk_end(c.min_t, c.max_t, self.next_at, 4.0);
+                }
+                t >= self.next_at || n >= per_chunk.saturating_mul(2) || c.chunk.is_full()
+            }
+        };
+        if need_new {
+            let end = range_end(t, opts.chunk_range);
+            self.next_at = end;
+            self.chunks.push(HeadChunk {
+                min_t: t,
+                max_t: t,
+                chunk: XorChunk::new(),
+            });
+        }
+        if let Some(c) = self.chunks.last_mut() {
+            c.chunk.append(t, v);
+            c.max_t = t;
+        }
+        self.last_t = t;
+        self.last_v = v.to_bits();
+    }
+}
+
+/// The in-memory head.
+#[derive(Debug)]
+pub struct Head {
+    opts: HeadOptions,
+    by_hash: Vec<RwLock<FastMap<u64, Vec<Arc<MemSeries>>>>>,
+    by_ref: Vec<RwLock<FastMap<Ref, Arc<MemSeries>>>>,
+    postings: RwLock<MemPostings>,
+    next_ref: AtomicU64,
+    min_time: AtomicI64,
+    max_time: AtomicI64,
+    min_valid_time: AtomicI64,
+}
+
+impl Head {
+    /// An empty head.
+    pub fn new(opts: HeadOptions) -> Self {
+        Head {
+            opts,
+            by_hash: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            by_ref: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            postings: RwLock::default(),
+            next_ref: AtomicU64::new(1),
+            min_time: AtomicI64::new(i64::MAX),
+            max_time: AtomicI64::new(i64::MIN),
+            min_valid_time: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// Number of series.
+    pub fn num_series(&self) -> usize {
+        self.by_ref
+            .iter()
+            .map(|s| s.read().map(|m| m.len()).unwrap_or(0))
+            .sum()
+    }
+
+    /// Oldest sample time, or `i64::MAX` when empty.
+    pub fn min_time(&self) -> i64 {
+        self.min_time.load(Ordering::Acquire)
+    }
+
+    /// Newest sample time, or `i64::MIN` when empty.
+    pub fn max_time(&self) -> i64 {
+        self.max_time.load(Ordering::Acquire)
+    }
+
+    fn series_by_ref(&self, r: Ref) -> Option<Arc<MemSeries>> {
+        let shard = &self.by_ref[(r as usize) % SHARDS];
+        shard.read().ok()?.get(&r).cloned()
+    }
+
+    /// The series with `labels`, created if new. Creation is immediate (as in
+    /// Prometheus): a series appended to and rolled back stays until garbage
+    /// collection.
+    fn get_or_create(&self, labels: &Labels) -> Result<Arc<MemSeries>, Error> {
+        let hash = labels.hash64();
+        let shard = &self.by_hash[(hash as usize) % SHARDS];
+        if let Some(s) = shard
+            .read()
+            .map_err(|_| Error::Io("head lock poisoned".into()))?
+            .get(&hash)
+            .and_then(|v| v.iter().find(|s| &s.labels == labels))
+        {
+            return Ok(s.clone());
+        }
+        let mut map = shard
+            .write()
+            .map_err(|_| Error::Io("head lock poisoned".into()))?;
+        let list = map.entry(hash).or_default();
+        if let Some(s) = list.iter().find(|s| &s.labels == labels) {
+            return Ok(s.clone());
+        }
+        if labels.is_empty() {
+            return Err(Error::InvalidSample("empty labelset".into()));
+        }
+        if let Some(name) = labels.duplicate_name() {
+            return Err(Error::InvalidSample(format!(
+                "label name {name:?} is not unique"
+            )));
+        }
+        let r = self.next_ref.fetch_add(1, Ordering::Relaxed);
+        let s = Arc::new(MemSeries::new(r, labels.clone()));
+        list.push(s.clone());
+        drop(map);
+        self.by_ref[(r as usize) % SHARDS]
+            .write()
+            .map_err(|_| Error::Io("head lock poisoned".into()))?
+            .insert(r, s.clone());
+        self.postings
+            .write()
+            .map_err(|_| Error::Io("head lock poisoned".into()))?
+            .add(r, labels);
+        Ok(s)
+    }
+
+    /// Lowest timestamp an appender accepts: samples far older than the head's newest
+    /// would land in a range already being cut into a block.
+    fn appendable_min_valid_time(&self) -> i64 {
+        let mv = self.min_valid_time.load(Ordering::Acquire);
+        let max = self.max_time();
+        if max == i64::MIN {
+            return mv;
+        }
+        mv.max(max.saturating_sub(self.opts.chunk_range / 2))
+    }
+
+    fn update_bounds(&self, min: i64, max: i64) {
+        self.min_time.fetch_min(min, Ordering::AcqRel);
+        self.max_time.fetch_max(max, Ordering::AcqRel);
+    }
+}
+
+/// A transaction against the head.
+pub struct HeadAppender<'a> {
+    head: &'a Head,
+    min_valid: i64,
+    samples: Vec<(Arc<MemSeries>, i64, f64)>,
+    /// Latest pending (timestamp, value bits) per series, for in-batch ordering.
+    pending_last: FastMap<Ref, (i64, u64)>,
+    metadata: Vec<(Arc<MemSeries>, Metadata)>,
+}
+
+impl HeadAppender<'_> {
+    fn series(&self, r: Option<SeriesRef>, labels: &Labels) -> Result<Arc<MemSeries>, Error> {
+        if let Some(s) = r.and_then(|r| self.head.series_by_ref(r)) {
+            return Ok(s);
+        }
+        self.head.get_or_create(labels)
+    }
+}
+
+impl Appender for HeadAppender<'_> {
+    fn append(
+        &mut self,
+        r: Option<SeriesRef>,
+        labels: &Labels,
+        t: Timestamp,
+        v: f64,
+    ) -> Result<SeriesRef, Error> {
+        if t < self.min_valid {
+            return Err(Error::OutOfBounds);
+        }
+        let s = self.series(r, labels)?;
+        let last = match self.pending_last.get(&s.r) {
+            Some(p) => *p,
+            None => {
+                let d = s.lock();
+                (d.last_t, d.last_v)
+            }
+        };
+        if t < last.0 {
+            return Err(Error::OutOfOrderSample);
+        }
+        if t == last.0 {
+            // Prometheus compares bit patterns, so a repeated stale marker is a no-op.
+            return if last.1 == v.to_bits() {
+                Ok(s.r)
+            } else {
+                Err(Error::DuplicateSampleForTimestamp)
+            };
+        }
+        self.pending_last.insert(s.r, (t, v.to_bits()));
+        let r = s.r;
+        self.samples.push((s, t, v));
+        Ok(r)
+    }
+
+    fn append_histogram(
+        &mut self,
+        _r: Option<SeriesRef>,
+        _labels: &Labels,
+        _t: Timestamp,
+        _h: HistogramRef<'_>,
+    ) -> Result<SeriesRef, Error> {
+        // The head stores native histograms once the histogram chunk encodings land
+        // in ember-chunkenc; until then it refuses them rather than dropping data.
+        Err(Error::NativeHistogramsDisabled)
+    }
+
+    fn append_exemplar(
+        &mut self,
+        r: Option<SeriesRef>,
+        labels: &Labels,
+        _e: &Exemplar,
+    ) -> Result<SeriesRef, Error> {
+        // No exemplar storage yet (`storage.exemplars.max_exemplars` defaults to 0 in
+        // Prometheus too, which answers this way).
+        let _ = (r, labels);
+        Err(Error::ExemplarsDisabled)
+    }
+
+    fn update_metadata(
+        &mut self,
+        r: Option<SeriesRef>,
+        labels: &Labels,
+        m: &Metadata,
+    ) -> Result<SeriesRef, Error> {
+        let s = self.series(r, labels)?;
+        let r = s.r;
+        self.metadata.push((s, m.clone()));
+        Ok(r)
+    }
+
+    fn commit(self: Box<Self>) -> Result<(), Error> {
+        let opts = &self.head.opts;
+        let (mut min, mut max) = (i64::MAX, i64::MIN);
+        for (s, t, v) in &self.samples {
+            let mut d = s.lock();
+            // Another appender may have committed newer samples since the checks.
+            if *t <= d.last_t {
+                continue;
+            }
+            d.append(*t, *v, opts);
+            min = min.min(*t);
+            max = max.max(*t);
+        }
+        for (s, m) in self.metadata {
+            s.lock().metadata = Some(m);
+        }
+        if min <= max {
+            self.head.update_bounds(min, max);
+        }
+        Ok(())
+    }
+
+    fn rollback(self: Box<Self>) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+impl Appendable for Head {
+    fn appender(&self) -> Box<dyn Appender + '_> {
+        Box::new(HeadAppender {
+            head: self,
+            min_valid: self.appendable_min_valid_time(),
+            samples: Vec::new(),
+            pending_last: FastMap::default(),
+            metadata: Vec::new(),
+        })
+    }
+}
+
+/// A copy of one chunk taken for a query, so readers never hold series locks while
+/// iterating.
+#[derive(Clone, Debug)]
+struct ChunkSnapshot {
+    max_t: i64,
+    bytes: Vec<u8>,
+}
+
+/// A series as seen by a query.
+#[derive(Debug)]
+struct HeadSeries {
+    labels: Labels,
+    chunks: Vec<ChunkSnapshot>,
+    mint: i64,
+    maxt: i64,
+}
+
+impl Series for HeadSeries {
+    fn labels(&self) -> &Labels {
+        &self.labels
+    }
+    fn iter(&self) -> Box<dyn SampleIterator + '_> {
+        Box::new(ChunksIterator {
+            chunks: &self.chunks,
+            next_chunk: 0,
+            cur: None,
+            t: i64::MIN,
+            v: 0.0,
+            mint: self.mint,
+            maxt: self.maxt,
+            done: false,
+            err: None,
+        })
+    }
+}
+
+/// Iterates XOR chunks in order, bounded to a time range.
+struct ChunksIterator<'a> {
+    chunks: &'a [ChunkSnapshot],
+    next_chunk: usize,
+    cur: Option<XorIterator<'a>>,
+    t: i64,
+    v: f64,
+    mint: i64,
+    maxt: i64,
+    done: bool,
+    err: Option<Error>,
+}
+
+impl SampleIterator for ChunksIterator<'_> {
+    fn next(&mut self) -> ValueType {
+        while !self.done {
+            let Some(it) = self.cur.as_mut() else {
+                let Some(c) = self.chunks.get(self.next_chunk) else {
+                    self.done = true;
+                    break;
+                };
+                self.next_chunk += 1;
+                match XorIterator::new(&c.bytes) {
+                    Ok(it) => self.cur = Some(it),
+                    Err(e) => {
+                        self.err = Some(Error::Io(e.to_string()));
+                        self.done = true;
+                    }
+                }
+                continue;
+            };
+            if it.advance() {
+                let (t, v) = it.at();
+                if t < self.mint {
+                    continue;
+                }
+                if t > self.maxt {
+                    self.done = true;
+                    break;
+                }
+                self.t = t;
+                self.v = v;
+                return ValueType::Float;
+            }
+            if let Some(e) = it.err() {
+                self.err = Some(Error::Io(e.to_string()));
+                self.done = true;
+                break;
+            }
+            self.cur = None;
+        }
+        ValueType::None
+    }
+
+    fn seek(&mut self, t: Timestamp) -> ValueType {
+        if self.done {
+            return ValueType::None;
+        }
+        if self.t != i64::MIN && self.t >= t {
+            return ValueType::Float;
+        }
+        // Skip whole chunks that end before `t`.
+        if self.cur.is_none()
+            || self
+                .chunks
+                .get(self.next_chunk.wrapping_sub(1))
+                .is_some_and(|c| c.max_t < t)
+        {
+            while self
+                .chunks
+                .get(self.next_chunk)
+                .is_some_and(|c| c.max_t < t)
+            {
+                self.next_chunk += 1;
+            }
+            self.cur = None;
+        }
+        self.mint = self.mint.max(t);
+        self.next()
+    }
+
+    fn at(&self) -> (Timestamp, f64) {
+        (self.t, self.v)
+    }
+    fn at_histogram(&self, _into: &mut Histogram) -> Timestamp {
+        self.t
+    }
+    fn at_float_histogram(&self, _into: &mut FloatHistogram) -> Timestamp {
+        self.t
+    }
+    fn at_t(&self) -> Timestamp {
+        self.t
+    }
+    fn err(&self) -> Option<&Error> {
+        self.err.as_ref()
+    }
+}
+
+/// Reads the head over a time range.
+pub struct HeadQuerier<'a> {
+    head: &'a Head,
+    mint: i64,
+    maxt: i64,
+}
+
+impl HeadQuerier<'_> {
+    fn refs(&self, matchers: &[ember_model::Matcher]) -> Result<Vec<Ref>, Error> {
+        Ok(self
+            .head
+            .postings
+            .read()
+            .map_err(|_| Error::Io("head lock poisoned".into()))?
+            .for_matchers(matchers))
+    }
+
+    fn snapshot(&self, s: &MemSeries) -> Option<HeadSeries> {
+        let d = s.lock();
+        let chunks: Vec<ChunkSnapshot> = d
+            .chunks
+            .iter()
+            .filter(|c| c.max_t >= self.mint && c.min_t <= self.maxt)
+            .map(|c| ChunkSnapshot {
+                max_t: c.max_t,
+                bytes: c.chunk.bytes().to_vec(),
+            })
+            .collect();
+        (!chunks.is_empty()).then(|| HeadSeries {
+            labels: s.labels.clone(),
+            chunks,
+            mint: self.mint,
+            maxt: self.maxt,
+        })
+    }
+}
+
+impl LabelQuerier for HeadQuerier<'_> {
+    fn label_values(
+        &self,
+        name: &str,
+        hints: &LabelHints,
+        matchers: &[ember_model::Matcher],
+    ) -> Result<Vec<String>, Error> {
+        let mut out: Vec<String> = if matchers.is_empty() {
+            let p = self
+                .head
+                .postings
+                .read()
+                .map_err(|_| Error::Io("head lock poisoned".into()))?;
+            p.values(name).map(str::to_string).collect()
+        } else {
+            let mut set = std::collections::BTreeSet::new();
+            for r in self.refs(matchers)? {
+                if let Some(v) = self
+                    .head
+                    .series_by_ref(r)
+                    .and_then(|s| s.labels.get(name).map(str::to_string))
+                {
+                    set.insert(v);
+                }
+            }
+            set.into_iter().collect()
+        };
+        if hints.limit > 0 {
+            out.truncate(hints.limit);
+        }
+        Ok(out)
+    }
+
+    fn label_names(
+        &self,
+        hints: &LabelHints,
+        matchers: &[ember_model::Matcher],
+    ) -> Result<Vec<String>, Error> {
+        let mut out: Vec<String> = if matchers.is_empty() {
+            let p = self
+                .head
+                .postings
+                .read()
+                .map_err(|_| Error::Io("head lock poisoned".into()))?;
+            p.names().map(str::to_string).collect()
+        } else {
+            let mut set = std::collections::BTreeSet::new();
+            for r in self.refs(matchers)? {
+                if let Some(s) = self.head.series_by_ref(r) {
+                    set.extend(s.labels.iter().map(|l| l.name.clone()));
+                }
+            }
+            set.into_iter().collect()
+        };
+        if hints.limit > 0 {
+            out.truncate(hints.limit);
+        }
+        Ok(out)
+    }
+}
+
+impl Querier for HeadQuerier<'_> {
+    fn select(
+        &self,
+        sorted: bool,
+        hints: Option<&SelectHints>,
+        matchers: &[ember_model::Matcher],
+    ) -> SeriesSet<'_> {
+        let refs = match self.refs(matchers) {
+            Ok(r) => r,
+            Err(e) => return SeriesSet::error(e),
+        };
+        let mut out: Vec<HeadSeries> = refs
+            .into_iter()
+            .filter_map(|r| self.head.series_by_ref(r))
+            .filter_map(|s| self.snapshot(&s))
+            .collect();
+        if sorted {
+            out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        }
+        if let Some(l) = hints.map(|h| h.limit).filter(|l| *l > 0) {
+            out.truncate(l);
+        }
+        SeriesSet::new(out.into_iter().map(|s| Ok(Box::new(s) as BoxSeries<'_>)))
+    }
+}
+
+impl Queryable for Head {
+    fn querier(&self, mint: Timestamp, maxt: Timestamp) -> Result<Box<dyn Querier + '_>, Error> {
+        Ok(Box::new(HeadQuerier {
+            head: self,
+            mint,
+            maxt,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ember_model::{MatchType, Matcher};
+
+    fn lbl(job: &str) -> Labels {
+        Labels::from_pairs([("__name__", "up"), ("job", job)])
+    }
+
+    fn read_all(q: &dyn Querier, m: &[Matcher]) -> Vec<(Labels, Vec<(i64, f64)>)> {
+        q.select(true, None, m)
+            .map(|s| {
+                let s = s.unwrap();
+                let mut it = s.iter();
+                let mut v = Vec::new();
+                while it.next() == ValueType::Float {
+                    v.push(it.at());
+                }
+                (s.labels().clone(), v)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn append_and_query() {
+        let h = Head::new(HeadOptions::default());
+        let mut app = h.appender();
+        let r = app.append(None, &lbl("a"), 1000, 1.0).unwrap();
+        assert_eq!(app.append(Some(r), &lbl("a"), 2000, 2.0).unwrap(), r);
+        app.append(None, &lbl("b"), 1500, 5.0).unwrap();
+        assert_eq!(
+            app.append(None, &lbl("a"), 1500, 9.0),
+            Err(Error::OutOfOrderSample)
+        );
+        assert_eq!(
+            app.append(None, &lbl("a"), 2000, 9.0),
+            Err(Error::DuplicateSampleForTimestamp)
+        );
+        assert!(app.append(None, &lbl("a"), 2000, 2.0).is_ok());
+        assert!(app.append(None, &Labels::empty(), 1, 1.0).is_err());
+        app.commit().unwrap();
+
+        let mut app = h.appender();
+        app.append(None, &lbl("a"), 3000, 3.0).unwrap();
+        app.rollback().unwrap();
+
+        assert_eq!((h.min_time(), h.max_time()), (1000, 2000));
+        let q = h.querier(0, 10_000).unwrap();
+        let all = read_all(
+            q.as_ref(),
+            &[Matcher::new(MatchType::Equal, "__name__", "up").unwrap()],
+        );
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].1, vec![(1000, 1.0), (2000, 2.0)]);
+        assert_eq!(all[1].1, vec![(1500, 5.0)]);
+        let q = h.querier(1600, 10_000).unwrap();
+        let a = read_all(
+            q.as_ref(),
+            &[Matcher::new(MatchType::Equal, "job", "a").unwrap()],
+        );
+        assert_eq!(a[0].1, vec![(2000, 2.0)]);
+        assert_eq!(
+            q.label_values("job", &LabelHints::default(), &[]).unwrap(),
+            ["a", "b"]
+        );
+    }
+
+    #[test]
+    fn out_of_bounds_behind_the_head() {
+        let h = Head::new(HeadOptions::default());
+        let mut app = h.appender();
+        app.append(None, &lbl("a"), 10 * 3600 * 1000, 1.0).unwrap();
+        app.commit().unwrap();
+        let mut app = h.appender();
+        assert_eq!(
+            app.append(None, &lbl("b"), 8 * 3600 * 1000, 1.0),
+            Err(Error::OutOfBounds)
+        );
+    }
+
+    #[test]
+    fn chunks_cut_like_prometheus() {
+        let h = Head::new(HeadOptions::default());
+        // 15s scrapes over one 2h range: 480 samples spread over 4 chunks of 120.
+        for i in 0..480 {
+            let mut app = h.appender();
+            app.append(None, &lbl("a"), i * 15_000, i as f64).unwrap();
+            app.commit().unwrap();
+        }
+        let s = h.series_by_ref(1).unwrap();
+        let sizes: Vec<u16> = s
+            .lock()
+            .chunks
+            .iter()
+            .map(|c| c.chunk.num_samples())
+            .collect();
+        assert_eq!(sizes, vec![120, 120, 120, 120]);
+        let q = h.querier(0, i64::MAX).unwrap();
+        let all = read_all(
+            q.as_ref(),
+            &[Matcher::new(MatchType::Equal, "job", "a").unwrap()],
+        );
+        assert_eq!(all[0].1.len(), 480);
+        // Seeking across chunk boundaries.
+        let set: Vec<_> = q
+            .select(
+                false,
+                None,
+                &[Matcher::new(MatchType::Equal, "job", "a").unwrap()],
+            )
+            .collect();
+        let s = set[0].as_ref().unwrap();
+        let mut it = s.iter();
+        assert_eq!(it.seek(200 * 15_000 + 1), ValueType::Float);
+        assert_eq!(it.at(), (201 * 15_000, 201.0));
+        assert_eq!(it.seek(0), ValueType::Float);
+        assert_eq!(it.at_t(), 201 * 15_000);
+        assert_eq!(it.seek(479 * 15_000), ValueType::Float);
+        assert_eq!(it.next(), ValueType::None);
+    }
+
+    #[test]
+    fn concurrent_appends() {
+        let h = Arc::new(Head::new(HeadOptions::default()));
+        let threads: Vec<_> = (0..4)
+            .map(|w| {
+                let h = h.clone();
+                std::thread::spawn(move || {
+                    for i in 0..200 {
+                        let mut app = h.appender();
+                        for s in 0..50 {
+                            let l = Labels::from_pairs([
+                                ("__name__", format!("m{s}")),
+                                ("w", w.to_string()),
+                            ]);
+                            app.append(None, &l, i * 1000, i as f64).unwrap();
+                        }
+                        app.commit().unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(h.num_series(), 200);
+        let q = h.querier(0, i64::MAX).unwrap();
+        let all = read_all(
+            q.as_ref(),
+            &[Matcher::new(MatchType::Equal, "w", "2").unwrap()],
+        );
+        assert_eq!(all.len(), 50);
+        assert!(all.iter().all(|(_, v)| v.len() == 200));
+    }
+}

@@ -1,0 +1,15 @@
+//! Ember's time-series database, compatible with Prometheus's on-disk format.
+//!
+//! The head ([`head::Head`]) takes appends and serves recent data from memory; it
+//! implements the `ember-storage` traits, which is all the rest of Ember sees. Its
+//! label index ([`postings`]) answers matchers without scanning every value when a
+//! regex reduces to literals or a prefix.
+//!
+//! Still to come, in this order: the WAL (crash safety), `chunks_head/` files, blocks
+//! in Prometheus's format with compaction and retention, and native histograms in
+//! the head.
+
+pub mod head;
+pub mod postings;
+
+pub use head::{Head, HeadOptions};

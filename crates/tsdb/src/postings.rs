@@ -1,0 +1,284 @@
+//! Postings: for each label name and value, the sorted list of series references
+//! that carry it, and the set operations matchers need.
+//!
+//! Values are kept per name in a sorted map so that a regex matcher reduced to a
+//! literal prefix scans only the values with that prefix, and one reduced to a literal
+//! set looks each value up directly; only a general regex walks every value.
+
+use ember_model::{MatchType, Matcher};
+use std::collections::BTreeMap;
+
+/// A series reference as stored in postings.
+pub type Ref = u64;
+
+/// In-memory postings index.
+#[derive(Debug, Default)]
+pub struct MemPostings {
+    by_name: BTreeMap<String, BTreeMap<String, Vec<Ref>>>,
+    all: Vec<Ref>,
+}
+
+impl MemPostings {
+    /// Adds a series. References are handed out in increasing order, so pushing
+    /// keeps every list sorted; an out-of-order add (WAL replay) inserts in place.
+    pub fn add(&mut self, r: Ref, labels: &ember_model::Labels) {
+        insert_sorted(&mut self.all, r);
+        for l in labels {
+            let list = self
+                .by_name
+                .entry(l.name.clone())
+                .or_default()
+                .entry(l.value.clone())
+                .or_default();
+            insert_sorted(list, r);
+        }
+    }
+
+    /// Removes series (after garbage collection).
+    pub fn remove(&mut self, gone: &[Ref], labels_of: impl Fn(Ref) -> Option<ember_model::Labels>) {
+        let mut sorted = gone.to_vec();
+        sorted.sort_unstable();
+        self.all = subtract(&self.all, &sorted);
+        for r in gone {
+            let Some(labels) = labels_of(*r) else {
+                continue;
+            };
+            for l in &labels {
+                if let Some(values) = self.by_name.get_mut(&l.name) {
+                    if let Some(list) = values.get_mut(&l.value)
+                        && let Ok(i) = list.binary_search(r)
+                    {
+                        list.remove(i);
+                        if list.is_empty() {
+                            values.remove(&l.value);
+                        }
+                    }
+                    if values.is_empty() {
+                        self.by_name.remove(&l.name);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every series.
+    pub fn all(&self) -> &[Ref] {
+        &self.all
+    }
+
+    /// Label names in use, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
+    }
+
+    /// Values of `name`, sorted.
+    pub fn values(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.by_name
+            .get(name)
+            .into_iter()
+            .flat_map(|v| v.keys().map(String::as_str))
+    }
+
+    /// Series with `name="value"`.
+    pub fn get(&self, name: &str, value: &str) -> &[Ref] {
+        self.by_name
+            .get(name)
+            .and_then(|v| v.get(value))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Union of the postings of the values that `m`'s positive form (`=` for `=`/`!=`,
+    /// `=~` for `=~`/`!~`) matches, through the literal set or prefix when there is one.
+    fn positive(&self, m: &Matcher) -> Vec<Ref> {
+        if matches!(m.kind, MatchType::Equal | MatchType::NotEqual) {
+            return self.get(&m.name, &m.value).to_vec();
+        }
+        let Some(values) = self.by_name.get(&m.name) else {
+            return Vec::new();
+        };
+        let Some(re) = m.regex() else {
+            return Vec::new();
+        };
+        let mut lists: Vec<&[Ref]> = Vec::new();
+        if let Some(set) = re.set_matches() {
+            lists.extend(set.iter().filter_map(|v| values.get(v).map(Vec::as_slice)));
+        } else if let Some(prefix) = re.literal_prefix() {
+            let range = values
+                .range::<str, _>((
+                    std::ops::Bound::Included(prefix),
+                    std::ops::Bound::Unbounded,
+                ))
+                .take_while(|(v, _)| v.starts_with(prefix));
+            lists.extend(range.map(|(_, l)| l.as_slice()));
+        } else {
+            lists.extend(
+                values
+                    .iter()
+                    .filter(|(v, _)| re.is_match(v))
+                    .map(|(_, l)| l.as_slice()),
+            );
+        }
+        union_all(&lists)
+    }
+
+    /// Union of the postings of the values that `m`'s positive form does not match.
+    fn negative(&self, m: &Matcher) -> Vec<Ref> {
+        let Some(values) = self.by_name.get(&m.name) else {
+            return Vec::new();
+        };
+        let lists: Vec<&[Ref]> = values
+            .iter()
+            .filter(|(v, _)| match m.kind {
+                MatchType::Equal | MatchType::NotEqual => v.as_str() != m.value,
+                _ => !m.regex().is_some_and(|re| re.is_match(v)),
+            })
+            .map(|(_, l)| l.as_slice())
+            .collect();
+        union_all(&lists)
+    }
+
+    /// The series matching all `matchers`, with Prometheus's treatment of matchers
+    /// that match the empty string (they also select series lacking the label).
+    pub fn for_matchers(&self, matchers: &[Matcher]) -> Vec<Ref> {
+        let mut its: Vec<Vec<Ref>> = Vec::new();
+        let mut not_its: Vec<Vec<Ref>> = Vec::new();
+        for m in matchers {
+            let is_not = matches!(m.kind, MatchType::NotEqual | MatchType::RegexNoMatch);
+            match (is_not, m.matches_empty()) {
+                // l="v", l=~"re" not matching "": the label must carry a matching value.
+                (false, false) => its.push(self.positive(m)),
+                // l="", l=~"x|": drop series whose value does not match.
+                (false, true) => not_its.push(self.negative(m)),
+                // l!="v", l!~"re" where "" matches: drop series whose value matches.
+                (true, true) => not_its.push(self.positive(m)),
+                // l!="", l!~"x|": keep series whose value the positive form rejects.
+                (true, false) => its.push(self.negative(m)),
+            }
+        }
+        if its.is_empty() {
+            its.push(self.all.clone());
+        }
+        its.sort_by_key(Vec::len);
+        let mut acc = its.swap_remove(0);
+        for other in &its {
+            acc = intersect(&acc, other);
+            if acc.is_empty() {
+                return acc;
+            }
+        }
+        for n in &not_its {
+            acc = subtract(&acc, n);
+        }
+        acc
+    }
+}
+
+fn insert_sorted(v: &mut Vec<Ref>, r: Ref) {
+    match v.last() {
+        Some(last) if *last < r => v.push(r),
+        None => v.push(r),
+        _ => {
+            if let Err(i) = v.binary_search(&r) {
+                v.insert(i, r);
+            }
+        }
+    }
+}
+
+/// Intersection of two sorted lists; gallops through the longer one.
+pub fn intersect(a: &[Ref], b: &[Ref]) -> Vec<Ref> {
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let mut out = Vec::with_capacity(small.len());
+    let mut rest = large;
+    for x in small {
+        match rest.binary_search(x) {
+            Ok(i) => {
+                out.push(*x);
+                rest = &rest[i + 1..];
+            }
+            Err(i) => rest = &rest[i..],
+        }
+        if rest.is_empty() {
+            break;
+        }
+    }
+    out
+}
+
+/// `a` without the elements of `b` (both sorted).
+pub fn subtract(a: &[Ref], b: &[Ref]) -> Vec<Ref> {
+    let mut out = Vec::with_capacity(a.len());
+    let mut j = 0;
+    for x in a {
+        while j < b.len() && b[j] < *x {
+            j += 1;
+        }
+        if j < b.len() && b[j] == *x {
+            continue;
+        }
+        out.push(*x);
+    }
+    out
+}
+
+/// Union of sorted lists.
+pub fn union_all(lists: &[&[Ref]]) -> Vec<Ref> {
+    match lists.len() {
+        0 => Vec::new(),
+        1 => lists[0].to_vec(),
+        _ => {
+            let mut v: Vec<Ref> = lists.iter().flat_map(|l| l.iter().copied()).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ember_model::Labels;
+
+    fn m(kind: MatchType, n: &str, v: &str) -> Matcher {
+        Matcher::new(kind, n, v).unwrap()
+    }
+
+    fn index() -> MemPostings {
+        let mut p = MemPostings::default();
+        p.add(1, &Labels::from_pairs([("__name__", "up"), ("job", "api")]));
+        p.add(2, &Labels::from_pairs([("__name__", "up"), ("job", "web")]));
+        p.add(3, &Labels::from_pairs([("__name__", "up")]));
+        p.add(
+            4,
+            &Labels::from_pairs([("__name__", "down"), ("job", "api-2")]),
+        );
+        p
+    }
+
+    #[test]
+    fn matcher_semantics_like_prometheus() {
+        let p = index();
+        use MatchType::*;
+        assert_eq!(p.for_matchers(&[m(Equal, "job", "api")]), [1]);
+        assert_eq!(
+            p.for_matchers(&[m(Equal, "__name__", "up"), m(Equal, "job", "")]),
+            [3]
+        );
+        assert_eq!(p.for_matchers(&[m(NotEqual, "job", "api")]), [2, 3, 4]);
+        assert_eq!(p.for_matchers(&[m(NotEqual, "job", "")]), [1, 2, 4]);
+        assert_eq!(p.for_matchers(&[m(RegexMatch, "job", "api.*")]), [1, 4]);
+        assert_eq!(p.for_matchers(&[m(RegexMatch, "job", "api|web")]), [1, 2]);
+        assert_eq!(p.for_matchers(&[m(RegexMatch, "job", "a.i|")]), [1, 3]);
+        assert_eq!(p.for_matchers(&[m(RegexNoMatch, "job", "a.*")]), [2, 3]);
+        assert_eq!(p.for_matchers(&[m(RegexMatch, "job", ".+")]), [1, 2, 4]);
+        assert_eq!(p.for_matchers(&[m(Equal, "nope", "x")]), Vec::<Ref>::new());
+    }
+
+    #[test]
+    fn set_ops() {
+        assert_eq!(intersect(&[1, 3, 5, 7], &[2, 3, 7, 9]), [3, 7]);
+        assert_eq!(subtract(&[1, 3, 5, 7], &[3, 4, 7]), [1, 5]);
+        assert_eq!(union_all(&[&[1, 4], &[2, 4, 6]]), [1, 2, 4, 6]);
+    }
+}
