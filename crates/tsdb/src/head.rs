@@ -147,12 +147,61 @@ pub struct Head {
     min_time: AtomicI64,
     max_time: AtomicI64,
     min_valid_time: AtomicI64,
+    /// The log every commit goes through before it is applied; also serialises
+    /// commits, so that replay order equals apply order.
+    wal: Option<Mutex<ember_wal::segment::Wal>>,
+    stats: HeadStats,
+}
+
+/// Counters kept by the head (exported under Prometheus's `prometheus_tsdb_*` names).
+#[derive(Debug, Default)]
+pub struct HeadStats {
+    /// Samples appended.
+    pub samples_appended: AtomicU64,
+    /// Samples rejected for being out of order (including at commit).
+    pub out_of_order_samples: AtomicU64,
+    /// WAL corruptions found (and repaired) at start-up.
+    pub wal_corruptions: AtomicU64,
+    /// Records skipped at replay because their series was unknown.
+    pub wal_unknown_refs: AtomicU64,
 }
 
 impl Head {
+    /// Counters.
+    pub fn stats(&self) -> &HeadStats {
+        &self.stats
+    }
+
+    /// Attaches a WAL: from now on every commit is logged before it is applied.
+    pub fn set_wal(&mut self, wal: ember_wal::segment::Wal) {
+        self.wal = Some(Mutex::new(wal));
+    }
+
+    /// Re-creates a series from a WAL series record.
+    pub(crate) fn replay_series(&self, r: Ref, labels: &Labels) -> Result<(), Error> {
+        self.get_or_create_with_ref(labels, Some(r)).map(|_| ())
+    }
+
+    /// Applies a replayed sample; samples that no longer fit (duplicates after a
+    /// crash mid-commit) are skipped.
+    pub(crate) fn replay_sample(&self, r: Ref, t: i64, v: f64) {
+        let Some(s) = self.series_by_ref(r) else {
+            self.stats.wal_unknown_refs.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let mut d = s.lock();
+        if t > d.last_t {
+            d.append(t, v, &self.opts);
+            drop(d);
+            self.update_bounds(t, t);
+        }
+    }
+
     /// An empty head.
     pub fn new(opts: HeadOptions) -> Self {
         Head {
+            wal: None,
+            stats: HeadStats::default(),
             opts,
             by_hash: (0..SHARDS).map(|_| RwLock::default()).collect(),
             by_ref: (0..SHARDS).map(|_| RwLock::default()).collect(),
@@ -190,7 +239,16 @@ impl Head {
     /// The series with `labels`, created if new. Creation is immediate (as in
     /// Prometheus): a series appended to and rolled back stays until garbage
     /// collection.
-    fn get_or_create(&self, labels: &Labels) -> Result<Arc<MemSeries>, Error> {
+    fn get_or_create(&self, labels: &Labels) -> Result<(Arc<MemSeries>, bool), Error> {
+        self.get_or_create_with_ref(labels, None)
+    }
+
+    /// As [`Head::get_or_create`], with the reference WAL replay dictates.
+    fn get_or_create_with_ref(
+        &self,
+        labels: &Labels,
+        want: Option<Ref>,
+    ) -> Result<(Arc<MemSeries>, bool), Error> {
         let hash = labels.hash64();
         let shard = &self.by_hash[(hash as usize) % SHARDS];
         if let Some(s) = shard
@@ -199,14 +257,14 @@ impl Head {
             .get(&hash)
             .and_then(|v| v.iter().find(|s| &s.labels == labels))
         {
-            return Ok(s.clone());
+            return Ok((s.clone(), false));
         }
         let mut map = shard
             .write()
             .map_err(|_| Error::Io("head lock poisoned".into()))?;
         let list = map.entry(hash).or_default();
         if let Some(s) = list.iter().find(|s| &s.labels == labels) {
-            return Ok(s.clone());
+            return Ok((s.clone(), false));
         }
         if labels.is_empty() {
             return Err(Error::InvalidSample("empty labelset".into()));
@@ -216,7 +274,13 @@ impl Head {
                 "label name {name:?} is not unique"
             )));
         }
-        let r = self.next_ref.fetch_add(1, Ordering::Relaxed);
+        let r = match want {
+            Some(r) => {
+                self.next_ref.fetch_max(r + 1, Ordering::Relaxed);
+                r
+            }
+            None => self.next_ref.fetch_add(1, Ordering::Relaxed),
+        };
         let s = Arc::new(MemSeries::new(r, labels.clone()));
         list.push(s.clone());
         drop(map);
@@ -228,7 +292,7 @@ impl Head {
             .write()
             .map_err(|_| Error::Io("head lock poisoned".into()))?
             .add(r, labels);
-        Ok(s)
+        Ok((s, true))
     }
 
     /// Lowest timestamp an appender accepts: samples far older than the head's newest
@@ -256,14 +320,83 @@ pub struct HeadAppender<'a> {
     /// Latest pending (timestamp, value bits) per series, for in-batch ordering.
     pending_last: FastMap<Ref, (i64, u64)>,
     metadata: Vec<(Arc<MemSeries>, Metadata)>,
+    /// Series this transaction created; their definitions go to the WAL with it.
+    created: Vec<Arc<MemSeries>>,
 }
 
 impl HeadAppender<'_> {
-    fn series(&self, r: Option<SeriesRef>, labels: &Labels) -> Result<Arc<MemSeries>, Error> {
+    fn series(&mut self, r: Option<SeriesRef>, labels: &Labels) -> Result<Arc<MemSeries>, Error> {
         if let Some(s) = r.and_then(|r| self.head.series_by_ref(r)) {
             return Ok(s);
         }
-        self.head.get_or_create(labels)
+        let (s, created) = self.head.get_or_create(labels)?;
+        if created {
+            self.created.push(s.clone());
+        }
+        Ok(s)
+    }
+
+    fn wal_records(&self) -> Vec<Vec<u8>> {
+        use ember_wal::record;
+        let mut recs = Vec::new();
+        if !self.created.is_empty() {
+            let series: Vec<record::RefSeries> = self
+                .created
+                .iter()
+                .map(|s| record::RefSeries {
+                    r: s.r,
+                    labels: s.labels.clone(),
+                })
+                .collect();
+            let mut b = Vec::new();
+            record::encode_series(&series, &mut b);
+            recs.push(b);
+        }
+        if !self.samples.is_empty() {
+            let samples: Vec<record::RefSample> = self
+                .samples
+                .iter()
+                .map(|(s, t, v)| record::RefSample {
+                    r: s.r,
+                    t: *t,
+                    v: *v,
+                })
+                .collect();
+            let mut b = Vec::new();
+            record::encode_samples(&samples, &mut b);
+            recs.push(b);
+        }
+        if !self.metadata.is_empty() {
+            let md: Vec<record::RefMetadata> = self
+                .metadata
+                .iter()
+                .map(|(s, m)| record::RefMetadata {
+                    r: s.r,
+                    metric_type: wal_metric_type(m.metric_type),
+                    unit: m.unit.clone(),
+                    help: m.help.clone(),
+                })
+                .collect();
+            let mut b = Vec::new();
+            record::encode_metadata(&md, &mut b);
+            recs.push(b);
+        }
+        recs
+    }
+}
+
+/// The WAL's numbering of metric types.
+fn wal_metric_type(t: ember_model::value::MetricType) -> u8 {
+    use ember_model::value::MetricType::*;
+    match t {
+        Unknown => 0,
+        Counter => 1,
+        Gauge => 2,
+        Histogram => 3,
+        GaugeHistogram => 4,
+        Summary => 5,
+        Info => 6,
+        StateSet => 7,
     }
 }
 
@@ -341,13 +474,36 @@ impl Appender for HeadAppender<'_> {
 
     fn commit(self: Box<Self>) -> Result<(), Error> {
         let opts = &self.head.opts;
+        // Log first: a sample is acknowledged only once it is in the WAL. The guard is
+        // held while applying so that the WAL's order is the head's order.
+        let _wal_guard = match &self.head.wal {
+            Some(w)
+                if !self.samples.is_empty()
+                    || !self.created.is_empty()
+                    || !self.metadata.is_empty() =>
+            {
+                let mut w = w.lock().unwrap_or_else(|p| p.into_inner());
+                let recs = self.wal_records();
+                let refs: Vec<&[u8]> = recs.iter().map(Vec::as_slice).collect();
+                w.log(&refs)
+                    .map_err(|e| Error::Io(format!("writing WAL: {e}")))?;
+                Some(w)
+            }
+            _ => None,
+        };
         let (mut min, mut max) = (i64::MAX, i64::MIN);
+        let mut appended = 0u64;
         for (s, t, v) in &self.samples {
             let mut d = s.lock();
             // Another appender may have committed newer samples since the checks.
             if *t <= d.last_t {
+                self.head
+                    .stats
+                    .out_of_order_samples
+                    .fetch_add(1, Ordering::Relaxed);
                 continue;
             }
+            appended += 1;
             d.append(*t, *v, opts);
             min = min.min(*t);
             max = max.max(*t);
@@ -358,6 +514,10 @@ impl Appender for HeadAppender<'_> {
         if min <= max {
             self.head.update_bounds(min, max);
         }
+        self.head
+            .stats
+            .samples_appended
+            .fetch_add(appended, Ordering::Relaxed);
         Ok(())
     }
 
@@ -374,6 +534,7 @@ impl Appendable for Head {
             samples: Vec::new(),
             pending_last: FastMap::default(),
             metadata: Vec::new(),
+            created: Vec::new(),
         })
     }
 }

@@ -9,7 +9,9 @@
 //! in Prometheus's format with compaction and retention, and native histograms in
 //! the head.
 
+pub mod db;
 pub mod head;
 pub mod postings;
 
+pub use db::{Db, DbError, DbOptions, ReplayReport};
 pub use head::{Head, HeadOptions};
