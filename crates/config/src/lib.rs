@@ -28,8 +28,9 @@
 //! `/api/v1/status/config`.
 //!
 //! With [`LoadOptions::syntax_only`] unset (the default) the files a config points
-//! to are checked too: `scrape_config_files` are loaded, named rule files must
-//! exist, and every `*_file` (passwords, tokens, certificates) must be readable.
+//! to are checked too: named rule files must exist, and every `*_file` (passwords,
+//! tokens, certificates) must be readable. `scrape_config_files` are loaded either
+//! way, since their jobs are part of the configuration.
 //! That is what `promtool check config` does without `--syntax-only`.
 
 mod discovery;
@@ -75,9 +76,9 @@ use std::path::Path;
 /// How thoroughly to check.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LoadOptions {
-    /// Check only the document itself: do not load `scrape_config_files`, nor look
-    /// at rule files and `*_file` references (`promtool check config
-    /// --syntax-only`).
+    /// Check only the configuration itself (the file and its `scrape_config_files`):
+    /// do not look at rule files and `*_file` references (`promtool check config
+    /// --syntax-only`, except that promtool also skips `scrape_config_files`).
     pub syntax_only: bool,
     /// Reject what the agent does not run: `alerting`, `rule_files`, `remote_read`.
     pub agent_mode: bool,

@@ -477,11 +477,10 @@ pub(crate) fn load(text: &str, file: &Path, opts: &LoadOptions) -> Result<Config
         remote_read: remote_read_cfgs,
         otlp,
     };
-    if opts.syntax_only {
-        return Ok(config);
-    }
-
-    // The full check: what the config refers to must be there.
+    // `scrape_config_files` are loaded even for a syntax-only check: their jobs are
+    // part of the configuration as much as inline ones, and a check that skipped
+    // them would pass files the server then refuses (promtool's `--syntax-only`
+    // does skip them; Ember's check is stricter on purpose).
     let mut contexts = Vec::new();
     for (pattern, field, pos) in &scrape_config_files {
         let paths = glob::glob(pattern).map_err(|e| {
@@ -500,6 +499,11 @@ pub(crate) fn load(text: &str, file: &Path, opts: &LoadOptions) -> Result<Config
             contexts.push(included_ctx);
         }
     }
+    if opts.syntax_only {
+        return Ok(config);
+    }
+
+    // The full check: the files the config refers to must be there.
     for (path, field, pos) in &rule_files {
         if path.contains('*') {
             continue;

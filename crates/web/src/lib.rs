@@ -81,6 +81,11 @@ pub fn router(state: Arc<WebState>) -> Router {
         .with_state(state)
 }
 
+/// Serves the router over `state` on `listener` until the task is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, state: Arc<WebState>) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).await
+}
+
 #[derive(Serialize)]
 struct Envelope<T: Serialize> {
     status: &'static str,

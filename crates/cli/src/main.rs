@@ -1,0 +1,47 @@
+//! The `ember` binary: one executable with a subcommand per component, as DESIGN.md
+//! lays out. This crate parses flags (spelled as Prometheus spells them, so service
+//! files and scripts keep working), wires the library crates together, and owns the
+//! process concerns: logging, signals, reload and shutdown. It is the only crate that
+//! uses `anyhow`; everything below it returns typed errors.
+
+mod server;
+mod tool;
+mod version;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ember",
+    version = version::SHORT,
+    long_version = version::LONG.as_str(),
+    about = "Ember: a Prometheus-compatible monitoring system in one binary.",
+    long_about = "Ember: a Prometheus-compatible monitoring system in one binary.\n\n\
+        Without a subcommand, Ember starts the whole stack on an embedded default \
+        configuration and prints the URL to open."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server: discovery, scraping, TSDB, PromQL, HTTP API (like `prometheus`).
+    Server(Box<server::ServerArgs>),
+    /// Tooling, like `promtool`: check configs, lint metrics.
+    Tool {
+        #[command(subcommand)]
+        command: tool::ToolCommand,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None => server::run_all_in_one(),
+        Some(Command::Server(args)) => server::run(*args, None),
+        Some(Command::Tool { command }) => tool::run(command),
+    }
+}

@@ -1,0 +1,430 @@
+//! `ember server` (and the all-in-one start): Prometheus's flags, configuration
+//! loading and reload, the HTTP listener, signals and graceful shutdown.
+
+use anyhow::Context;
+use clap::Args;
+use ember_web::{Lifecycle, WebState};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+
+/// Flags as `prometheus` names them. Those whose component has not landed yet are
+/// accepted and shown in `/api/v1/status/flags`, so an existing unit file starts.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct ServerArgs {
+    /// Prometheus configuration file path.
+    #[arg(long = "config.file", default_value = "prometheus.yml")]
+    pub(crate) config_file: PathBuf,
+    /// Address(es) to listen on for the UI, API and telemetry.
+    #[arg(long = "web.listen-address", default_value = "0.0.0.0:9090")]
+    pub(crate) listen_address: Vec<String>,
+    /// Path to a web configuration file (TLS, basic auth).
+    #[arg(long = "web.config.file")]
+    pub(crate) web_config_file: Option<PathBuf>,
+    /// URL under which Ember is externally reachable.
+    #[arg(long = "web.external-url")]
+    pub(crate) external_url: Option<String>,
+    /// Prefix for the internal routes of web endpoints.
+    #[arg(long = "web.route-prefix")]
+    pub(crate) route_prefix: Option<String>,
+    /// Enable shutdown and reload via HTTP request.
+    #[arg(long = "web.enable-lifecycle")]
+    pub(crate) enable_lifecycle: bool,
+    /// Enable API endpoints for admin control actions.
+    #[arg(long = "web.enable-admin-api")]
+    pub(crate) enable_admin_api: bool,
+    /// Accept remote write requests on /api/v1/write.
+    #[arg(long = "web.enable-remote-write-receiver")]
+    pub(crate) enable_remote_write_receiver: bool,
+    /// Accept OTLP metrics on /api/v1/otlp/v1/metrics.
+    #[arg(long = "web.enable-otlp-receiver")]
+    pub(crate) enable_otlp_receiver: bool,
+    /// Maximum duration before timing out read of the request.
+    #[arg(long = "web.read-timeout", default_value = "5m")]
+    pub(crate) read_timeout: String,
+    /// Maximum number of simultaneous connections.
+    #[arg(long = "web.max-connections", default_value = "512")]
+    pub(crate) max_connections: u32,
+    /// Document title of the UI.
+    #[arg(
+        long = "web.page-title",
+        default_value = "Ember Time Series Collection and Processing Server"
+    )]
+    pub(crate) page_title: String,
+    /// Regex for CORS origin; fully anchored.
+    #[arg(long = "web.cors.origin", default_value = ".*")]
+    pub(crate) cors_origin: String,
+    /// Base path for metrics storage.
+    #[arg(long = "storage.tsdb.path", default_value = "data/")]
+    pub(crate) tsdb_path: PathBuf,
+    /// How long to retain samples in storage.
+    #[arg(long = "storage.tsdb.retention.time")]
+    pub(crate) retention_time: Option<String>,
+    /// Maximum number of bytes that can be stored for blocks.
+    #[arg(long = "storage.tsdb.retention.size")]
+    pub(crate) retention_size: Option<String>,
+    /// Do not create a lockfile in the data directory.
+    #[arg(long = "storage.tsdb.no-lockfile")]
+    pub(crate) no_lockfile: bool,
+    /// Size of the queue through which head chunks are written to disk.
+    #[arg(
+        long = "storage.tsdb.head-chunks-write-queue-size",
+        default_value = "0"
+    )]
+    pub(crate) head_chunks_write_queue_size: u64,
+    /// How long to wait flushing sample on shutdown or config reload.
+    #[arg(long = "storage.remote.flush-deadline", default_value = "1m")]
+    pub(crate) remote_flush_deadline: String,
+    /// Maximum overall number of samples to return via the remote read interface.
+    #[arg(long = "storage.remote.read-sample-limit", default_value = "50000000")]
+    pub(crate) remote_read_sample_limit: u64,
+    /// Maximum number of concurrent remote read calls.
+    #[arg(long = "storage.remote.read-concurrent-limit", default_value = "10")]
+    pub(crate) remote_read_concurrent_limit: u64,
+    /// Max tolerance for restoring the "for" state of alerts.
+    #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h")]
+    pub(crate) for_outage_tolerance: String,
+    /// Minimum duration between alert and restored "for" state.
+    #[arg(long = "rules.alert.for-grace-period", default_value = "10m")]
+    pub(crate) for_grace_period: String,
+    /// Minimum amount of time to wait before resending an alert to Alertmanager.
+    #[arg(long = "rules.alert.resend-delay", default_value = "1m")]
+    pub(crate) resend_delay: String,
+    /// Global concurrency limit for independent rules that can run concurrently.
+    #[arg(long = "rules.max-concurrent-evals", default_value = "4")]
+    pub(crate) max_concurrent_evals: u64,
+    /// Capacity of the queue for pending Alertmanager notifications.
+    #[arg(
+        long = "alertmanager.notification-queue-capacity",
+        default_value = "10000"
+    )]
+    pub(crate) notification_queue_capacity: u64,
+    /// Lookback delta for instant vector selectors.
+    #[arg(long = "query.lookback-delta", default_value = "5m")]
+    pub(crate) lookback_delta: String,
+    /// Maximum time a query may take before being aborted.
+    #[arg(long = "query.timeout", default_value = "2m")]
+    pub(crate) query_timeout: String,
+    /// Maximum number of queries executed concurrently.
+    #[arg(long = "query.max-concurrency", default_value = "20")]
+    pub(crate) query_max_concurrency: u64,
+    /// Maximum number of samples a single query can load into memory.
+    #[arg(long = "query.max-samples", default_value = "50000000")]
+    pub(crate) query_max_samples: u64,
+    /// Comma separated feature names to enable.
+    #[arg(long = "enable-feature", value_delimiter = ',')]
+    pub(crate) enable_feature: Vec<String>,
+    /// Run in agent mode.
+    #[arg(long = "agent")]
+    pub(crate) agent: bool,
+    /// Only log messages with the given severity or above: debug, info, warn, error.
+    #[arg(long = "log.level", default_value = "info", value_parser = ["debug", "info", "warn", "error"])]
+    pub(crate) log_level: String,
+    /// Output format of log messages: logfmt, json.
+    #[arg(long = "log.format", default_value = "logfmt", value_parser = ["logfmt", "json"])]
+    pub(crate) log_format: String,
+}
+
+impl ServerArgs {
+    /// The flags and their effective values, as `/api/v1/status/flags` shows them.
+    fn flag_values(&self) -> Vec<(String, String)> {
+        let s = |v: &dyn std::fmt::Display| v.to_string();
+        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        let mut f = vec![
+            ("config.file", self.config_file.display().to_string()),
+            ("web.listen-address", self.listen_address.join(",")),
+            (
+                "web.config.file",
+                self.web_config_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            ),
+            ("web.external-url", o(&self.external_url)),
+            ("web.route-prefix", o(&self.route_prefix)),
+            ("web.enable-lifecycle", s(&self.enable_lifecycle)),
+            ("web.enable-admin-api", s(&self.enable_admin_api)),
+            (
+                "web.enable-remote-write-receiver",
+                s(&self.enable_remote_write_receiver),
+            ),
+            ("web.enable-otlp-receiver", s(&self.enable_otlp_receiver)),
+            ("web.read-timeout", self.read_timeout.clone()),
+            ("web.max-connections", s(&self.max_connections)),
+            ("web.page-title", self.page_title.clone()),
+            ("web.cors.origin", self.cors_origin.clone()),
+            ("storage.tsdb.path", self.tsdb_path.display().to_string()),
+            ("storage.tsdb.retention.time", o(&self.retention_time)),
+            ("storage.tsdb.retention.size", o(&self.retention_size)),
+            ("storage.tsdb.no-lockfile", s(&self.no_lockfile)),
+            (
+                "storage.tsdb.head-chunks-write-queue-size",
+                s(&self.head_chunks_write_queue_size),
+            ),
+            (
+                "storage.remote.flush-deadline",
+                self.remote_flush_deadline.clone(),
+            ),
+            (
+                "storage.remote.read-sample-limit",
+                s(&self.remote_read_sample_limit),
+            ),
+            (
+                "storage.remote.read-concurrent-limit",
+                s(&self.remote_read_concurrent_limit),
+            ),
+            (
+                "rules.alert.for-outage-tolerance",
+                self.for_outage_tolerance.clone(),
+            ),
+            (
+                "rules.alert.for-grace-period",
+                self.for_grace_period.clone(),
+            ),
+            ("rules.alert.resend-delay", self.resend_delay.clone()),
+            ("rules.max-concurrent-evals", s(&self.max_concurrent_evals)),
+            (
+                "alertmanager.notification-queue-capacity",
+                s(&self.notification_queue_capacity),
+            ),
+            ("query.lookback-delta", self.lookback_delta.clone()),
+            ("query.timeout", self.query_timeout.clone()),
+            ("query.max-concurrency", s(&self.query_max_concurrency)),
+            ("query.max-samples", s(&self.query_max_samples)),
+            ("enable-feature", self.enable_feature.join(",")),
+            ("agent", s(&self.agent)),
+            ("log.level", self.log_level.clone()),
+            ("log.format", self.log_format.clone()),
+        ];
+        f.sort_by(|a, b| a.0.cmp(b.0));
+        f.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
+}
+
+/// Where the configuration comes from: a file the user names, or the embedded default.
+#[derive(Clone, Debug)]
+pub(crate) enum ConfigSource {
+    File(PathBuf),
+    Embedded,
+}
+
+impl ConfigSource {
+    fn load(&self) -> Result<ember_config::Config, ember_config::ConfigError> {
+        let opts = ember_config::LoadOptions::default();
+        match self {
+            ConfigSource::File(p) => ember_config::load_file(p, &opts),
+            ConfigSource::Embedded => ember_config::load_str(
+                ember_config::DEFAULT_CONFIG_YAML,
+                std::path::Path::new("<embedded default>"),
+                &opts,
+            ),
+        }
+    }
+}
+
+/// `ember` with no subcommand: the whole stack on the embedded default configuration.
+pub(crate) fn run_all_in_one() -> ExitCode {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        server: ServerArgs,
+    }
+    let args = Defaults::parse_from(["ember"]).server;
+    run(args, Some(ConfigSource::Embedded))
+}
+
+fn init_logging(level: &str, format: &str) {
+    let filter = tracing_subscriber::EnvFilter::new(level);
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        b.json().try_init()
+    } else {
+        b.try_init()
+    };
+}
+
+/// Runs the server until SIGTERM, SIGINT or `/-/quit`.
+pub(crate) fn run(args: ServerArgs, source: Option<ConfigSource>) -> ExitCode {
+    init_logging(&args.log_level, &args.log_format);
+    let announce = source.is_some();
+    let source = source.unwrap_or_else(|| ConfigSource::File(args.config_file.clone()));
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(err = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(serve(args, source, announce)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reload bookkeeping, exposed under Prometheus's metric names so that existing
+/// dashboards and alerts on config reloads keep working.
+#[derive(Default)]
+struct ReloadStats {
+    last_successful: AtomicBool,
+    last_success_ts: AtomicU64,
+    failures: AtomicU64,
+    start_ts: AtomicU64,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+async fn serve(args: ServerArgs, source: ConfigSource, announce: bool) -> anyhow::Result<()> {
+    let cfg = source.load().context("Error loading config")?;
+    tracing::info!(source = ?source, "configuration loaded");
+
+    let stats = Arc::new(ReloadStats::default());
+    stats.last_successful.store(true, Ordering::Relaxed);
+    stats.last_success_ts.store(now_secs(), Ordering::Relaxed);
+    stats.start_ts.store(now_secs(), Ordering::Relaxed);
+
+    let (tx, mut rx) = mpsc::channel(8);
+    let metrics_stats = stats.clone();
+    let state = Arc::new(WebState {
+        build: crate::version::build_info(),
+        config_yaml: RwLock::new(cfg.to_yaml()),
+        flags: args.flag_values(),
+        ready: AtomicBool::new(false),
+        enable_lifecycle: args.enable_lifecycle,
+        lifecycle: tx,
+        metrics: Box::new(move || render_metrics(&metrics_stats)),
+    });
+
+    let mut servers = Vec::new();
+    let mut first_addr = None;
+    for addr in &args.listen_address {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        first_addr.get_or_insert(local);
+        tracing::info!(address = %local, "listening");
+        servers.push(tokio::spawn(ember_web::serve(listener, state.clone())));
+    }
+    state.ready.store(true, Ordering::Release);
+    if announce && let Some(a) = first_addr {
+        let host = if a.ip().is_unspecified() {
+            "localhost".to_string()
+        } else {
+            a.ip().to_string()
+        };
+        println!("Ember is running: open http://{host}:{}/", a.port());
+    }
+
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                let _ = reload(&source, &state, &stats);
+            }
+            msg = rx.recv() => match msg {
+                Some(Lifecycle::Reload(done)) => {
+                    let _ = done.send(reload(&source, &state, &stats));
+                }
+                Some(Lifecycle::Quit) | None => break,
+            },
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    tracing::info!("shutting down");
+    state.ready.store(false, Ordering::Release);
+    for s in servers {
+        s.abort();
+    }
+    Ok(())
+}
+
+/// Loads the configuration again; a bad one is logged and counted and the running
+/// one stays.
+fn reload(source: &ConfigSource, state: &WebState, stats: &ReloadStats) -> Result<(), String> {
+    match source.load() {
+        Ok(cfg) => {
+            if let Ok(mut y) = state.config_yaml.write() {
+                *y = cfg.to_yaml();
+            }
+            stats.last_successful.store(true, Ordering::Relaxed);
+            stats.last_success_ts.store(now_secs(), Ordering::Relaxed);
+            tracing::info!("completed loading of configuration file");
+            Ok(())
+        }
+        Err(e) => {
+            stats.last_successful.store(false, Ordering::Relaxed);
+            stats.failures.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(err = %e, "error reloading config; keeping the running configuration");
+            Err(e.to_string())
+        }
+    }
+}
+
+fn render_metrics(stats: &ReloadStats) -> String {
+    use ember_exposition::{MetricFamily, MetricType, Sample, write_text};
+    use ember_model::Label;
+    let v = crate::version::build_info();
+    let gauge = |name: &str, help: &str, value: f64| MetricFamily {
+        help: Some(help.to_string()),
+        samples: vec![Sample::new(name, value)],
+        ..MetricFamily::new(name, MetricType::Gauge)
+    };
+    let mut build = Sample::new("prometheus_build_info", 1.0);
+    build.labels = vec![
+        Label::new("branch", v.branch.as_str()),
+        Label::new("goversion", v.go_version.as_str()),
+        Label::new("revision", v.revision.as_str()),
+        Label::new("version", v.version.as_str()),
+    ];
+    let families = vec![
+        MetricFamily {
+            help: Some(
+                "A metric with a constant '1' value labeled by version, revision, branch, and goversion from which Ember was built.".into(),
+            ),
+            samples: vec![build],
+            ..MetricFamily::new("prometheus_build_info", MetricType::Gauge)
+        },
+        gauge(
+            "prometheus_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful.",
+            if stats.last_successful.load(Ordering::Relaxed) { 1.0 } else { 0.0 },
+        ),
+        gauge(
+            "prometheus_config_last_reload_success_timestamp_seconds",
+            "Timestamp of the last successful configuration reload.",
+            stats.last_success_ts.load(Ordering::Relaxed) as f64,
+        ),
+        MetricFamily {
+            help: Some("Total number of failed configuration reloads.".into()),
+            samples: vec![Sample::new("ember_config_reload_failures_total", stats.failures.load(Ordering::Relaxed) as f64)],
+            ..MetricFamily::new("ember_config_reload_failures_total", MetricType::Counter)
+        },
+        gauge(
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds.",
+            stats.start_ts.load(Ordering::Relaxed) as f64,
+        ),
+    ];
+    let mut out = Vec::new();
+    write_text(&mut out, &families);
+    String::from_utf8_lossy(&out).into_owned()
+}
