@@ -1,0 +1,276 @@
+//! End-to-end tests of the `ember` binary: version output, promtool-style config
+//! checks, and a server's lifecycle (ready, status, reload with good and bad configs,
+//! quit).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn ember() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ember"))
+}
+
+#[test]
+fn version_reports_revision_date_and_compiler() {
+    let out = ember().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with(&format!("ember {} (branch: ", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    for want in ["revision: ", "build date:", "rustc version:", "platform:"] {
+        assert!(text.contains(want), "missing {want:?} in {text}");
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn check_config_like_promtool() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(
+        dir.path(),
+        "good.yml",
+        "scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: [localhost:9090]\n",
+    );
+    let bad = write(
+        dir.path(),
+        "bad.yml",
+        "scrape_configs:\n  - job_name: a\n    scrape_timeout: 1m\n    scrape_interval: 10s\n",
+    );
+    let rules = write(dir.path(), "rules.yml", "rule_files: [missing.rules]\n");
+
+    let out = ember()
+        .args(["tool", "check", "config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            " SUCCESS: {} is valid prometheus config file syntax",
+            good.display()
+        )),
+        "{stdout}"
+    );
+
+    let out = ember()
+        .args(["tool", "check", "config"])
+        .arg(&good)
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("  FAILED: "), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:3:", bad.display())),
+        "error names file and line: {stderr}"
+    );
+    assert!(
+        stderr.contains("scrape_timeout"),
+        "error names the field: {stderr}"
+    );
+
+    // A missing rule file fails the full check but not the syntax check.
+    let out = ember()
+        .args(["tool", "check", "config"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let out = ember()
+        .args(["tool", "check", "config", "--syntax-only"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+#[test]
+fn check_metrics_reads_stdin() {
+    let run = |input: &str| {
+        let mut c = ember()
+            .args(["tool", "check", "metrics"])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        c.wait_with_output().unwrap()
+    };
+    assert!(run("# TYPE a counter\na_total 1\n").status.success());
+    let out = run("a{b=\"c\" 1\n");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let code = out.get(9..12)?.parse().ok()?;
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default();
+    Some((code, body))
+}
+
+fn wait_ready(port: u16) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        if let Some((200, _)) = http(port, "GET", "/-/ready") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("server did not become ready");
+}
+
+#[test]
+fn server_lifecycle_and_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "prometheus.yml",
+        "global:\n  scrape_interval: 7s\nscrape_configs:\n  - job_name: first\n",
+    );
+    let port = free_port();
+    let mut server = Server(
+        ember()
+            .args(["server", "--web.enable-lifecycle", "--log.level=error"])
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .spawn()
+            .unwrap(),
+    );
+    wait_ready(port);
+    assert_eq!(http(port, "GET", "/-/healthy").unwrap().0, 200);
+    let (code, body) = http(port, "GET", "/api/v1/status/config").unwrap();
+    assert_eq!(code, 200);
+    assert!(
+        body.contains("job_name: first") && body.contains("7s"),
+        "{body}"
+    );
+    let (_, flags) = http(port, "GET", "/api/v1/status/flags").unwrap();
+    assert!(
+        flags.contains("\"web.enable-lifecycle\":\"true\""),
+        "{flags}"
+    );
+
+    // A bad config is rejected and the running one stays.
+    write(
+        dir.path(),
+        "prometheus.yml",
+        "scrape_configs:\n  - job_name: [oops\n",
+    );
+    let (code, body) = http(port, "POST", "/-/reload").unwrap();
+    assert_eq!(code, 500, "{body}");
+    assert!(
+        body.contains("prometheus.yml"),
+        "reload error names the file: {body}"
+    );
+    let (_, body) = http(port, "GET", "/api/v1/status/config").unwrap();
+    assert!(body.contains("job_name: first"), "{body}");
+    let (_, metrics) = http(port, "GET", "/metrics").unwrap();
+    assert!(
+        metrics.contains("prometheus_config_last_reload_successful 0"),
+        "{metrics}"
+    );
+
+    // A good one is picked up, through SIGHUP as well.
+    write(
+        dir.path(),
+        "prometheus.yml",
+        "scrape_configs:\n  - job_name: second\n",
+    );
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let start = Instant::now();
+    loop {
+        let (_, body) = http(port, "GET", "/api/v1/status/config").unwrap();
+        if body.contains("job_name: second") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "SIGHUP reload not applied: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, metrics) = http(port, "GET", "/metrics").unwrap();
+    assert!(
+        metrics.contains("prometheus_config_last_reload_successful 1"),
+        "{metrics}"
+    );
+
+    assert_eq!(http(port, "POST", "/-/quit").unwrap().0, 200);
+    let start = Instant::now();
+    loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            assert!(status.success());
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "server did not quit"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn server_refuses_to_start_on_bad_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "p.yml", "global:\n  scrape_interval: 1x\n");
+    let out = ember()
+        .args(["server"])
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{}", free_port()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("p.yml:2:"), "{stderr}");
+}
