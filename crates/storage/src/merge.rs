@@ -72,17 +72,34 @@ impl Querier for MergeQuerier<'_> {
             return self.queriers[0].select(sorted, hints, matchers);
         }
         // Merging needs every input sorted, whatever the caller asked for.
-        let mut warnings = Vec::new();
-        let mut sets = Vec::with_capacity(self.queriers.len());
-        for q in &self.queriers {
-            let mut s = q.select(true, hints, matchers);
-            warnings.append(&mut s.warnings);
-            sets.push(s.peekable());
-        }
-        let mut out = SeriesSet::new(MergeSets { sets });
-        out.warnings = warnings;
-        out
+        merge_sets(
+            self.queriers
+                .iter()
+                .map(|q| q.select(true, hints, matchers))
+                .collect(),
+        )
     }
+}
+
+/// Merges series sets that are each sorted by labels into one sorted set; series with
+/// equal labels are chained.
+pub fn merge_sets(sets: Vec<SeriesSet<'_>>) -> SeriesSet<'_> {
+    let mut warnings = Vec::new();
+    let mut peekable = Vec::with_capacity(sets.len());
+    for mut s in sets {
+        warnings.append(&mut s.warnings);
+        peekable.push(s.peekable());
+    }
+    let mut out = if peekable.len() == 1 {
+        peekable
+            .pop()
+            .map(SeriesSet::new)
+            .unwrap_or_else(SeriesSet::empty)
+    } else {
+        SeriesSet::new(MergeSets { sets: peekable })
+    };
+    out.warnings = warnings;
+    out
 }
 
 /// k-way merge of sorted series sets; k is small (head + blocks, or a few remotes),

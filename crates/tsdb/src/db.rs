@@ -1,15 +1,23 @@
-//! A TSDB directory: opening it (replaying and, when needed, repairing the WAL) and
+//! A TSDB directory: opening it (loading blocks, replaying and, when needed,
+//! repairing the WAL), cutting the head into blocks, WAL checkpoints, retention, and
 //! the appendable/queryable handle the server uses.
 
+use crate::block::{Block, BlockCompaction, BlockError, write_block};
 use crate::head::{Head, HeadOptions};
-use ember_storage::{Appendable, Appender, Error as StorageError, Querier, Queryable, Timestamp};
+use ember_model::Matcher;
+use ember_storage::merge::merge_sets;
+use ember_storage::{
+    Appendable, Appender, Error as StorageError, LabelHints, LabelQuerier, Querier, Queryable,
+    SelectHints, SeriesSet, Timestamp,
+};
 use ember_wal::reader::{Reader, Repair, repair};
-use ember_wal::record::{Record, decode};
-use ember_wal::segment::{Wal, WalOptions};
+use ember_wal::record::{self, Record, decode};
+use ember_wal::segment::{Wal, WalOptions, segments};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Errors opening a TSDB directory.
+/// Errors opening or maintaining a TSDB directory.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// The WAL could not be read or written (other than a repairable corruption).
@@ -18,21 +26,44 @@ pub enum DbError {
     /// Replaying a record into the head failed.
     #[error("replaying WAL: {0}")]
     Replay(#[from] StorageError),
+    /// Writing or opening a block failed.
+    #[error(transparent)]
+    Block(#[from] BlockError),
+    /// File system.
+    #[error("{path}: {source}")]
+    Io {
+        /// Path involved.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DbError + '_ {
+    move |source| DbError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Settings for a TSDB directory.
 #[derive(Clone, Debug, Default)]
 pub struct DbOptions {
-    /// Head settings.
+    /// Head settings; `chunk_range` is also the block duration
+    /// (`--storage.tsdb.min-block-duration`).
     pub head: HeadOptions,
     /// WAL settings.
     pub wal: WalOptions,
+    /// Delete blocks older than this (ms) relative to the newest block; 0 keeps all.
+    pub retention_time: i64,
+    /// Delete the oldest blocks while blocks take more bytes than this; 0 for no limit.
+    pub retention_size: u64,
 }
 
-/// What start-up found in the WAL.
+/// What start-up found.
 #[derive(Clone, Debug, Default)]
 pub struct ReplayReport {
-    /// Records read.
+    /// Records read (checkpoint included).
     pub records: u64,
     /// Series definitions replayed.
     pub series: u64,
@@ -40,8 +71,10 @@ pub struct ReplayReport {
     pub samples: u64,
     /// Records of kinds not replayed yet (histograms, exemplars, tombstones).
     pub skipped_records: u64,
-    /// The corruption found, if any, and how it was repaired.
+    /// The WAL corruption found, if any, and how it was repaired.
     pub repaired: Option<(String, Repair)>,
+    /// Blocks that could not be opened; they are left on disk and not served.
+    pub bad_blocks: Vec<String>,
     /// Time spent.
     pub duration: Duration,
 }
@@ -50,28 +83,48 @@ pub struct ReplayReport {
 #[derive(Debug)]
 pub struct Db {
     dir: PathBuf,
+    opts: DbOptions,
     head: Head,
+    blocks: RwLock<Vec<Arc<Block>>>,
     replay: ReplayReport,
+    /// Serialises compactions.
+    compacting: std::sync::Mutex<()>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl Db {
-    /// Opens (or creates) the TSDB in `dir`: replays `dir/wal` into the head,
-    /// repairing a torn or corrupt tail (the damage is reported, the good prefix is
-    /// kept, and start-up goes on), then starts a new WAL segment.
+    /// Opens (or creates) the TSDB in `dir`: opens its blocks (a block that does not
+    /// open is reported and skipped, the others are served), replays the WAL
+    /// checkpoint and segments into the head — repairing a torn or corrupt tail, which
+    /// is reported, keeping the good prefix — and starts a new WAL segment.
     pub fn open(dir: &Path, opts: DbOptions) -> Result<Db, DbError> {
+        let start = Instant::now();
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
         let wal_dir = dir.join("wal");
-        std::fs::create_dir_all(&wal_dir).map_err(|e| ember_wal::Error::Io {
-            op: "create dir",
-            path: wal_dir.clone(),
-            source: e,
-        })?;
-        let mut head = Head::new(opts.head);
-        let replay = replay(&wal_dir, &head)?;
-        head.set_wal(Wal::open(&wal_dir, opts.wal)?);
+        std::fs::create_dir_all(&wal_dir).map_err(io(&wal_dir))?;
+        let mut report = ReplayReport::default();
+        let blocks = open_blocks(dir, &mut report.bad_blocks)?;
+        let mut head = Head::new(opts.head.clone());
+        if let Some(last) = blocks.last() {
+            // Data up to the newest block's end lives in blocks: the head starts there.
+            head.truncate(last.meta().max_time);
+        }
+        replay(&wal_dir, &head, &mut report)?;
+        head.set_wal(Wal::open(&wal_dir, opts.wal.clone())?);
+        report.duration = start.elapsed();
         Ok(Db {
             dir: dir.to_path_buf(),
+            opts,
             head,
-            replay,
+            blocks: RwLock::new(blocks),
+            replay: report,
+            compacting: std::sync::Mutex::new(()),
         })
     }
 
@@ -85,18 +138,243 @@ impl Db {
         &self.head
     }
 
-    /// What start-up replayed.
+    /// What start-up found.
     pub fn replay_report(&self) -> &ReplayReport {
         &self.replay
     }
+
+    /// The blocks served, oldest first.
+    pub fn blocks(&self) -> Vec<Arc<Block>> {
+        self.blocks.read().map(|b| b.clone()).unwrap_or_default()
+    }
+
+    /// Cuts every complete block range out of the head while the head spans more than
+    /// one and a half block ranges (as Prometheus does, leaving room for late
+    /// samples), then checkpoints the WAL and applies retention. Returns the number of
+    /// blocks written.
+    pub fn compact(&self) -> Result<usize, DbError> {
+        let _guard = self.compacting.lock().unwrap_or_else(|p| p.into_inner());
+        let range = self.opts.head.chunk_range;
+        let mut written = 0;
+        loop {
+            let (min, max) = (self.head.min_time(), self.head.max_time());
+            if min == i64::MAX || max == i64::MIN || max - min <= range * 3 / 2 {
+                break;
+            }
+            let mint = min.div_euclid(range) * range;
+            let maxt = mint + range;
+            let series = self.head.block_series(mint, maxt);
+            if !series.is_empty() {
+                let meta = write_block(
+                    &self.dir,
+                    mint,
+                    maxt,
+                    series,
+                    BlockCompaction {
+                        level: 1,
+                        ..Default::default()
+                    },
+                    now_ms(),
+                )?;
+                let b = Block::open(&self.dir.join(&meta.ulid))?;
+                if let Ok(mut blocks) = self.blocks.write() {
+                    blocks.push(Arc::new(b));
+                    blocks.sort_by_key(|b| b.meta().min_time);
+                }
+                written += 1;
+            }
+            self.head.truncate(maxt);
+        }
+        if written > 0 {
+            self.checkpoint()?;
+            self.apply_retention()?;
+        }
+        Ok(written)
+    }
+
+    /// Rewrites the WAL up to the current segment into a checkpoint holding only what
+    /// the head still needs (its series, and samples it still holds), then deletes
+    /// the segments and older checkpoints it replaces.
+    fn checkpoint(&self) -> Result<(), DbError> {
+        let wal_dir = self.dir.join("wal");
+        let Some(last) = self.head.with_wal(|w| -> Result<u32, ember_wal::Error> {
+            let cur = w.current_segment();
+            w.next_segment()?;
+            Ok(cur)
+        }) else {
+            return Ok(());
+        };
+        let last = last?;
+        let keep_from = self.head.min_time();
+        let alive: std::collections::HashSet<u64> =
+            self.head.all_series().into_iter().map(|s| s.0).collect();
+        let tmp = wal_dir.join(format!("checkpoint.{last:08}.tmp"));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let mut out = Wal::open(&tmp, self.opts.wal.clone())?;
+        let mut reader = Reader::from_segments(segments_to_replay(&wal_dir, Some(last))?);
+        while let Some(rec) = reader.next() {
+            let rec = rec?;
+            let mut buf = Vec::new();
+            match decode(&rec) {
+                Ok(Record::Series(s)) => {
+                    let s: Vec<_> = s.into_iter().filter(|x| alive.contains(&x.r)).collect();
+                    if !s.is_empty() {
+                        record::encode_series(&s, &mut buf);
+                    }
+                }
+                Ok(Record::Samples(s)) => {
+                    let s: Vec<_> = s
+                        .into_iter()
+                        .filter(|x| x.t >= keep_from && alive.contains(&x.r))
+                        .collect();
+                    if !s.is_empty() {
+                        record::encode_samples(&s, &mut buf);
+                    }
+                }
+                Ok(Record::Metadata(m)) => {
+                    let m: Vec<_> = m.into_iter().filter(|x| alive.contains(&x.r)).collect();
+                    if !m.is_empty() {
+                        record::encode_metadata(&m, &mut buf);
+                    }
+                }
+                // Other records are kept as they are.
+                _ => buf = rec,
+            }
+            if !buf.is_empty() {
+                out.log(&[&buf])?;
+            }
+        }
+        out.close()?;
+        let dest = wal_dir.join(format!("checkpoint.{last:08}"));
+        std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+        for (i, p) in segments(&wal_dir)? {
+            if i <= last {
+                std::fs::remove_file(&p).map_err(io(&p))?;
+            }
+        }
+        for (n, p) in checkpoints(&wal_dir)? {
+            if n < last {
+                std::fs::remove_dir_all(&p).map_err(io(&p))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes blocks beyond the time or size retention.
+    fn apply_retention(&self) -> Result<(), DbError> {
+        let Ok(mut blocks) = self.blocks.write() else {
+            return Ok(());
+        };
+        let newest = blocks.last().map(|b| b.meta().max_time).unwrap_or(i64::MIN);
+        let mut doomed = Vec::new();
+        if self.opts.retention_time > 0 {
+            blocks.retain(|b| {
+                let keep = newest - b.meta().max_time <= self.opts.retention_time;
+                if !keep {
+                    doomed.push(b.dir().to_path_buf());
+                }
+                keep
+            });
+        }
+        if self.opts.retention_size > 0 {
+            let sizes: Vec<u64> = blocks.iter().map(|b| dir_size(b.dir())).collect();
+            let mut total: u64 = sizes.iter().sum();
+            let mut drop_n = 0;
+            while drop_n < blocks.len() && total > self.opts.retention_size {
+                total -= sizes[drop_n];
+                drop_n += 1;
+            }
+            for b in blocks.drain(..drop_n) {
+                doomed.push(b.dir().to_path_buf());
+            }
+        }
+        drop(blocks);
+        for d in doomed {
+            // Queries holding the block keep its mapped files alive until they end.
+            std::fs::remove_dir_all(&d).map_err(io(&d))?;
+        }
+        Ok(())
+    }
 }
 
-/// Reads the WAL record by record — memory stays bounded by the largest record, not
-/// the WAL's size — and applies series and samples to the head.
-fn replay(wal_dir: &Path, head: &Head) -> Result<ReplayReport, DbError> {
-    let start = Instant::now();
-    let mut rep = ReplayReport::default();
-    let mut reader = Reader::open(wal_dir, 0)?;
+fn dir_size(p: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+fn checkpoints(wal_dir: &Path) -> Result<Vec<(u32, PathBuf)>, DbError> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(wal_dir).map_err(io(wal_dir))? {
+        let e = e.map_err(io(wal_dir))?;
+        let name = e.file_name();
+        let Some(n) = name.to_str().and_then(|s| s.strip_prefix("checkpoint.")) else {
+            continue;
+        };
+        if let Ok(n) = n.parse::<u32>() {
+            v.push((n, e.path()));
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+/// The segments to read, in order: the newest checkpoint's, then the WAL's segments
+/// after it (up to `upto` when given).
+fn segments_to_replay(wal_dir: &Path, upto: Option<u32>) -> Result<Vec<(u32, PathBuf)>, DbError> {
+    let mut segs = Vec::new();
+    let after = match checkpoints(wal_dir)?.pop() {
+        Some((n, p)) => {
+            segs.extend(segments(&p)?);
+            Some(n)
+        }
+        None => None,
+    };
+    segs.extend(
+        segments(wal_dir)?
+            .into_iter()
+            .filter(|(i, _)| after.is_none_or(|a| *i > a) && upto.is_none_or(|u| *i <= u)),
+    );
+    Ok(segs)
+}
+
+fn open_blocks(dir: &Path, bad: &mut Vec<String>) -> Result<Vec<Arc<Block>>, DbError> {
+    let mut blocks = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(io(dir))? {
+        let e = e.map_err(io(dir))?;
+        let name = e.file_name().to_string_lossy().to_string();
+        let path = e.path();
+        if !path.is_dir() {
+            continue;
+        }
+        if name.ends_with(".tmp-for-creation") || name.ends_with(".tmp-for-deletion") {
+            // Left by a crash mid-write or mid-delete: never a valid block.
+            let _ = std::fs::remove_dir_all(&path);
+            continue;
+        }
+        if !path.join("meta.json").exists() {
+            continue;
+        }
+        match Block::open(&path) {
+            Ok(b) => blocks.push(Arc::new(b)),
+            Err(e) => bad.push(format!("{name}: {e}")),
+        }
+    }
+    blocks.sort_by_key(|b| b.meta().min_time);
+    Ok(blocks)
+}
+
+/// Reads the checkpoint and WAL record by record — memory stays bounded by the largest
+/// record, not the WAL's size — and applies series and samples to the head.
+fn replay(wal_dir: &Path, head: &Head, rep: &mut ReplayReport) -> Result<(), DbError> {
+    let mut reader = Reader::from_segments(segments_to_replay(wal_dir, None)?);
     while let Some(rec) = reader.next() {
         let rec = match rec {
             Ok(r) => r,
@@ -133,13 +411,78 @@ fn replay(wal_dir: &Path, head: &Head) -> Result<ReplayReport, DbError> {
             Ok(_) | Err(_) => rep.skipped_records += 1,
         }
     }
-    rep.duration = start.elapsed();
-    Ok(rep)
+    Ok(())
 }
 
 impl Appendable for Db {
     fn appender(&self) -> Box<dyn Appender + '_> {
         self.head.appender()
+    }
+}
+
+/// Head and blocks over one time range, merged.
+struct DbQuerier<'a> {
+    db: &'a Db,
+    blocks: Vec<Arc<Block>>,
+    mint: i64,
+    maxt: i64,
+}
+
+impl DbQuerier<'_> {
+    fn queriers(&self) -> Vec<Box<dyn Querier + '_>> {
+        let mut v: Vec<Box<dyn Querier + '_>> = self
+            .blocks
+            .iter()
+            .map(|b| Box::new(b.querier(self.mint, self.maxt)) as Box<dyn Querier + '_>)
+            .collect();
+        if let Ok(h) = self.db.head.querier(self.mint, self.maxt) {
+            v.push(h);
+        }
+        v
+    }
+}
+
+impl LabelQuerier for DbQuerier<'_> {
+    fn label_values(
+        &self,
+        name: &str,
+        hints: &LabelHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        ember_storage::merge::MergeQuerier::new(self.queriers()).label_values(name, hints, matchers)
+    }
+    fn label_names(
+        &self,
+        hints: &LabelHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        ember_storage::merge::MergeQuerier::new(self.queriers()).label_names(hints, matchers)
+    }
+}
+
+impl Querier for DbQuerier<'_> {
+    fn select(
+        &self,
+        sorted: bool,
+        hints: Option<&SelectHints>,
+        matchers: &[Matcher],
+    ) -> SeriesSet<'_> {
+        let mut sets: Vec<SeriesSet<'_>> = self
+            .blocks
+            .iter()
+            .map(|b| {
+                b.querier(self.mint, self.maxt)
+                    .select_owned(hints, matchers)
+            })
+            .collect();
+        // Merging needs sorted inputs; a head-only query may skip the sort.
+        let sort = sorted || !sets.is_empty();
+        sets.push(
+            self.db
+                .head
+                .select_range(self.mint, self.maxt, sort, hints, matchers),
+        );
+        merge_sets(sets)
     }
 }
 
@@ -149,7 +492,18 @@ impl Queryable for Db {
         mint: Timestamp,
         maxt: Timestamp,
     ) -> Result<Box<dyn Querier + '_>, StorageError> {
-        self.head.querier(mint, maxt)
+        // Blocks whose range misses the query are pruned here; max_time is exclusive.
+        let blocks = self
+            .blocks()
+            .into_iter()
+            .filter(|b| b.meta().min_time <= maxt && b.meta().max_time > mint)
+            .collect();
+        Ok(Box::new(DbQuerier {
+            db: self,
+            blocks,
+            mint,
+            maxt,
+        }))
     }
 }
 
@@ -217,6 +571,104 @@ mod tests {
         drop(db);
         let db = Db::open(dir.path(), DbOptions::default()).unwrap();
         assert_eq!(count(&db), 6001);
+    }
+
+    fn small_blocks() -> DbOptions {
+        DbOptions {
+            head: HeadOptions {
+                chunk_range: 60_000,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    fn fill(db: &Db, from: i64, to: i64) {
+        for t in from..to {
+            let mut app = db.appender();
+            for s in 0..5 {
+                let l = Labels::from_pairs([("__name__", format!("m{s}")), ("i", "x".to_string())]);
+                app.append(None, &l, t * 1000, t as f64).unwrap();
+            }
+            app.commit().unwrap();
+        }
+    }
+
+    #[test]
+    fn compaction_cuts_blocks_and_keeps_every_sample() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = Db::open(dir.path(), small_blocks()).unwrap();
+            fill(&db, 0, 400); // 400 s at 1 s: spans ~6.7 block ranges of 60 s
+            let n = db.compact().unwrap();
+            // Cut while the head spans more than 1.5 ranges: [0,60s) … [300s,360s).
+            assert_eq!(n, 6);
+            assert_eq!(db.blocks().len(), 6);
+            assert!(db.head().min_time() >= 360_000);
+            assert_eq!(count(&db), 2000);
+            // A checkpoint replaced the old segments.
+            let wal = dir.path().join("wal");
+            assert_eq!(checkpoints(&wal).unwrap().len(), 1);
+            // Samples behind the head are refused now.
+            let mut app = db.appender();
+            let l = Labels::from_pairs([("__name__", "m0"), ("i", "x")]);
+            assert!(app.append(None, &l, 10_000, 1.0).is_err());
+            fill(&db, 400, 420);
+        }
+        let db = Db::open(dir.path(), small_blocks()).unwrap();
+        assert!(db.replay_report().bad_blocks.is_empty());
+        assert_eq!(db.blocks().len(), 6);
+        assert_eq!(count(&db), 2100);
+        // Pruned querying: a range inside one block.
+        let q = db.querier(61_000, 62_000).unwrap();
+        let m = Matcher::new(MatchType::Equal, "__name__", "m3").unwrap();
+        let set: Vec<_> = q
+            .select(true, None, &[m])
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let mut it = set[0].iter();
+        let mut v = Vec::new();
+        while it.next() == ValueType::Float {
+            v.push(it.at());
+        }
+        assert_eq!(v, vec![(61_000, 61.0), (62_000, 62.0)]);
+    }
+
+    #[test]
+    fn retention_drops_old_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(
+            dir.path(),
+            DbOptions {
+                retention_time: 120_000,
+                ..small_blocks()
+            },
+        )
+        .unwrap();
+        fill(&db, 0, 400);
+        db.compact().unwrap();
+        let mins: Vec<i64> = db.blocks().iter().map(|b| b.meta().min_time).collect();
+        // Kept: blocks ending within 120 s of the newest block's end (360 s).
+        assert_eq!(mins, vec![180_000, 240_000, 300_000]);
+    }
+
+    #[test]
+    fn corrupt_block_is_skipped_others_served() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = Db::open(dir.path(), small_blocks()).unwrap();
+            fill(&db, 0, 400);
+            db.compact().unwrap();
+        }
+        let victim = {
+            let db = Db::open(dir.path(), small_blocks()).unwrap();
+            db.blocks()[0].dir().to_path_buf()
+        };
+        std::fs::write(victim.join("index"), b"garbage").unwrap();
+        let db = Db::open(dir.path(), small_blocks()).unwrap();
+        assert_eq!(db.replay_report().bad_blocks.len(), 1);
+        assert_eq!(db.blocks().len(), 5);
+        assert_eq!(count(&db), 2000 - 60 * 5);
     }
 
     #[test]

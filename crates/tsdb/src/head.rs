@@ -6,14 +6,14 @@
 //! way Prometheus cuts them (about 120 samples, spread evenly over the chunk range),
 //! so the chunks written out later are the ones Prometheus would have written.
 
+use crate::iter::{ChunkView, ChunksIterator};
 use crate::postings::{MemPostings, Ref};
-use ember_chunkenc::xor::{XorChunk, XorIterator};
+use ember_chunkenc::xor::XorChunk;
 use ember_model::Labels;
-use ember_model::histogram::{FloatHistogram, Histogram};
 use ember_model::value::{Exemplar, Metadata};
 use ember_storage::{
     Appendable, Appender, BoxSeries, Error, HistogramRef, LabelHints, LabelQuerier, Querier,
-    Queryable, SampleIterator, SelectHints, Series, SeriesRef, SeriesSet, Timestamp, ValueType,
+    Queryable, SampleIterator, SelectHints, Series, SeriesRef, SeriesSet, Timestamp,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -306,6 +306,111 @@ impl Head {
         mv.max(max.saturating_sub(self.opts.chunk_range / 2))
     }
 
+    /// The chunks of every series that fall in `[mint, maxt)`, sorted by labels, for
+    /// writing a block. Head chunks are cut at chunk-range boundaries, so a range
+    /// aligned to the chunk range never splits one.
+    pub fn block_series(
+        &self,
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<(Labels, Vec<crate::block::ChunkData>)> {
+        let mut out = Vec::new();
+        for shard in &self.by_ref {
+            let Ok(map) = shard.read() else { continue };
+            for s in map.values() {
+                let d = s.lock();
+                let chunks: Vec<crate::block::ChunkData> = d
+                    .chunks
+                    .iter()
+                    .filter(|c| c.min_t >= mint && c.max_t < maxt)
+                    .map(|c| crate::block::ChunkData {
+                        min_t: c.min_t,
+                        max_t: c.max_t,
+                        encoding: ember_chunkenc::Encoding::Xor as u8,
+                        bytes: c.chunk.bytes().to_vec(),
+                        samples: c.chunk.num_samples() as u64,
+                    })
+                    .collect();
+                if !chunks.is_empty() {
+                    out.push((s.labels.clone(), chunks));
+                }
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Drops data before `mint` (now in a block): chunks that end before it, and
+    /// series left with no data. Appends before `mint` are refused from now on.
+    pub fn truncate(&self, mint: i64) {
+        self.min_valid_time.fetch_max(mint, Ordering::AcqRel);
+        let mut gone = Vec::new();
+        let mut new_min = i64::MAX;
+        for shard in &self.by_ref {
+            let Ok(map) = shard.read() else { continue };
+            for s in map.values() {
+                let mut d = s.lock();
+                d.chunks.retain(|c| c.max_t >= mint);
+                match d.chunks.first() {
+                    Some(c) => new_min = new_min.min(c.min_t),
+                    None if d.last_t < mint => gone.push((s.r, s.labels.clone())),
+                    None => {}
+                }
+            }
+        }
+        for (r, labels) in &gone {
+            if let Ok(mut m) = self.by_ref[(*r as usize) % SHARDS].write() {
+                m.remove(r);
+            }
+            let hash = labels.hash64();
+            if let Ok(mut m) = self.by_hash[(hash as usize) % SHARDS].write()
+                && let Some(list) = m.get_mut(&hash)
+            {
+                list.retain(|s| s.r != *r);
+                if list.is_empty() {
+                    m.remove(&hash);
+                }
+            }
+        }
+        if !gone.is_empty()
+            && let Ok(mut p) = self.postings.write()
+        {
+            let labels: FastMap<Ref, Labels> = gone.iter().cloned().collect();
+            let refs: Vec<Ref> = gone.iter().map(|g| g.0).collect();
+            p.remove(&refs, |r| labels.get(&r).cloned());
+        }
+        self.min_time.store(
+            if new_min == i64::MAX {
+                mint
+            } else {
+                new_min.max(mint)
+            },
+            Ordering::Release,
+        );
+    }
+
+    /// Every series with its reference, for WAL checkpoints.
+    pub(crate) fn all_series(&self) -> Vec<(Ref, Labels)> {
+        let mut v = Vec::new();
+        for shard in &self.by_ref {
+            if let Ok(map) = shard.read() {
+                v.extend(map.values().map(|s| (s.r, s.labels.clone())));
+            }
+        }
+        v.sort_by_key(|x| x.0);
+        v
+    }
+
+    /// The WAL segment being written, if there is a WAL.
+    pub(crate) fn with_wal<T>(
+        &self,
+        f: impl FnOnce(&mut ember_wal::segment::Wal) -> T,
+    ) -> Option<T> {
+        self.wal
+            .as_ref()
+            .map(|w| f(&mut w.lock().unwrap_or_else(|p| p.into_inner())))
+    }
+
     fn update_bounds(&self, min: i64, max: i64) {
         self.min_time.fetch_min(min, Ordering::AcqRel);
         self.max_time.fetch_max(max, Ordering::AcqRel);
@@ -561,115 +666,16 @@ impl Series for HeadSeries {
         &self.labels
     }
     fn iter(&self) -> Box<dyn SampleIterator + '_> {
-        Box::new(ChunksIterator {
-            chunks: &self.chunks,
-            next_chunk: 0,
-            cur: None,
-            t: i64::MIN,
-            v: 0.0,
-            mint: self.mint,
-            maxt: self.maxt,
-            done: false,
-            err: None,
-        })
-    }
-}
-
-/// Iterates XOR chunks in order, bounded to a time range.
-struct ChunksIterator<'a> {
-    chunks: &'a [ChunkSnapshot],
-    next_chunk: usize,
-    cur: Option<XorIterator<'a>>,
-    t: i64,
-    v: f64,
-    mint: i64,
-    maxt: i64,
-    done: bool,
-    err: Option<Error>,
-}
-
-impl SampleIterator for ChunksIterator<'_> {
-    fn next(&mut self) -> ValueType {
-        while !self.done {
-            let Some(it) = self.cur.as_mut() else {
-                let Some(c) = self.chunks.get(self.next_chunk) else {
-                    self.done = true;
-                    break;
-                };
-                self.next_chunk += 1;
-                match XorIterator::new(&c.bytes) {
-                    Ok(it) => self.cur = Some(it),
-                    Err(e) => {
-                        self.err = Some(Error::Io(e.to_string()));
-                        self.done = true;
-                    }
-                }
-                continue;
-            };
-            if it.advance() {
-                let (t, v) = it.at();
-                if t < self.mint {
-                    continue;
-                }
-                if t > self.maxt {
-                    self.done = true;
-                    break;
-                }
-                self.t = t;
-                self.v = v;
-                return ValueType::Float;
-            }
-            if let Some(e) = it.err() {
-                self.err = Some(Error::Io(e.to_string()));
-                self.done = true;
-                break;
-            }
-            self.cur = None;
-        }
-        ValueType::None
-    }
-
-    fn seek(&mut self, t: Timestamp) -> ValueType {
-        if self.done {
-            return ValueType::None;
-        }
-        if self.t != i64::MIN && self.t >= t {
-            return ValueType::Float;
-        }
-        // Skip whole chunks that end before `t`.
-        if self.cur.is_none()
-            || self
-                .chunks
-                .get(self.next_chunk.wrapping_sub(1))
-                .is_some_and(|c| c.max_t < t)
-        {
-            while self
-                .chunks
-                .get(self.next_chunk)
-                .is_some_and(|c| c.max_t < t)
-            {
-                self.next_chunk += 1;
-            }
-            self.cur = None;
-        }
-        self.mint = self.mint.max(t);
-        self.next()
-    }
-
-    fn at(&self) -> (Timestamp, f64) {
-        (self.t, self.v)
-    }
-    fn at_histogram(&self, _into: &mut Histogram) -> Timestamp {
-        self.t
-    }
-    fn at_float_histogram(&self, _into: &mut FloatHistogram) -> Timestamp {
-        self.t
-    }
-    fn at_t(&self) -> Timestamp {
-        self.t
-    }
-    fn err(&self) -> Option<&Error> {
-        self.err.as_ref()
+        let chunks = self
+            .chunks
+            .iter()
+            .map(|c| ChunkView {
+                max_t: c.max_t,
+                encoding: ember_chunkenc::Encoding::Xor as u8,
+                bytes: &c.bytes,
+            })
+            .collect();
+        Box::new(ChunksIterator::new(chunks, self.mint, self.maxt))
     }
 }
 
@@ -778,14 +784,35 @@ impl Querier for HeadQuerier<'_> {
         hints: Option<&SelectHints>,
         matchers: &[ember_model::Matcher],
     ) -> SeriesSet<'_> {
-        let refs = match self.refs(matchers) {
+        self.head
+            .select_range(self.mint, self.maxt, sorted, hints, matchers)
+    }
+}
+
+impl Head {
+    /// The series matching `matchers` with data in `[mint, maxt]`, copied out of the
+    /// head so that no lock is held while they are read.
+    pub fn select_range<'a>(
+        &self,
+        mint: i64,
+        maxt: i64,
+        sorted: bool,
+        hints: Option<&SelectHints>,
+        matchers: &[ember_model::Matcher],
+    ) -> SeriesSet<'a> {
+        let q = HeadQuerier {
+            head: self,
+            mint,
+            maxt,
+        };
+        let refs = match q.refs(matchers) {
             Ok(r) => r,
             Err(e) => return SeriesSet::error(e),
         };
         let mut out: Vec<HeadSeries> = refs
             .into_iter()
-            .filter_map(|r| self.head.series_by_ref(r))
-            .filter_map(|s| self.snapshot(&s))
+            .filter_map(|r| self.series_by_ref(r))
+            .filter_map(|s| q.snapshot(&s))
             .collect();
         if sorted {
             out.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -793,7 +820,7 @@ impl Querier for HeadQuerier<'_> {
         if let Some(l) = hints.map(|h| h.limit).filter(|l| *l > 0) {
             out.truncate(l);
         }
-        SeriesSet::new(out.into_iter().map(|s| Ok(Box::new(s) as BoxSeries<'_>)))
+        SeriesSet::new(out.into_iter().map(|s| Ok(Box::new(s) as BoxSeries<'a>)))
     }
 }
 
@@ -811,6 +838,7 @@ impl Queryable for Head {
 mod tests {
     use super::*;
     use ember_model::{MatchType, Matcher};
+    use ember_storage::ValueType;
 
     fn lbl(job: &str) -> Labels {
         Labels::from_pairs([("__name__", "up"), ("job", job)])

@@ -9,8 +9,13 @@
 //! in Prometheus's format with compaction and retention, and native histograms in
 //! the head.
 
+pub mod block;
+pub mod chunks;
 pub mod db;
+mod encoding;
 pub mod head;
+pub mod index;
+mod iter;
 pub mod postings;
 
 pub use db::{Db, DbError, DbOptions, ReplayReport};

@@ -11,6 +11,101 @@ use std::collections::BTreeMap;
 /// A series reference as stored in postings.
 pub type Ref = u64;
 
+/// What the matcher logic needs from an index: value lists and postings lists.
+/// Implemented by the head's in-memory postings and by block indexes.
+pub trait PostingsIndex {
+    /// Values of `name`, sorted.
+    fn label_values_of(&self, name: &str) -> Vec<&str>;
+    /// Values of `name` starting with `prefix`, sorted.
+    fn label_values_with_prefix(&self, name: &str, prefix: &str) -> Vec<&str> {
+        self.label_values_of(name)
+            .into_iter()
+            .filter(|v| v.starts_with(prefix))
+            .collect()
+    }
+    /// Series with `name="value"`, sorted.
+    fn postings_for(&self, name: &str, value: &str) -> Vec<Ref>;
+    /// Every series, sorted.
+    fn all_postings(&self) -> Vec<Ref>;
+
+    /// The series matching all `matchers`, with Prometheus's treatment of matchers
+    /// that match the empty string (they also select series lacking the label).
+    fn select_postings(&self, matchers: &[Matcher]) -> Vec<Ref> {
+        let mut its: Vec<Vec<Ref>> = Vec::new();
+        let mut not_its: Vec<Vec<Ref>> = Vec::new();
+        for m in matchers {
+            let is_not = matches!(m.kind, MatchType::NotEqual | MatchType::RegexNoMatch);
+            match (is_not, m.matches_empty()) {
+                // l="v", l=~"re" not matching "": the label must carry a matching value.
+                (false, false) => its.push(positive(self, m)),
+                // l="", l=~"x|": drop series whose value does not match.
+                (false, true) => not_its.push(negative(self, m)),
+                // l!="v", l!~"re" where "" matches: drop series whose value matches.
+                (true, true) => not_its.push(positive(self, m)),
+                // l!="", l!~"x|": keep series whose value the positive form rejects.
+                (true, false) => its.push(negative(self, m)),
+            }
+        }
+        if its.is_empty() {
+            its.push(self.all_postings());
+        }
+        its.sort_by_key(Vec::len);
+        let mut acc = its.swap_remove(0);
+        for other in &its {
+            acc = intersect(&acc, other);
+            if acc.is_empty() {
+                return acc;
+            }
+        }
+        for n in &not_its {
+            acc = subtract(&acc, n);
+        }
+        acc
+    }
+}
+
+/// Union of the postings of the values that `m`'s positive form (`=` for `=`/`!=`,
+/// `=~` for `=~`/`!~`) matches, through the literal set or prefix when there is one.
+fn positive<I: PostingsIndex + ?Sized>(ix: &I, m: &Matcher) -> Vec<Ref> {
+    if matches!(m.kind, MatchType::Equal | MatchType::NotEqual) {
+        return ix.postings_for(&m.name, &m.value);
+    }
+    let Some(re) = m.regex() else {
+        return Vec::new();
+    };
+    let lists: Vec<Vec<Ref>> = if let Some(set) = re.set_matches() {
+        set.iter().map(|v| ix.postings_for(&m.name, v)).collect()
+    } else if let Some(prefix) = re.literal_prefix() {
+        ix.label_values_with_prefix(&m.name, prefix)
+            .into_iter()
+            .map(|v| ix.postings_for(&m.name, v))
+            .collect()
+    } else {
+        ix.label_values_of(&m.name)
+            .into_iter()
+            .filter(|v| re.is_match(v))
+            .map(|v| ix.postings_for(&m.name, v))
+            .collect()
+    };
+    let refs: Vec<&[Ref]> = lists.iter().map(Vec::as_slice).collect();
+    union_all(&refs)
+}
+
+/// Union of the postings of the values that `m`'s positive form does not match.
+fn negative<I: PostingsIndex + ?Sized>(ix: &I, m: &Matcher) -> Vec<Ref> {
+    let lists: Vec<Vec<Ref>> = ix
+        .label_values_of(&m.name)
+        .into_iter()
+        .filter(|v| match m.kind {
+            MatchType::Equal | MatchType::NotEqual => *v != m.value,
+            _ => !m.regex().is_some_and(|re| re.is_match(v)),
+        })
+        .map(|v| ix.postings_for(&m.name, v))
+        .collect();
+    let refs: Vec<&[Ref]> = lists.iter().map(Vec::as_slice).collect();
+    union_all(&refs)
+}
+
 /// In-memory postings index.
 #[derive(Debug, Default)]
 pub struct MemPostings {
@@ -87,89 +182,34 @@ impl MemPostings {
             .map_or(&[], Vec::as_slice)
     }
 
-    /// Union of the postings of the values that `m`'s positive form (`=` for `=`/`!=`,
-    /// `=~` for `=~`/`!~`) matches, through the literal set or prefix when there is one.
-    fn positive(&self, m: &Matcher) -> Vec<Ref> {
-        if matches!(m.kind, MatchType::Equal | MatchType::NotEqual) {
-            return self.get(&m.name, &m.value).to_vec();
-        }
-        let Some(values) = self.by_name.get(&m.name) else {
-            return Vec::new();
-        };
-        let Some(re) = m.regex() else {
-            return Vec::new();
-        };
-        let mut lists: Vec<&[Ref]> = Vec::new();
-        if let Some(set) = re.set_matches() {
-            lists.extend(set.iter().filter_map(|v| values.get(v).map(Vec::as_slice)));
-        } else if let Some(prefix) = re.literal_prefix() {
-            let range = values
-                .range::<str, _>((
-                    std::ops::Bound::Included(prefix),
-                    std::ops::Bound::Unbounded,
-                ))
-                .take_while(|(v, _)| v.starts_with(prefix));
-            lists.extend(range.map(|(_, l)| l.as_slice()));
-        } else {
-            lists.extend(
-                values
-                    .iter()
-                    .filter(|(v, _)| re.is_match(v))
-                    .map(|(_, l)| l.as_slice()),
-            );
-        }
-        union_all(&lists)
-    }
-
-    /// Union of the postings of the values that `m`'s positive form does not match.
-    fn negative(&self, m: &Matcher) -> Vec<Ref> {
-        let Some(values) = self.by_name.get(&m.name) else {
-            return Vec::new();
-        };
-        let lists: Vec<&[Ref]> = values
-            .iter()
-            .filter(|(v, _)| match m.kind {
-                MatchType::Equal | MatchType::NotEqual => v.as_str() != m.value,
-                _ => !m.regex().is_some_and(|re| re.is_match(v)),
-            })
-            .map(|(_, l)| l.as_slice())
-            .collect();
-        union_all(&lists)
-    }
-
-    /// The series matching all `matchers`, with Prometheus's treatment of matchers
-    /// that match the empty string (they also select series lacking the label).
+    /// The series matching all `matchers` (see [`PostingsIndex::select_postings`]).
     pub fn for_matchers(&self, matchers: &[Matcher]) -> Vec<Ref> {
-        let mut its: Vec<Vec<Ref>> = Vec::new();
-        let mut not_its: Vec<Vec<Ref>> = Vec::new();
-        for m in matchers {
-            let is_not = matches!(m.kind, MatchType::NotEqual | MatchType::RegexNoMatch);
-            match (is_not, m.matches_empty()) {
-                // l="v", l=~"re" not matching "": the label must carry a matching value.
-                (false, false) => its.push(self.positive(m)),
-                // l="", l=~"x|": drop series whose value does not match.
-                (false, true) => not_its.push(self.negative(m)),
-                // l!="v", l!~"re" where "" matches: drop series whose value matches.
-                (true, true) => not_its.push(self.positive(m)),
-                // l!="", l!~"x|": keep series whose value the positive form rejects.
-                (true, false) => its.push(self.negative(m)),
-            }
-        }
-        if its.is_empty() {
-            its.push(self.all.clone());
-        }
-        its.sort_by_key(Vec::len);
-        let mut acc = its.swap_remove(0);
-        for other in &its {
-            acc = intersect(&acc, other);
-            if acc.is_empty() {
-                return acc;
-            }
-        }
-        for n in &not_its {
-            acc = subtract(&acc, n);
-        }
-        acc
+        self.select_postings(matchers)
+    }
+}
+
+impl PostingsIndex for MemPostings {
+    fn label_values_of(&self, name: &str) -> Vec<&str> {
+        self.values(name).collect()
+    }
+    fn label_values_with_prefix(&self, name: &str, prefix: &str) -> Vec<&str> {
+        let Some(values) = self.by_name.get(name) else {
+            return Vec::new();
+        };
+        values
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(v, _)| v.starts_with(prefix))
+            .map(|(v, _)| v.as_str())
+            .collect()
+    }
+    fn postings_for(&self, name: &str, value: &str) -> Vec<Ref> {
+        self.get(name, value).to_vec()
+    }
+    fn all_postings(&self) -> Vec<Ref> {
+        self.all.clone()
     }
 }
 
