@@ -372,6 +372,37 @@ impl Block {
         &self.dir
     }
 
+    /// Every series with its chunks (encoding and bytes), in label order, with the
+    /// block's deletions, for compaction.
+    pub(crate) fn all_series(
+        &self,
+    ) -> Result<Vec<(Labels, Vec<ChunkData>, Vec<(i64, i64)>)>, BlockError> {
+        let corrupt = |msg: String| BlockError::Write(format!("block {}: {msg}", self.meta.ulid));
+        let mut out = Vec::new();
+        for id in self.index.all_postings() {
+            let (labels, metas) = self.index.series(id).map_err(|e| corrupt(e.0))?;
+            let mut chunks = Vec::with_capacity(metas.len());
+            for m in metas {
+                let (encoding, bytes) = self.chunks.chunk(m.r)?;
+                let samples = if bytes.len() >= 2 {
+                    u16::from_be_bytes([bytes[0], bytes[1]]) as u64
+                } else {
+                    0
+                };
+                chunks.push(ChunkData {
+                    min_t: m.min_t,
+                    max_t: m.max_t,
+                    encoding,
+                    bytes: bytes.to_vec(),
+                    samples,
+                });
+            }
+            let deleted = self.tombstones.get(&id).cloned().unwrap_or_default();
+            out.push((labels, chunks, deleted));
+        }
+        Ok(out)
+    }
+
     /// A querier over `[mint, maxt]`.
     pub fn querier(&self, mint: i64, maxt: i64) -> BlockQuerier<'_> {
         BlockQuerier {

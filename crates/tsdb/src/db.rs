@@ -58,6 +58,8 @@ pub struct DbOptions {
     pub retention_time: i64,
     /// Delete the oldest blocks while blocks take more bytes than this; 0 for no limit.
     pub retention_size: u64,
+    /// Largest block compaction may produce (ms); 0 for 31 days.
+    pub max_block_duration: i64,
 }
 
 /// What start-up found.
@@ -187,9 +189,42 @@ impl Db {
         }
         if written > 0 {
             self.checkpoint()?;
+        }
+        written += self.compact_blocks()?;
+        if written > 0 {
             self.apply_retention()?;
         }
         Ok(written)
+    }
+
+    /// Merges blocks level by level while the planner finds groups to merge.
+    fn compact_blocks(&self) -> Result<usize, DbError> {
+        let max = if self.opts.max_block_duration > 0 {
+            self.opts.max_block_duration
+        } else {
+            31 * 24 * 3_600_000
+        };
+        let ranges = crate::compact::exponential_ranges(self.opts.head.chunk_range, 10, max);
+        let mut n = 0;
+        loop {
+            let group = crate::compact::plan(&self.blocks(), &ranges);
+            if group.is_empty() {
+                return Ok(n);
+            }
+            let ulid = crate::compact::merge_blocks(&self.dir, &group, now_ms())?;
+            let merged = Arc::new(Block::open(&self.dir.join(&ulid))?);
+            if let Ok(mut blocks) = self.blocks.write() {
+                blocks.retain(|b| !group.iter().any(|g| Arc::ptr_eq(b, g)));
+                blocks.push(merged);
+                blocks.sort_by_key(|b| b.meta().min_time);
+            }
+            for g in &group {
+                // The merged block names its parents, so a crash here only leaves
+                // directories that the next start removes.
+                let _ = std::fs::remove_dir_all(g.dir());
+            }
+            n += 1;
+        }
     }
 
     /// Rewrites the WAL up to the current segment into a checkpoint holding only what
@@ -367,6 +402,19 @@ fn open_blocks(dir: &Path, bad: &mut Vec<String>) -> Result<Vec<Arc<Block>>, DbE
             Err(e) => bad.push(format!("{name}: {e}")),
         }
     }
+    // A compaction that crashed before removing its inputs leaves them beside the
+    // block that replaced them: drop every block that is another one's parent.
+    let parents: std::collections::HashSet<String> = blocks
+        .iter()
+        .flat_map(|b| b.meta().compaction.parents.iter().map(|p| p.ulid.clone()))
+        .collect();
+    blocks.retain(|b| {
+        let superseded = parents.contains(&b.meta().ulid);
+        if superseded {
+            let _ = std::fs::remove_dir_all(b.dir());
+        }
+        !superseded
+    });
     blocks.sort_by_key(|b| b.meta().min_time);
     Ok(blocks)
 }
@@ -601,9 +649,30 @@ mod tests {
             let db = Db::open(dir.path(), small_blocks()).unwrap();
             fill(&db, 0, 400); // 400 s at 1 s: spans ~6.7 block ranges of 60 s
             let n = db.compact().unwrap();
-            // Cut while the head spans more than 1.5 ranges: [0,60s) … [300s,360s).
-            assert_eq!(n, 6);
-            assert_eq!(db.blocks().len(), 6);
+            // Cut while the head spans more than 1.5 ranges: [0,60s) … [300s,360s),
+            // then [0,180s) merged into one level-2 block; [180s,360s) stays split
+            // because it holds the newest block.
+            assert_eq!(n, 7);
+            let spans: Vec<(i64, i64, u32)> = db
+                .blocks()
+                .iter()
+                .map(|b| {
+                    (
+                        b.meta().min_time,
+                        b.meta().max_time,
+                        b.meta().compaction.level,
+                    )
+                })
+                .collect();
+            assert_eq!(
+                spans,
+                vec![
+                    (0, 180_000, 2),
+                    (180_000, 240_000, 1),
+                    (240_000, 300_000, 1),
+                    (300_000, 360_000, 1)
+                ]
+            );
             assert!(db.head().min_time() >= 360_000);
             assert_eq!(count(&db), 2000);
             // A checkpoint replaced the old segments.
@@ -617,7 +686,7 @@ mod tests {
         }
         let db = Db::open(dir.path(), small_blocks()).unwrap();
         assert!(db.replay_report().bad_blocks.is_empty());
-        assert_eq!(db.blocks().len(), 6);
+        assert_eq!(db.blocks().len(), 4);
         assert_eq!(count(&db), 2100);
         // Pruned querying: a range inside one block.
         let q = db.querier(61_000, 62_000).unwrap();
@@ -648,7 +717,8 @@ mod tests {
         fill(&db, 0, 400);
         db.compact().unwrap();
         let mins: Vec<i64> = db.blocks().iter().map(|b| b.meta().min_time).collect();
-        // Kept: blocks ending within 120 s of the newest block's end (360 s).
+        // Kept: blocks ending within 120 s of the newest block's end (360 s); the
+        // merged [0,180s) block ends 180 s before it.
         assert_eq!(mins, vec![180_000, 240_000, 300_000]);
     }
 
@@ -662,12 +732,12 @@ mod tests {
         }
         let victim = {
             let db = Db::open(dir.path(), small_blocks()).unwrap();
-            db.blocks()[0].dir().to_path_buf()
+            db.blocks()[1].dir().to_path_buf()
         };
         std::fs::write(victim.join("index"), b"garbage").unwrap();
         let db = Db::open(dir.path(), small_blocks()).unwrap();
         assert_eq!(db.replay_report().bad_blocks.len(), 1);
-        assert_eq!(db.blocks().len(), 5);
+        assert_eq!(db.blocks().len(), 3);
         assert_eq!(count(&db), 2000 - 60 * 5);
     }
 

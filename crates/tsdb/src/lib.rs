@@ -11,6 +11,7 @@
 
 pub mod block;
 pub mod chunks;
+pub mod compact;
 pub mod db;
 mod encoding;
 pub mod head;
