@@ -167,6 +167,9 @@ pub fn new_ulid(now_ms: u64) -> String {
         .collect()
 }
 
+/// A series read out of a block for compaction: labels, chunks, deleted intervals.
+pub(crate) type SeriesData = (Labels, Vec<ChunkData>, Vec<(i64, i64)>);
+
 /// One chunk handed to the block writer.
 #[derive(Clone, Debug)]
 pub struct ChunkData {

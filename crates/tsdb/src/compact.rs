@@ -73,7 +73,8 @@ pub fn plan(blocks: &[Arc<Block>], ranges: &[i64]) -> Vec<Arc<Block>> {
 pub fn merge_blocks(dir: &Path, blocks: &[Arc<Block>], now_ms: u64) -> Result<String, BlockError> {
     let mint = blocks.iter().map(|b| b.meta().min_time).min().unwrap_or(0);
     let maxt = blocks.iter().map(|b| b.meta().max_time).max().unwrap_or(0);
-    let mut by_labels: BTreeMap<Labels, (Vec<ChunkData>, Vec<(i64, i64)>)> = BTreeMap::new();
+    type Merged = (Vec<ChunkData>, Vec<(i64, i64)>);
+    let mut by_labels: BTreeMap<Labels, Merged> = BTreeMap::new();
     for b in blocks {
         for (labels, chunks, deleted) in b.all_series()? {
             let e = by_labels.entry(labels).or_default();
