@@ -377,9 +377,7 @@ impl Block {
 
     /// Every series with its chunks (encoding and bytes), in label order, with the
     /// block's deletions, for compaction.
-    pub(crate) fn all_series(
-        &self,
-    ) -> Result<Vec<(Labels, Vec<ChunkData>, Vec<(i64, i64)>)>, BlockError> {
+    pub(crate) fn all_series(&self) -> Result<Vec<SeriesData>, BlockError> {
         let corrupt = |msg: String| BlockError::Write(format!("block {}: {msg}", self.meta.ulid));
         let mut out = Vec::new();
         for id in self.index.all_postings() {
