@@ -69,6 +69,15 @@ pub(crate) struct ServerArgs {
     /// Do not create a lockfile in the data directory.
     #[arg(long = "storage.tsdb.no-lockfile")]
     pub(crate) no_lockfile: bool,
+    /// Duration of a block cut from the head; compaction merges blocks up from it.
+    #[arg(long = "storage.tsdb.min-block-duration", default_value = "2h")]
+    pub(crate) min_block_duration: String,
+    /// Largest block compaction produces (default: 10% of the retention time, at most 31d).
+    #[arg(long = "storage.tsdb.max-block-duration")]
+    pub(crate) max_block_duration: Option<String>,
+    /// Compress the WAL with snappy.
+    #[arg(long = "storage.tsdb.wal-compression", default_value_t = true, action = clap::ArgAction::Set)]
+    pub(crate) wal_compression: bool,
     /// Size of the queue through which head chunks are written to disk.
     #[arg(
         long = "storage.tsdb.head-chunks-write-queue-size",
@@ -160,6 +169,15 @@ impl ServerArgs {
             ("storage.tsdb.retention.time", o(&self.retention_time)),
             ("storage.tsdb.retention.size", o(&self.retention_size)),
             ("storage.tsdb.no-lockfile", s(&self.no_lockfile)),
+            (
+                "storage.tsdb.min-block-duration",
+                self.min_block_duration.clone(),
+            ),
+            (
+                "storage.tsdb.max-block-duration",
+                o(&self.max_block_duration),
+            ),
+            ("storage.tsdb.wal-compression", s(&self.wal_compression)),
             (
                 "storage.tsdb.head-chunks-write-queue-size",
                 s(&self.head_chunks_write_queue_size),
@@ -290,9 +308,100 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+fn parse_duration_flag(flag: &str, v: &str) -> anyhow::Result<i64> {
+    let d: ember_config::Duration = v
+        .parse()
+        .map_err(|e| anyhow::anyhow!("invalid --{flag} {v:?}: {e}"))?;
+    Ok(d.as_millis() as i64)
+}
+
+/// TSDB settings from the flags, with Prometheus's defaults: 15 days of retention
+/// when neither a time nor a size is given, and blocks up to 10% of the retention
+/// (at most 31 days).
+fn tsdb_options(args: &ServerArgs) -> anyhow::Result<ember_tsdb::DbOptions> {
+    let retention_time = match (&args.retention_time, &args.retention_size) {
+        (Some(t), _) => parse_duration_flag("storage.tsdb.retention.time", t)?,
+        (None, None) => 15 * 24 * 3_600_000,
+        (None, Some(_)) => 0,
+    };
+    let retention_size = match &args.retention_size {
+        Some(v) => {
+            let b: ember_config::ByteSize = v
+                .parse()
+                .map_err(|e| anyhow::anyhow!("invalid --storage.tsdb.retention.size {v:?}: {e}"))?;
+            b.0.max(0) as u64
+        }
+        None => 0,
+    };
+    let min_block =
+        parse_duration_flag("storage.tsdb.min-block-duration", &args.min_block_duration)?;
+    anyhow::ensure!(
+        min_block > 0,
+        "--storage.tsdb.min-block-duration must be positive"
+    );
+    let max_block = match &args.max_block_duration {
+        Some(v) => parse_duration_flag("storage.tsdb.max-block-duration", v)?,
+        None if retention_time > 0 => (retention_time / 10).min(31 * 24 * 3_600_000),
+        None => 31 * 24 * 3_600_000,
+    };
+    Ok(ember_tsdb::DbOptions {
+        head: ember_tsdb::HeadOptions {
+            chunk_range: min_block,
+            ..Default::default()
+        },
+        wal: ember_wal::segment::WalOptions {
+            compress: args.wal_compression,
+            ..Default::default()
+        },
+        retention_time,
+        retention_size,
+        max_block_duration: max_block.max(min_block),
+        no_lockfile: args.no_lockfile,
+    })
+}
+
 async fn serve(args: ServerArgs, source: ConfigSource, announce: bool) -> anyhow::Result<()> {
     let cfg = source.load().context("Error loading config")?;
     tracing::info!(source = ?source, "configuration loaded");
+
+    let db_opts = tsdb_options(&args)?;
+    let path = args.tsdb_path.clone();
+    let db = tokio::task::spawn_blocking(move || ember_tsdb::Db::open(&path, db_opts))
+        .await?
+        .with_context(|| format!("opening storage at {}", args.tsdb_path.display()))?;
+    let db = Arc::new(db);
+    {
+        let r = db.replay_report();
+        tracing::info!(
+            blocks = db.blocks().len(),
+            series = r.series,
+            samples = r.samples,
+            duration = ?r.duration,
+            "TSDB started"
+        );
+        if let Some((reason, repair)) = &r.repaired {
+            tracing::warn!(%reason, ?repair, "WAL was damaged; repaired by truncating at the last good record");
+        }
+        for b in &r.bad_blocks {
+            tracing::error!(block = %b, "block could not be opened and is not served");
+        }
+    }
+    let compactor = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let db = db.clone();
+                match tokio::task::spawn_blocking(move || db.compact()).await {
+                    Ok(Ok(n)) if n > 0 => tracing::info!(blocks = n, "compaction wrote blocks"),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::error!(err = %e, "compaction failed"),
+                    Err(e) => tracing::error!(err = %e, "compaction task failed"),
+                }
+            }
+        })
+    };
 
     let stats = Arc::new(ReloadStats::default());
     stats.last_successful.store(true, Ordering::Relaxed);
@@ -301,6 +410,7 @@ async fn serve(args: ServerArgs, source: ConfigSource, announce: bool) -> anyhow
 
     let (tx, mut rx) = mpsc::channel(8);
     let metrics_stats = stats.clone();
+    let metrics_db = db.clone();
     let state = Arc::new(WebState {
         build: crate::version::build_info(),
         config_yaml: RwLock::new(cfg.to_yaml()),
@@ -308,7 +418,7 @@ async fn serve(args: ServerArgs, source: ConfigSource, announce: bool) -> anyhow
         ready: AtomicBool::new(false),
         enable_lifecycle: args.enable_lifecycle,
         lifecycle: tx,
-        metrics: Box::new(move || render_metrics(&metrics_stats)),
+        metrics: Box::new(move || render_metrics(&metrics_stats, &metrics_db)),
     });
 
     let mut servers = Vec::new();
@@ -351,9 +461,14 @@ async fn serve(args: ServerArgs, source: ConfigSource, announce: bool) -> anyhow
     }
     tracing::info!("shutting down");
     state.ready.store(false, Ordering::Release);
+    compactor.abort();
     for s in servers {
         s.abort();
     }
+    // Every acknowledged sample is already in the WAL; dropping the handle releases
+    // the lock file.
+    drop(state);
+    drop(db);
     Ok(())
 }
 
@@ -379,7 +494,7 @@ fn reload(source: &ConfigSource, state: &WebState, stats: &ReloadStats) -> Resul
     }
 }
 
-fn render_metrics(stats: &ReloadStats) -> String {
+fn render_metrics(stats: &ReloadStats, db: &ember_tsdb::Db) -> String {
     use ember_exposition::{MetricFamily, MetricType, Sample, write_text};
     use ember_model::Label;
     let v = crate::version::build_info();
@@ -418,6 +533,24 @@ fn render_metrics(stats: &ReloadStats) -> String {
             samples: vec![Sample::new("ember_config_reload_failures_total", stats.failures.load(Ordering::Relaxed) as f64)],
             ..MetricFamily::new("ember_config_reload_failures_total", MetricType::Counter)
         },
+        gauge("prometheus_tsdb_head_series", "Total number of series in the head block.", db.head().num_series() as f64),
+        MetricFamily {
+            help: Some("Total number of appended samples.".into()),
+            samples: vec![Sample::new(
+                "prometheus_tsdb_head_samples_appended_total",
+                db.head().stats().samples_appended.load(Ordering::Relaxed) as f64,
+            )],
+            ..MetricFamily::new("prometheus_tsdb_head_samples_appended_total", MetricType::Counter)
+        },
+        MetricFamily {
+            help: Some("Total number of WAL corruptions.".into()),
+            samples: vec![Sample::new(
+                "prometheus_tsdb_wal_corruptions_total",
+                db.head().stats().wal_corruptions.load(Ordering::Relaxed) as f64,
+            )],
+            ..MetricFamily::new("prometheus_tsdb_wal_corruptions_total", MetricType::Counter)
+        },
+        gauge("prometheus_tsdb_blocks_loaded", "Number of currently loaded data blocks.", db.blocks().len() as f64),
         gauge(
             "process_start_time_seconds",
             "Start time of the process since unix epoch in seconds.",

@@ -60,6 +60,8 @@ pub struct DbOptions {
     pub retention_size: u64,
     /// Largest block compaction may produce (ms); 0 for 31 days.
     pub max_block_duration: i64,
+    /// Do not take the `lock` file (`--storage.tsdb.no-lockfile`).
+    pub no_lockfile: bool,
 }
 
 /// What start-up found.
@@ -91,6 +93,9 @@ pub struct Db {
     replay: ReplayReport,
     /// Serialises compactions.
     compacting: std::sync::Mutex<()>,
+    /// Held for the life of the handle so that a second server on the same directory
+    /// fails to start instead of corrupting it.
+    _lock: Option<std::fs::File>,
 }
 
 fn now_ms() -> u64 {
@@ -108,6 +113,31 @@ impl Db {
     pub fn open(dir: &Path, opts: DbOptions) -> Result<Db, DbError> {
         let start = Instant::now();
         std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let lock = if opts.no_lockfile {
+            None
+        } else {
+            let path = dir.join("lock");
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(io(&path))?;
+            match f.try_lock() {
+                Ok(()) => Some(f),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(DbError::Io {
+                        path,
+                        source: std::io::Error::other(
+                            "the data directory is in use by another process (lock file held)",
+                        ),
+                    });
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(DbError::Io { path, source: e });
+                }
+            }
+        };
         let wal_dir = dir.join("wal");
         std::fs::create_dir_all(&wal_dir).map_err(io(&wal_dir))?;
         let mut report = ReplayReport::default();
@@ -127,6 +157,7 @@ impl Db {
             blocks: RwLock::new(blocks),
             replay: report,
             compacting: std::sync::Mutex::new(()),
+            _lock: lock,
         })
     }
 
@@ -701,6 +732,16 @@ mod tests {
             v.push(it.at());
         }
         assert_eq!(v, vec![(61_000, 61.0), (62_000, 62.0)]);
+    }
+
+    #[test]
+    fn second_open_is_refused_while_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), DbOptions::default()).unwrap();
+        let err = Db::open(dir.path(), DbOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("in use"), "{err}");
+        drop(db);
+        assert!(Db::open(dir.path(), DbOptions::default()).is_ok());
     }
 
     #[test]
