@@ -4,6 +4,7 @@
 
 use crate::block::{Block, BlockCompaction, BlockError, write_block};
 use crate::head::{Head, HeadOptions};
+use crate::head_chunks::HeadChunkFiles;
 use ember_model::Matcher;
 use ember_storage::merge::merge_sets;
 use ember_storage::{
@@ -147,6 +148,8 @@ impl Db {
             // Data up to the newest block's end lives in blocks: the head starts there.
             head.truncate(last.meta().max_time);
         }
+        let chunks_dir = dir.join("chunks_head");
+        head.set_chunk_files(HeadChunkFiles::create(&chunks_dir).map_err(io(&chunks_dir))?);
         replay(&wal_dir, &head, &mut report)?;
         head.set_wal(Wal::open(&wal_dir, opts.wal.clone())?);
         report.duration = start.elapsed();
@@ -196,7 +199,7 @@ impl Db {
             }
             let mint = min.div_euclid(range) * range;
             let maxt = mint + range;
-            let series = self.head.block_series(mint, maxt);
+            let series = self.head.block_series(mint, maxt)?;
             if !series.is_empty() {
                 let meta = write_block(
                     &self.dir,

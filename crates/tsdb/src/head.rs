@@ -6,6 +6,7 @@
 //! way Prometheus cuts them (about 120 samples, spread evenly over the chunk range),
 //! so the chunks written out later are the ones Prometheus would have written.
 
+use crate::head_chunks::HeadChunkFiles;
 use crate::iter::{ChunkView, ChunksIterator};
 use crate::postings::{MemPostings, Ref};
 use ember_chunkenc::xor::XorChunk;
@@ -46,7 +47,39 @@ impl Default for HeadOptions {
 struct HeadChunk {
     min_t: i64,
     max_t: i64,
-    chunk: XorChunk,
+    store: ChunkStore,
+}
+
+/// Where a head chunk's bytes are: the open chunk in memory; full ones, once written
+/// to `chunks_head/`, only as a reference.
+#[derive(Clone, Debug)]
+enum ChunkStore {
+    Mem(XorChunk),
+    Disk { r: u64, samples: u16 },
+}
+
+impl HeadChunk {
+    fn num_samples(&self) -> u16 {
+        match &self.store {
+            ChunkStore::Mem(c) => c.num_samples(),
+            ChunkStore::Disk { samples, .. } => *samples,
+        }
+    }
+
+    /// The encoded bytes, read back from disk when the chunk was written out.
+    fn bytes(&self, files: Option<&Mutex<HeadChunkFiles>>) -> Result<Vec<u8>, Error> {
+        match &self.store {
+            ChunkStore::Mem(c) => Ok(c.bytes().to_vec()),
+            ChunkStore::Disk { r, .. } => {
+                let f = files
+                    .ok_or_else(|| Error::Io("head chunk on disk without chunk files".into()))?;
+                let f = f.lock().unwrap_or_else(|p| p.into_inner());
+                f.read(*r)
+                    .map(|(_, b)| b)
+                    .map_err(|e| Error::Io(format!("reading head chunk: {e}")))
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -105,30 +138,59 @@ fn compute_chunk_end(start: i64, cur: i64, max: i64, ratio_to_full: f64) -> i64 
 }
 
 impl SeriesData {
-    /// Appends a sample that passed the ordering checks.
-    fn append(&mut self, t: i64, v: f64, opts: &HeadOptions) {
+    /// Appends a sample that passed the ordering checks. When this cuts a new chunk,
+    /// the full one goes to `chunks_head/` (if there are chunk files); should the write
+    /// fail (disk full), it simply stays in memory.
+    fn append(
+        &mut self,
+        series: Ref,
+        t: i64,
+        v: f64,
+        opts: &HeadOptions,
+        files: Option<&Mutex<HeadChunkFiles>>,
+    ) {
         let per_chunk = opts.samples_per_chunk;
         let need_new = match self.chunks.last() {
             None => true,
             Some(c) => {
-                let n = c.chunk.num_samples();
+                let n = c.num_samples();
                 if n == per_chunk / 4 {
                     self.next_at = compute_chunk_end(c.min_t, c.max_t, self.next_at, 4.0);
                 }
-                t >= self.next_at || n >= per_chunk.saturating_mul(2) || c.chunk.is_full()
+                let full = matches!(&c.store, ChunkStore::Mem(x) if x.is_full());
+                t >= self.next_at || n >= per_chunk.saturating_mul(2) || full
             }
         };
         if need_new {
+            if let (Some(files), Some(last)) = (files, self.chunks.last_mut())
+                && let ChunkStore::Mem(c) = &last.store
+            {
+                let mut f = files.lock().unwrap_or_else(|p| p.into_inner());
+                if let Ok(r) = f.write(
+                    series,
+                    last.min_t,
+                    last.max_t,
+                    ember_chunkenc::Encoding::Xor as u8,
+                    c.bytes(),
+                ) {
+                    last.store = ChunkStore::Disk {
+                        r,
+                        samples: c.num_samples(),
+                    };
+                }
+            }
             let end = range_end(t, opts.chunk_range);
             self.next_at = end;
             self.chunks.push(HeadChunk {
                 min_t: t,
                 max_t: t,
-                chunk: XorChunk::new(),
+                store: ChunkStore::Mem(XorChunk::new()),
             });
         }
-        if let Some(c) = self.chunks.last_mut() {
-            c.chunk.append(t, v);
+        if let Some(c) = self.chunks.last_mut()
+            && let ChunkStore::Mem(x) = &mut c.store
+        {
+            x.append(t, v);
             c.max_t = t;
         }
         self.last_t = t;
@@ -150,6 +212,8 @@ pub struct Head {
     /// The log every commit goes through before it is applied; also serialises
     /// commits, so that replay order equals apply order.
     wal: Option<Mutex<ember_wal::segment::Wal>>,
+    /// `chunks_head/`, when the head has a directory.
+    chunk_files: Option<Mutex<HeadChunkFiles>>,
     stats: HeadStats,
 }
 
@@ -172,6 +236,11 @@ impl Head {
         &self.stats
     }
 
+    /// Attaches `chunks_head/` files: full chunks are written there from now on.
+    pub fn set_chunk_files(&mut self, files: HeadChunkFiles) {
+        self.chunk_files = Some(Mutex::new(files));
+    }
+
     /// Attaches a WAL: from now on every commit is logged before it is applied.
     pub fn set_wal(&mut self, wal: ember_wal::segment::Wal) {
         self.wal = Some(Mutex::new(wal));
@@ -191,7 +260,7 @@ impl Head {
         };
         let mut d = s.lock();
         if t > d.last_t {
-            d.append(t, v, &self.opts);
+            d.append(s.r, t, v, &self.opts, self.chunk_files.as_ref());
             drop(d);
             self.update_bounds(t, t);
         }
@@ -201,6 +270,7 @@ impl Head {
     pub fn new(opts: HeadOptions) -> Self {
         Head {
             wal: None,
+            chunk_files: None,
             stats: HeadStats::default(),
             opts,
             by_hash: (0..SHARDS).map(|_| RwLock::default()).collect(),
@@ -313,31 +383,33 @@ impl Head {
         &self,
         mint: i64,
         maxt: i64,
-    ) -> Vec<(Labels, Vec<crate::block::ChunkData>)> {
+    ) -> Result<Vec<(Labels, Vec<crate::block::ChunkData>)>, Error> {
         let mut out = Vec::new();
         for shard in &self.by_ref {
             let Ok(map) = shard.read() else { continue };
             for s in map.values() {
                 let d = s.lock();
-                let chunks: Vec<crate::block::ChunkData> = d
+                let mut chunks: Vec<crate::block::ChunkData> = Vec::new();
+                for c in d
                     .chunks
                     .iter()
                     .filter(|c| c.min_t >= mint && c.max_t < maxt)
-                    .map(|c| crate::block::ChunkData {
+                {
+                    chunks.push(crate::block::ChunkData {
                         min_t: c.min_t,
                         max_t: c.max_t,
                         encoding: ember_chunkenc::Encoding::Xor as u8,
-                        bytes: c.chunk.bytes().to_vec(),
-                        samples: c.chunk.num_samples() as u64,
-                    })
-                    .collect();
+                        bytes: c.bytes(self.chunk_files.as_ref())?,
+                        samples: c.num_samples() as u64,
+                    });
+                }
                 if !chunks.is_empty() {
                     out.push((s.labels.clone(), chunks));
                 }
             }
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+        Ok(out)
     }
 
     /// Drops data before `mint` (now in a block): chunks that end before it, and
@@ -609,7 +681,7 @@ impl Appender for HeadAppender<'_> {
                 continue;
             }
             appended += 1;
-            d.append(*t, *v, opts);
+            d.append(s.r, *t, *v, opts, self.head.chunk_files.as_ref());
             min = min.min(*t);
             max = max.max(*t);
         }
@@ -696,22 +768,31 @@ impl HeadQuerier<'_> {
             .for_matchers(matchers))
     }
 
-    fn snapshot(&self, s: &MemSeries) -> Option<HeadSeries> {
+    /// The series' chunks in range, or `None` when it has none; a chunk that cannot
+    /// be read back is an error for the query, never a silently shortened series.
+    fn snapshot(&self, s: &MemSeries) -> Option<Result<HeadSeries, Error>> {
         let d = s.lock();
-        let chunks: Vec<ChunkSnapshot> = d
+        let mut chunks: Vec<ChunkSnapshot> = Vec::new();
+        for c in d
             .chunks
             .iter()
             .filter(|c| c.max_t >= self.mint && c.min_t <= self.maxt)
-            .map(|c| ChunkSnapshot {
-                max_t: c.max_t,
-                bytes: c.chunk.bytes().to_vec(),
+        {
+            match c.bytes(self.head.chunk_files.as_ref()) {
+                Ok(bytes) => chunks.push(ChunkSnapshot {
+                    max_t: c.max_t,
+                    bytes,
+                }),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        (!chunks.is_empty()).then(|| {
+            Ok(HeadSeries {
+                labels: s.labels.clone(),
+                chunks,
+                mint: self.mint,
+                maxt: self.maxt,
             })
-            .collect();
-        (!chunks.is_empty()).then(|| HeadSeries {
-            labels: s.labels.clone(),
-            chunks,
-            mint: self.mint,
-            maxt: self.maxt,
         })
     }
 }
@@ -809,11 +890,14 @@ impl Head {
             Ok(r) => r,
             Err(e) => return SeriesSet::error(e),
         };
-        let mut out: Vec<HeadSeries> = refs
-            .into_iter()
-            .filter_map(|r| self.series_by_ref(r))
-            .filter_map(|s| q.snapshot(&s))
-            .collect();
+        let mut out: Vec<HeadSeries> = Vec::new();
+        for s in refs.into_iter().filter_map(|r| self.series_by_ref(r)) {
+            match q.snapshot(&s) {
+                Some(Ok(x)) => out.push(x),
+                Some(Err(e)) => return SeriesSet::error(e),
+                None => {}
+            }
+        }
         if sorted {
             out.sort_by(|a, b| a.labels.cmp(&b.labels));
         }
@@ -925,12 +1009,7 @@ mod tests {
             app.commit().unwrap();
         }
         let s = h.series_by_ref(1).unwrap();
-        let sizes: Vec<u16> = s
-            .lock()
-            .chunks
-            .iter()
-            .map(|c| c.chunk.num_samples())
-            .collect();
+        let sizes: Vec<u16> = s.lock().chunks.iter().map(|c| c.num_samples()).collect();
         assert_eq!(sizes, vec![120, 120, 120, 120]);
         let q = h.querier(0, i64::MAX).unwrap();
         let all = read_all(

@@ -15,6 +15,7 @@ pub mod compact;
 pub mod db;
 mod encoding;
 pub mod head;
+pub mod head_chunks;
 pub mod index;
 mod iter;
 pub mod postings;
