@@ -1,0 +1,70 @@
+//! `label_replace` and `label_join`: rewrite the labels of whole series.
+
+use super::{merge_same_labels, string_arg};
+use crate::Error;
+use crate::eval::{Evaluator, Result};
+use crate::value::Value;
+use ember_model::labels::{ValidationScheme, is_valid_label_name};
+use ember_model::{LabelsBuilder, Regex};
+use ember_promql_parser::Call;
+
+pub(crate) fn dispatch(ev: &mut Evaluator<'_>, c: &Call, name: &str) -> Option<Result<Value>> {
+    match name {
+        "label_replace" => Some(label_replace(ev, c)),
+        "label_join" => Some(label_join(ev, c)),
+        _ => None,
+    }
+}
+
+fn label_replace(ev: &mut Evaluator<'_>, c: &Call) -> Result<Value> {
+    let dst = string_arg(&c.args[1])?;
+    let repl = string_arg(&c.args[2])?;
+    let src = string_arg(&c.args[3])?;
+    let re_src = string_arg(&c.args[4])?;
+    let re = Regex::new(&re_src).map_err(|e| {
+        Error::Eval(format!(
+            "invalid regular expression in label_replace(): {re_src}: {e}"
+        ))
+    })?;
+    if !is_valid_label_name(&dst, ValidationScheme::Utf8) {
+        return Err(Error::Eval(format!(
+            "invalid destination label name in label_replace(): {dst}"
+        )));
+    }
+    let mut m = ev.eval_matrix(&c.args[0])?;
+    for s in &mut m {
+        let v = s.metric.get_or_empty(&src);
+        if let Some(res) = re.expand(v, &repl) {
+            let mut b = LabelsBuilder::new(s.metric.clone());
+            b.set(dst.as_str(), res);
+            s.metric = b.into_labels();
+        }
+    }
+    Ok(Value::Matrix(merge_same_labels(m)?))
+}
+
+fn label_join(ev: &mut Evaluator<'_>, c: &Call) -> Result<Value> {
+    let dst = string_arg(&c.args[1])?;
+    let sep = string_arg(&c.args[2])?;
+    let srcs: Vec<String> = c.args[3..].iter().map(string_arg).collect::<Result<_>>()?;
+    for s in &srcs {
+        if !is_valid_label_name(s, ValidationScheme::Utf8) {
+            return Err(Error::Eval(format!(
+                "invalid source label name in label_join(): {s}"
+            )));
+        }
+    }
+    if !is_valid_label_name(&dst, ValidationScheme::Utf8) {
+        return Err(Error::Eval(format!(
+            "invalid destination label name in label_join(): {dst}"
+        )));
+    }
+    let mut m = ev.eval_matrix(&c.args[0])?;
+    for s in &mut m {
+        let joined: Vec<&str> = srcs.iter().map(|n| s.metric.get_or_empty(n)).collect();
+        let mut b = LabelsBuilder::new(s.metric.clone());
+        b.set(dst.as_str(), joined.join(&sep));
+        s.metric = b.into_labels();
+    }
+    Ok(Value::Matrix(merge_same_labels(m)?))
+}

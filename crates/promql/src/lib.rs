@@ -1,0 +1,23 @@
+//! The PromQL engine: evaluates expressions from `ember-promql-parser` over any
+//! `ember_storage::Queryable` — the head, blocks, their fan-out, or remote read —
+//! with Prometheus 3.x semantics.
+//!
+//! Layout follows Prometheus's own: [`engine`] is the entry point (instant and range
+//! queries, limits), `eval` walks the tree step by step producing matrices,
+//! `binary` and `aggregate` hold the operators, and `functions/` one file per
+//! function family. [`promqltest`] runs Prometheus's data-driven test files.
+
+mod aggregate;
+mod annotations;
+mod binary;
+pub mod engine;
+mod error;
+mod eval;
+mod functions;
+pub mod promqltest;
+pub mod value;
+
+pub use annotations::Annotations;
+pub use engine::{Engine, EngineOptions, QueryResult};
+pub use error::Error;
+pub use value::{FPoint, HPoint, Matrix, Sample, Series, Value, Vector};
