@@ -308,6 +308,21 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+/// PromQL settings from the `--query.*` flags.
+fn engine_options(args: &ServerArgs) -> anyhow::Result<ember_promql::EngineOptions> {
+    let ms = |flag: &str, v: &str| -> anyhow::Result<std::time::Duration> {
+        Ok(std::time::Duration::from_millis(
+            parse_duration_flag(flag, v)?.max(0) as u64,
+        ))
+    };
+    Ok(ember_promql::EngineOptions {
+        lookback_delta: ms("query.lookback-delta", &args.lookback_delta)?,
+        max_samples: args.query_max_samples as usize,
+        timeout: ms("query.timeout", &args.query_timeout)?,
+        ..Default::default()
+    })
+}
+
 fn parse_duration_flag(flag: &str, v: &str) -> anyhow::Result<i64> {
     let d: ember_config::Duration = v
         .parse()
@@ -419,6 +434,10 @@ async fn serve(args: ServerArgs, source: ConfigSource, announce: bool) -> anyhow
         enable_lifecycle: args.enable_lifecycle,
         lifecycle: tx,
         metrics: Box::new(move || render_metrics(&metrics_stats, &metrics_db)),
+        query: Some(Arc::new(ember_web::QueryService {
+            storage: db.clone(),
+            engine: ember_promql::Engine::new(engine_options(&args)?),
+        })),
     });
 
     let mut servers = Vec::new();

@@ -274,3 +274,90 @@ fn server_refuses_to_start_on_bad_config() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("p.yml:2:"), "{stderr}");
 }
+
+/// The query API over data in the TSDB directory: instant, range, series, labels and
+/// label values, with Prometheus's JSON shapes; and a bad query is a 400 with the
+/// parse error.
+#[test]
+fn query_api_over_stored_data() {
+    use ember_storage::Appendable;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let t0 = (now / 1000 - 600) * 1000;
+    {
+        let db = ember_tsdb::Db::open(&data, ember_tsdb::DbOptions::default()).unwrap();
+        for i in 0..=40 {
+            let mut app = db.appender();
+            for (job, mul) in [("api", 1.0), ("web", 2.0)] {
+                let l = ember_model::Labels::from_pairs([
+                    ("__name__", "http_requests_total"),
+                    ("job", job),
+                ]);
+                app.append(None, &l, t0 + i * 15_000, i as f64 * mul)
+                    .unwrap();
+            }
+            app.commit().unwrap();
+        }
+    }
+    let cfg = write(dir.path(), "p.yml", "global: {}\n");
+    let port = free_port();
+    let _server = Server(
+        ember()
+            .args(["server", "--log.level=error"])
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .spawn()
+            .unwrap(),
+    );
+    wait_ready(port);
+    let get = |path: &str| {
+        let (code, body) = http(port, "GET", path).unwrap();
+        (
+            code,
+            serde_json::from_str::<serde_json::Value>(&body).unwrap_or(serde_json::Value::Null),
+            body,
+        )
+    };
+    let at = (t0 + 600_000) / 1000;
+    let (code, v, body) = get(&format!(
+        "/api/v1/query?query=sum(rate(http_requests_total[5m]))&time={at}"
+    ));
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(v["data"]["resultType"], "vector");
+    let val: f64 = v["data"]["result"][0]["value"][1]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // 1/15 + 2/15 per second.
+    assert!((val - 0.2).abs() < 1e-9, "{body}");
+    let (code, v, body) = get(&format!(
+        "/api/v1/query_range?query=http_requests_total%7Bjob%3D%22web%22%7D&start={}&end={at}&step=60",
+        at - 300
+    ));
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(v["data"]["resultType"], "matrix");
+    assert_eq!(
+        v["data"]["result"][0]["values"].as_array().unwrap().len(),
+        6
+    );
+    assert_eq!(v["data"]["result"][0]["values"][5][1], "80");
+    let (_, v, _) = get("/api/v1/label/job/values");
+    assert_eq!(v["data"], serde_json::json!(["api", "web"]));
+    let (_, v, _) = get("/api/v1/labels");
+    assert_eq!(v["data"], serde_json::json!(["__name__", "job"]));
+    let (_, v, _) = get("/api/v1/series?match[]=http_requests_total%7Bjob%3D%22api%22%7D");
+    assert_eq!(
+        v["data"],
+        serde_json::json!([{"__name__": "http_requests_total", "job": "api"}])
+    );
+    let (code, v, _) = get("/api/v1/query?query=sum(");
+    assert_eq!(code, 400);
+    assert_eq!(v["errorType"], "bad_data");
+    assert!(v["error"].as_str().unwrap().contains("parse error"));
+}

@@ -9,6 +9,9 @@
 //! arrive here as their components land (PromQL, TSDB, rules); a path Ember does not
 //! serve yet answers 404 with Prometheus's error envelope, never a made-up answer.
 
+mod api;
+
+pub use api::QueryService;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -63,6 +66,8 @@ pub struct WebState {
     pub lifecycle: mpsc::Sender<Lifecycle>,
     /// Renders Ember's own metrics in the text format for `/metrics`.
     pub metrics: Box<dyn Fn() -> String + Send + Sync>,
+    /// Storage and engine for the query API; `None` answers 503-style errors.
+    pub query: Option<Arc<QueryService>>,
 }
 
 /// Builds the router over `state`.
@@ -77,6 +82,18 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/api/v1/status/buildinfo", get(buildinfo))
         .route("/api/v1/status/config", get(status_config))
         .route("/api/v1/status/flags", get(status_flags))
+        .route("/api/v1/query", get(api::query).post(api::query))
+        .route(
+            "/api/v1/query_range",
+            get(api::query_range).post(api::query_range),
+        )
+        .route("/api/v1/series", get(api::series).post(api::series))
+        .route("/api/v1/labels", get(api::labels).post(api::labels))
+        .route("/api/v1/label/{name}/values", get(api::label_values))
+        .route(
+            "/api/v1/format_query",
+            get(api::format_query).post(api::format_query),
+        )
         .fallback(not_found)
         .with_state(state)
 }
@@ -218,6 +235,7 @@ mod tests {
             enable_lifecycle: true,
             lifecycle: tx,
             metrics: Box::new(|| "x 1\n".into()),
+            query: None,
         });
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
@@ -252,7 +270,7 @@ mod tests {
         assert!(v["data"]["goVersion"].is_string());
         let (_, b) = request(&addr, "GET", "/api/v1/status/config").await;
         assert!(b.contains("global: {}"));
-        let (c, b) = request(&addr, "GET", "/api/v1/query").await;
+        let (c, b) = request(&addr, "GET", "/api/v1/targets").await;
         assert_eq!(c, 404);
         assert!(b.contains("\"status\":\"error\""));
         assert_eq!(request(&addr, "GET", "/metrics").await.1, "x 1\n");

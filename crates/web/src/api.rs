@@ -1,0 +1,682 @@
+//! Prometheus's query API: `/api/v1/query`, `/api/v1/query_range`, `/api/v1/series`,
+//! `/api/v1/labels`, `/api/v1/label/<name>/values`, `/api/v1/format_query`,
+//! `/api/v1/parse_query` — same parameters (GET or form POST), JSON shapes, number
+//! formatting and status codes, so that Grafana and API clients work unchanged.
+
+use crate::WebState;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ember_model::Labels;
+use ember_model::histogram::{CUSTOM_BUCKETS_SCHEMA, FloatHistogram};
+use ember_promql::{Engine, Error as QError, QueryResult, Value};
+use ember_storage::{LabelHints, Queryable, SelectHints};
+use serde_json::{Value as J, json};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+/// What the query endpoints need: the storage and the engine.
+pub struct QueryService {
+    /// Where samples are read.
+    pub storage: Arc<dyn Queryable>,
+    /// The PromQL engine.
+    pub engine: Engine,
+}
+
+impl std::fmt::Debug for QueryService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QueryService")
+    }
+}
+
+/// An API error with Prometheus's error type and status code.
+pub(crate) struct ApiError {
+    kind: &'static str,
+    msg: String,
+}
+
+impl ApiError {
+    fn bad(msg: impl Into<String>) -> Self {
+        ApiError {
+            kind: "bad_data",
+            msg: msg.into(),
+        }
+    }
+    fn exec(msg: impl Into<String>) -> Self {
+        ApiError {
+            kind: "execution",
+            msg: msg.into(),
+        }
+    }
+}
+
+impl From<QError> for ApiError {
+    fn from(e: QError) -> Self {
+        let kind = match &e {
+            QError::Parse(_) => "bad_data",
+            QError::Timeout(_) => "timeout",
+            QError::Canceled(_) => "canceled",
+            QError::Storage(_) => "internal",
+            _ => "execution",
+        };
+        ApiError {
+            kind,
+            msg: e.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = match self.kind {
+            "bad_data" => StatusCode::BAD_REQUEST,
+            "execution" => StatusCode::UNPROCESSABLE_ENTITY,
+            "canceled" => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+            "timeout" => StatusCode::SERVICE_UNAVAILABLE,
+            "not_found" => StatusCode::NOT_FOUND,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let body = json!({"status": "error", "errorType": self.kind, "error": self.msg});
+        (
+            code,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response()
+    }
+}
+
+pub(crate) type ApiResult = Result<Response, ApiError>;
+
+fn ok(data: J, warnings: Vec<String>, infos: Vec<String>) -> Response {
+    let mut body = json!({"status": "success", "data": data});
+    if !warnings.is_empty() {
+        body["warnings"] = json!(warnings);
+    }
+    if !infos.is_empty() {
+        body["infos"] = json!(infos);
+    }
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Parameters from the query string and, for form POSTs, the body.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn new(query: Option<String>, headers: &HeaderMap, body: &Bytes) -> Self {
+        let mut v: Vec<(String, String)> =
+            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
+        let is_form = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|c| c.to_str().ok())
+            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+        if is_form {
+            v.extend(form_urlencoded::parse(body).into_owned());
+        }
+        Params(v)
+    }
+    fn get(&self, k: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+    }
+    fn all(&self, k: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Unix seconds (with fraction) or RFC 3339, as Prometheus's `parseTime`.
+pub(crate) fn parse_time(s: &str) -> Result<i64, String> {
+    if let Ok(f) = s.parse::<f64>() {
+        if !f.is_finite() {
+            return Err(format!("cannot parse {s:?} to a valid timestamp"));
+        }
+        let secs = f.trunc();
+        let ms = ((f - secs) * 1000.0).round();
+        return Ok(secs as i64 * 1000 + ms as i64);
+    }
+    parse_rfc3339(s).ok_or_else(|| format!("cannot parse {s:?} to a valid timestamp"))
+}
+
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    let mut i = 19;
+    let mut ms = 0i64;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let frac = &s[start..i];
+        let padded = format!("{frac:0<3}");
+        ms = padded.get(0..3)?.parse().ok()?;
+    }
+    let off = match b.get(i)? {
+        b'Z' | b'z' => 0,
+        b'+' | b'-' => {
+            let sign = if b[i] == b'-' { -1 } else { 1 };
+            let hh: i64 = s.get(i + 1..i + 3)?.parse().ok()?;
+            let mm: i64 = s.get(i + 4..i + 6)?.parse().ok()?;
+            sign * (hh * 3600 + mm * 60)
+        }
+        _ => return None,
+    };
+    // Days from civil (Hinnant).
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + h * 3600 + mi * 60 + se) - off) * 1000 + ms)
+}
+
+fn parse_duration(s: &str) -> Result<i64, String> {
+    if let Ok(f) = s.parse::<f64>() {
+        return Ok((f * 1000.0) as i64);
+    }
+    ember_promql_parser::parse_duration(s)
+        .map(|d| d.as_millis())
+        .map_err(|_| format!("cannot parse {s:?} to a valid duration"))
+}
+
+/// Prometheus's float format: shortest digits, exponent below 1e-6 and from 1e21.
+pub(crate) fn fmt_float(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    let a = f.abs();
+    if a != 0.0 && !(1e-6..1e21).contains(&a) {
+        let s = format!("{f:e}");
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let e: i32 = e.parse().unwrap_or(0);
+        return format!("{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
+    }
+    format!("{f}")
+}
+
+fn ts_json(t: i64) -> J {
+    let mut s = String::new();
+    if t < 0 {
+        s.push('-');
+    }
+    let a = t.unsigned_abs();
+    let _ = write!(s, "{}", a / 1000);
+    if !a.is_multiple_of(1000) {
+        let _ = write!(s, ".{:03}", a % 1000);
+    }
+    serde_json::from_str(&s).unwrap_or(J::Null)
+}
+
+fn metric_json(l: &Labels) -> J {
+    J::Object(
+        l.iter()
+            .map(|x| (x.name.clone(), J::String(x.value.clone())))
+            .collect(),
+    )
+}
+
+fn hist_json(h: &FloatHistogram) -> J {
+    let mut o = serde_json::Map::new();
+    o.insert("count".into(), J::String(fmt_float(h.count)));
+    o.insert("sum".into(), J::String(fmt_float(h.sum)));
+    let mut buckets = Vec::new();
+    let expand = |spans: &[ember_model::histogram::Span], counts: &[f64]| {
+        let mut v = Vec::new();
+        let mut idx = 0i32;
+        let mut k = 0;
+        for (i, s) in spans.iter().enumerate() {
+            idx = if i == 0 { s.offset } else { idx + s.offset };
+            for _ in 0..s.length {
+                if let Some(c) = counts.get(k) {
+                    v.push((idx, *c));
+                }
+                k += 1;
+                idx += 1;
+            }
+        }
+        v
+    };
+    let bound = |i: i32| 2f64.powf(i as f64 * 2f64.powi(-h.schema));
+    if h.schema == CUSTOM_BUCKETS_SCHEMA {
+        for (i, c) in expand(&h.positive_spans, &h.positive_buckets) {
+            let i = i as usize;
+            let lo = if i == 0 {
+                f64::NEG_INFINITY
+            } else {
+                h.custom_values.get(i - 1).copied().unwrap_or(f64::INFINITY)
+            };
+            let hi = h.custom_values.get(i).copied().unwrap_or(f64::INFINITY);
+            if c != 0.0 {
+                buckets.push(json!([0, fmt_float(lo), fmt_float(hi), fmt_float(c)]));
+            }
+        }
+    } else {
+        for (i, c) in expand(&h.negative_spans, &h.negative_buckets)
+            .into_iter()
+            .rev()
+        {
+            if c != 0.0 {
+                buckets.push(json!([
+                    1,
+                    fmt_float(-bound(i)),
+                    fmt_float(-bound(i - 1)),
+                    fmt_float(c)
+                ]));
+            }
+        }
+        if h.zero_count != 0.0 {
+            buckets.push(json!([
+                3,
+                fmt_float(-h.zero_threshold),
+                fmt_float(h.zero_threshold),
+                fmt_float(h.zero_count)
+            ]));
+        }
+        for (i, c) in expand(&h.positive_spans, &h.positive_buckets) {
+            if c != 0.0 {
+                buckets.push(json!([
+                    0,
+                    fmt_float(bound(i - 1)),
+                    fmt_float(bound(i)),
+                    fmt_float(c)
+                ]));
+            }
+        }
+    }
+    if !buckets.is_empty() {
+        o.insert("buckets".into(), J::Array(buckets));
+    }
+    J::Object(o)
+}
+
+fn value_json(v: &Value) -> J {
+    match v {
+        Value::Scalar { t, v } => {
+            json!({"resultType": "scalar", "result": [ts_json(*t), fmt_float(*v)]})
+        }
+        Value::String { t, s } => json!({"resultType": "string", "result": [ts_json(*t), s]}),
+        Value::Vector(vec) => {
+            let r: Vec<J> = vec
+                .iter()
+                .map(|s| match &s.h {
+                    Some(h) => json!({"metric": metric_json(&s.metric), "histogram": [ts_json(s.t), hist_json(h)]}),
+                    None => json!({"metric": metric_json(&s.metric), "value": [ts_json(s.t), fmt_float(s.f)]}),
+                })
+                .collect();
+            json!({"resultType": "vector", "result": r})
+        }
+        Value::Matrix(m) => {
+            let r: Vec<J> = m
+                .iter()
+                .map(|s| {
+                    let mut o = serde_json::Map::new();
+                    o.insert("metric".into(), metric_json(&s.metric));
+                    if !s.floats.is_empty() {
+                        o.insert(
+                            "values".into(),
+                            J::Array(
+                                s.floats
+                                    .iter()
+                                    .map(|p| json!([ts_json(p.t), fmt_float(p.f)]))
+                                    .collect(),
+                            ),
+                        );
+                    }
+                    if !s.histograms.is_empty() {
+                        o.insert(
+                            "histograms".into(),
+                            J::Array(
+                                s.histograms
+                                    .iter()
+                                    .map(|p| json!([ts_json(p.t), hist_json(&p.h)]))
+                                    .collect(),
+                            ),
+                        );
+                    }
+                    J::Object(o)
+                })
+                .collect();
+            json!({"resultType": "matrix", "result": r})
+        }
+    }
+}
+
+fn service(s: &WebState) -> Result<Arc<QueryService>, ApiError> {
+    s.query.clone().ok_or_else(|| ApiError {
+        kind: "unavailable",
+        msg: "no storage configured".into(),
+    })
+}
+
+fn respond(r: QueryResult) -> Response {
+    let warnings = r.annotations.warnings.into_iter().collect();
+    let infos = r.annotations.infos.into_iter().collect();
+    ok(value_json(&r.value), warnings, infos)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError {
+        kind: "internal",
+        msg: e.to_string(),
+    })
+}
+
+pub(crate) async fn query(
+    State(s): State<Arc<WebState>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let p = Params::new(q, &headers, &body);
+    let svc = service(&s)?;
+    let query = p
+        .get("query")
+        .ok_or_else(|| ApiError::bad("invalid parameter \"query\": no query given"))?
+        .to_string();
+    let t = match p.get("time") {
+        Some(t) => {
+            parse_time(t).map_err(|e| ApiError::bad(format!("invalid parameter \"time\": {e}")))?
+        }
+        None => now_ms(),
+    };
+    let r = blocking(move || svc.engine.instant_query(svc.storage.as_ref(), &query, t)).await??;
+    Ok(respond(r))
+}
+
+pub(crate) async fn query_range(
+    State(s): State<Arc<WebState>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let p = Params::new(q, &headers, &body);
+    let svc = service(&s)?;
+    let query = p
+        .get("query")
+        .ok_or_else(|| ApiError::bad("invalid parameter \"query\": no query given"))?
+        .to_string();
+    let start = parse_time(p.get("start").unwrap_or(""))
+        .map_err(|e| ApiError::bad(format!("invalid parameter \"start\": {e}")))?;
+    let end = parse_time(p.get("end").unwrap_or(""))
+        .map_err(|e| ApiError::bad(format!("invalid parameter \"end\": {e}")))?;
+    if end < start {
+        return Err(ApiError::bad(
+            "invalid parameter \"end\": end timestamp must not be before start time",
+        ));
+    }
+    let step = parse_duration(p.get("step").unwrap_or(""))
+        .map_err(|e| ApiError::bad(format!("invalid parameter \"step\": {e}")))?;
+    if step <= 0 {
+        return Err(ApiError::bad(
+            "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
+        ));
+    }
+    if (end - start) / step > 11_000 {
+        return Err(ApiError::bad(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+        ));
+    }
+    let r = blocking(move || {
+        svc.engine
+            .range_query(svc.storage.as_ref(), &query, start, end, step)
+    })
+    .await??;
+    Ok(respond(r))
+}
+
+fn matchers(p: &Params) -> Result<Vec<Vec<ember_model::Matcher>>, ApiError> {
+    p.all("match[]")
+        .into_iter()
+        .map(|m| {
+            ember_promql_parser::parse_metric_selector(m).map_err(|e| ApiError::bad(e.to_string()))
+        })
+        .collect()
+}
+
+fn range_params(p: &Params) -> Result<(i64, i64), ApiError> {
+    let start = match p.get("start") {
+        Some(v) => {
+            parse_time(v).map_err(|e| ApiError::bad(format!("invalid parameter \"start\": {e}")))?
+        }
+        None => i64::MIN / 2,
+    };
+    let end = match p.get("end") {
+        Some(v) => {
+            parse_time(v).map_err(|e| ApiError::bad(format!("invalid parameter \"end\": {e}")))?
+        }
+        None => i64::MAX / 2,
+    };
+    Ok((start, end))
+}
+
+pub(crate) async fn series(
+    State(s): State<Arc<WebState>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let p = Params::new(q, &headers, &body);
+    let svc = service(&s)?;
+    let sets = matchers(&p)?;
+    if sets.is_empty() {
+        return Err(ApiError::bad("no match[] parameter provided"));
+    }
+    let (start, end) = range_params(&p)?;
+    let out = blocking(move || -> Result<Vec<J>, ApiError> {
+        let q = svc
+            .storage
+            .querier(start, end)
+            .map_err(|e| ApiError::exec(e.to_string()))?;
+        let hints = SelectHints {
+            start,
+            end,
+            func: "series".into(),
+            ..Default::default()
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for m in &sets {
+            for s in q.select(true, Some(&hints), m) {
+                let s = s.map_err(|e| ApiError::exec(e.to_string()))?;
+                seen.insert(s.labels().clone());
+            }
+        }
+        Ok(seen.iter().map(metric_json).collect())
+    })
+    .await??;
+    Ok(ok(J::Array(out), vec![], vec![]))
+}
+
+pub(crate) async fn labels(
+    State(s): State<Arc<WebState>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let p = Params::new(q, &headers, &body);
+    let svc = service(&s)?;
+    let sets = matchers(&p)?;
+    let (start, end) = range_params(&p)?;
+    let out = blocking(move || -> Result<Vec<String>, ApiError> {
+        let q = svc
+            .storage
+            .querier(start, end)
+            .map_err(|e| ApiError::exec(e.to_string()))?;
+        let mut names = std::collections::BTreeSet::new();
+        if sets.is_empty() {
+            names.extend(
+                q.label_names(&LabelHints::default(), &[])
+                    .map_err(|e| ApiError::exec(e.to_string()))?,
+            );
+        }
+        for m in &sets {
+            names.extend(
+                q.label_names(&LabelHints::default(), m)
+                    .map_err(|e| ApiError::exec(e.to_string()))?,
+            );
+        }
+        Ok(names.into_iter().collect())
+    })
+    .await??;
+    Ok(ok(json!(out), vec![], vec![]))
+}
+
+pub(crate) async fn label_values(
+    State(s): State<Arc<WebState>>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let p = Params::new(q, &headers, &body);
+    let svc = service(&s)?;
+    // UTF-8 names arrive as `U__` escapes, as Prometheus's API accepts them.
+    let name = unescape_label_name(&name);
+    if name.is_empty() {
+        return Err(ApiError::bad(format!("invalid label name: {name:?}")));
+    }
+    let sets = matchers(&p)?;
+    let (start, end) = range_params(&p)?;
+    let out = blocking(move || -> Result<Vec<String>, ApiError> {
+        let q = svc
+            .storage
+            .querier(start, end)
+            .map_err(|e| ApiError::exec(e.to_string()))?;
+        let mut vals = std::collections::BTreeSet::new();
+        if sets.is_empty() {
+            vals.extend(
+                q.label_values(&name, &LabelHints::default(), &[])
+                    .map_err(|e| ApiError::exec(e.to_string()))?,
+            );
+        }
+        for m in &sets {
+            vals.extend(
+                q.label_values(&name, &LabelHints::default(), m)
+                    .map_err(|e| ApiError::exec(e.to_string()))?,
+            );
+        }
+        Ok(vals.into_iter().collect())
+    })
+    .await??;
+    Ok(ok(json!(out), vec![], vec![]))
+}
+
+/// Reverses the `U__` value encoding of label names in URL paths.
+fn unescape_label_name(s: &str) -> String {
+    let Some(rest) = s.strip_prefix("U__") else {
+        return s.to_string();
+    };
+    let mut out = String::new();
+    let mut it = rest.split('_').peekable();
+    let mut first = true;
+    while let Some(part) = it.next() {
+        if !first {
+            // `_hex_` encodes a code point; a lone `__` is an underscore.
+            if part.is_empty() {
+                out.push('_');
+                continue;
+            }
+            if let Ok(cp) = u32::from_str_radix(part, 16)
+                && let Some(c) = char::from_u32(cp)
+                && it.peek().is_some()
+            {
+                out.push(c);
+                it.next();
+                if let Some(next) = it.next() {
+                    out.push_str(next);
+                }
+                continue;
+            }
+        }
+        out.push_str(part);
+        first = false;
+    }
+    out
+}
+
+pub(crate) async fn format_query(
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let p = Params::new(q, &headers, &body);
+    let query = p.get("query").unwrap_or("");
+    let e = ember_promql_parser::parse_expr(query).map_err(|e| ApiError::bad(e.to_string()))?;
+    Ok(ok(
+        J::String(ember_promql_parser::prettify(&e)),
+        vec![],
+        vec![],
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_floats_like_prometheus() {
+        assert_eq!(parse_time("1435781451.781").unwrap(), 1_435_781_451_781);
+        assert_eq!(
+            parse_time("2015-07-01T20:10:51.781Z").unwrap(),
+            1_435_781_451_781
+        );
+        assert_eq!(
+            parse_time("2015-07-01T22:10:51+02:00").unwrap(),
+            1_435_781_451_000
+        );
+        assert!(parse_time("yesterday").is_err());
+        assert_eq!(fmt_float(1.0), "1");
+        assert_eq!(fmt_float(0.1), "0.1");
+        assert_eq!(fmt_float(1e-7), "1e-07");
+        assert_eq!(fmt_float(1.5e21), "1.5e+21");
+        assert_eq!(fmt_float(f64::INFINITY), "+Inf");
+        assert_eq!(ts_json(1_435_781_451_781).to_string(), "1435781451.781");
+        assert_eq!(ts_json(1_000).to_string(), "1");
+        assert_eq!(ts_json(1_005).to_string(), "1.005");
+    }
+}
