@@ -103,6 +103,11 @@ impl<'a> BitReader<'a> {
         self.pos
     }
 
+    /// Bits left to read.
+    pub fn remaining_bits(&self) -> usize {
+        (self.bytes.len() * 8).saturating_sub(self.pos)
+    }
+
     /// Reads one bit.
     #[inline]
     pub fn read_bit(&mut self) -> Result<bool, Eof> {

@@ -136,33 +136,13 @@ impl XorChunk {
     }
 
     fn write_value(&mut self, v: f64) {
-        let delta = v.to_bits() ^ self.v.to_bits();
-        if delta == 0 {
-            self.w.write_bit(false);
-            return;
-        }
-        self.w.write_bit(true);
-        let mut leading = delta.leading_zeros() as u8;
-        let trailing = delta.trailing_zeros() as u8;
-        // Five bits hold the leading-zero count.
-        if leading >= 32 {
-            leading = 31;
-        }
-        if self.leading != 0xff && leading >= self.leading && trailing >= self.trailing {
-            self.w.write_bit(false);
-            self.w
-                .write_bits(delta >> self.trailing, 64 - self.leading - self.trailing);
-            return;
-        }
-        self.leading = leading;
-        self.trailing = trailing;
-        self.w.write_bit(true);
-        self.w.write_bits(leading as u64, 5);
-        // 64 significant bits do not fit in six bits; 0 stands for 64 (0 itself never
-        // occurs, since a zero delta took the branch above).
-        let sig = 64 - leading - trailing;
-        self.w.write_bits(sig as u64, 6);
-        self.w.write_bits(delta >> trailing, sig);
+        xor_write(
+            &mut self.w,
+            v,
+            self.v,
+            &mut self.leading,
+            &mut self.trailing,
+        );
     }
 
     /// Iterates the samples.
@@ -288,26 +268,12 @@ impl<'a> XorIterator<'a> {
     }
 
     fn read_value(&mut self) -> Result<(), Eof> {
-        if !self.r.read_bit()? {
-            return Ok(());
-        }
-        if self.r.read_bit()? {
-            self.leading = self.r.read_bits(5)? as u8;
-            let mut sig = self.r.read_bits(6)? as u8;
-            if sig == 0 {
-                sig = 64;
-            }
-            self.trailing = 64u8.saturating_sub(self.leading + sig);
-        }
-        let sig = 64u8.saturating_sub(self.leading + self.trailing);
-        let bits = self.r.read_bits(sig)?;
-        let shifted = if self.trailing >= 64 {
-            0
-        } else {
-            bits << self.trailing
-        };
-        self.v = f64::from_bits(self.v.to_bits() ^ shifted);
-        Ok(())
+        xor_read(
+            &mut self.r,
+            &mut self.v,
+            &mut self.leading,
+            &mut self.trailing,
+        )
     }
 
     /// The current sample.
@@ -319,6 +285,74 @@ impl<'a> XorIterator<'a> {
     pub fn err(&self) -> Option<&crate::Error> {
         self.err.as_ref()
     }
+}
+
+/// Writes `new` XOR-ed against `cur` (Gorilla value compression), reusing the
+/// previous leading/trailing-zero window when it still fits. `leading == 0xff` means
+/// no window yet. Shared by XOR and histogram chunks, which encode it identically.
+pub(crate) fn xor_write(
+    w: &mut BitWriter,
+    new: f64,
+    cur: f64,
+    leading: &mut u8,
+    trailing: &mut u8,
+) {
+    let delta = new.to_bits() ^ cur.to_bits();
+    if delta == 0 {
+        w.write_bit(false);
+        return;
+    }
+    w.write_bit(true);
+    let mut new_leading = delta.leading_zeros() as u8;
+    let new_trailing = delta.trailing_zeros() as u8;
+    // Five bits hold the leading-zero count.
+    if new_leading >= 32 {
+        new_leading = 31;
+    }
+    if *leading != 0xff && new_leading >= *leading && new_trailing >= *trailing {
+        w.write_bit(false);
+        w.write_bits(delta >> *trailing, 64 - *leading - *trailing);
+        return;
+    }
+    *leading = new_leading;
+    *trailing = new_trailing;
+    w.write_bit(true);
+    w.write_bits(new_leading as u64, 5);
+    // 64 significant bits do not fit in six bits; 0 stands for 64 (0 itself never
+    // occurs, since a zero delta took the branch above).
+    let sig = 64 - new_leading - new_trailing;
+    w.write_bits(sig as u64, 6);
+    w.write_bits(delta >> new_trailing, sig);
+}
+
+/// Reads a value written by [`xor_write`], updating `v` and the window in place.
+/// Corrupt windows (more than 64 bits) read garbage rather than panicking.
+pub(crate) fn xor_read(
+    r: &mut BitReader<'_>,
+    v: &mut f64,
+    leading: &mut u8,
+    trailing: &mut u8,
+) -> Result<(), Eof> {
+    if !r.read_bit()? {
+        return Ok(());
+    }
+    if r.read_bit()? {
+        *leading = r.read_bits(5)? as u8;
+        let mut sig = r.read_bits(6)? as u8;
+        if sig == 0 {
+            sig = 64;
+        }
+        *trailing = 64u8.saturating_sub(*leading + sig);
+    }
+    let sig = 64u8.saturating_sub(leading.saturating_add(*trailing));
+    let bits = r.read_bits(sig)?;
+    let shifted = if *trailing >= 64 {
+        0
+    } else {
+        bits << *trailing
+    };
+    *v = f64::from_bits(v.to_bits() ^ shifted);
+    Ok(())
 }
 
 #[cfg(test)]
