@@ -257,8 +257,11 @@ pub(crate) fn run_all_in_one() -> ExitCode {
 
 fn init_logging(level: &str, format: &str) {
     let filter = tracing_subscriber::EnvFilter::new(level);
+    // Colour only on a terminal: log files and journald get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = if format == "json" {
         b.json().try_init()
@@ -461,16 +464,39 @@ async fn serve(args: ServerArgs, source: ConfigSource, announce: bool) -> anyhow
         println!("Ember is running: open http://{host}:{}/", a.port());
     }
 
+    // Discovery feeds scraping; scraping writes into the TSDB.
+    let mut discovery = ember_discovery::Manager::new();
+    let scrape = Arc::new(tokio::sync::Mutex::new(ember_scrape::ScrapeManager::new(
+        db.clone(),
+    )));
+    apply_scrape(&cfg, &mut discovery, &scrape).await;
+    let syncer = {
+        let scrape = scrape.clone();
+        let mut rx = discovery.subscribe();
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let snap = rx.borrow_and_update().clone();
+                scrape.lock().await.sync(&snap);
+            }
+        })
+    };
+
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {
             _ = hup.recv() => {
-                let _ = reload(&source, &state, &stats);
+                if let Ok(cfg) = reload(&source, &state, &stats) {
+                    apply_scrape(&cfg, &mut discovery, &scrape).await;
+                }
             }
             msg = rx.recv() => match msg {
                 Some(Lifecycle::Reload(done)) => {
-                    let _ = done.send(reload(&source, &state, &stats));
+                    let r = reload(&source, &state, &stats);
+                    if let Ok(cfg) = &r {
+                        apply_scrape(cfg, &mut discovery, &scrape).await;
+                    }
+                    let _ = done.send(r.map(|_| ()));
                 }
                 Some(Lifecycle::Quit) | None => break,
             },
@@ -481,6 +507,10 @@ async fn serve(args: ServerArgs, source: ConfigSource, announce: bool) -> anyhow
     tracing::info!("shutting down");
     state.ready.store(false, Ordering::Release);
     compactor.abort();
+    syncer.abort();
+    drop(discovery);
+    // Stopping the loops marks their series stale, as Prometheus does on shutdown.
+    scrape.lock().await.stop_all();
     for s in servers {
         s.abort();
     }
@@ -491,9 +521,28 @@ async fn serve(args: ServerArgs, source: ConfigSource, announce: bool) -> anyhow
     Ok(())
 }
 
+/// Points discovery and scraping at the jobs of `cfg`.
+async fn apply_scrape(
+    cfg: &ember_config::Config,
+    discovery: &mut ember_discovery::Manager,
+    scrape: &tokio::sync::Mutex<ember_scrape::ScrapeManager>,
+) {
+    let jobs: Vec<ember_config::ScrapeConfig> = cfg.all_scrape_configs().cloned().collect();
+    discovery.apply(
+        jobs.iter()
+            .map(|j| (j.job_name.clone(), j.service_discovery.clone()))
+            .collect(),
+    );
+    scrape.lock().await.apply_config(jobs);
+}
+
 /// Loads the configuration again; a bad one is logged and counted and the running
 /// one stays.
-fn reload(source: &ConfigSource, state: &WebState, stats: &ReloadStats) -> Result<(), String> {
+fn reload(
+    source: &ConfigSource,
+    state: &WebState,
+    stats: &ReloadStats,
+) -> Result<ember_config::Config, String> {
     match source.load() {
         Ok(cfg) => {
             if let Ok(mut y) = state.config_yaml.write() {
@@ -502,7 +551,7 @@ fn reload(source: &ConfigSource, state: &WebState, stats: &ReloadStats) -> Resul
             stats.last_successful.store(true, Ordering::Relaxed);
             stats.last_success_ts.store(now_secs(), Ordering::Relaxed);
             tracing::info!("completed loading of configuration file");
-            Ok(())
+            Ok(cfg)
         }
         Err(e) => {
             stats.last_successful.store(false, Ordering::Relaxed);

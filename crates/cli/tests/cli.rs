@@ -361,3 +361,50 @@ fn query_api_over_stored_data() {
     assert_eq!(v["errorType"], "bad_data");
     assert!(v["error"].as_str().unwrap().contains("parse error"));
 }
+
+/// The server scrapes targets from its configuration into its TSDB: here itself,
+/// every second; `up` and its own metrics become queryable.
+#[test]
+fn server_scrapes_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = write(
+        dir.path(),
+        "p.yml",
+        &format!(
+            "scrape_configs:\n  - job_name: self\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+        ),
+    );
+    let _server = Server(
+        ember()
+            .args(["server", "--log.level=error"])
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .spawn()
+            .unwrap(),
+    );
+    wait_ready(port);
+    let start = Instant::now();
+    loop {
+        let (code, body) = http(port, "GET", "/api/v1/query?query=up").unwrap();
+        assert_eq!(code, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if let Some(r) = v["data"]["result"].as_array().and_then(|a| a.first()) {
+            assert_eq!(r["metric"]["job"], "self");
+            assert_eq!(r["metric"]["instance"], format!("127.0.0.1:{port}"));
+            assert_eq!(r["value"][1], "1");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no up series after 20s: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, body) = http(port, "GET", "/api/v1/query?query=prometheus_build_info").unwrap();
+    assert!(body.contains("\"job\":\"self\""), "{body}");
+}

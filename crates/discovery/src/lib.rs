@@ -1,0 +1,405 @@
+//! Service discovery: providers turn configuration into target groups, and the
+//! [`Manager`] merges the groups of every provider of every scrape job and hands the
+//! current picture to scraping whenever it changes.
+//!
+//! Implemented providers: `static_configs`, `file_sd_configs` (JSON or YAML files,
+//! re-read when they change and every `refresh_interval`, `__meta_filepath` set) and
+//! `http_sd_configs`. DNS, Consul and Kubernetes fit the same [`Provider`] shape; the
+//! configuration crate already parses them, and the manager reports them as not yet
+//! running rather than ignoring them silently.
+
+pub mod http;
+
+use ember_config::{FileSdConfig, HttpSdConfig, ServiceDiscoveryConfigs, TargetGroup as CfgGroup};
+use ember_model::{Labels, LabelsBuilder};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{mpsc, watch};
+
+/// A set of targets from one source, each already carrying the group's labels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    /// Identifies the group within its provider (file and index, URL, …).
+    pub source: String,
+    /// Label sets of the targets (`__address__` and `__meta_*` included).
+    pub targets: Vec<Labels>,
+}
+
+/// The current groups of every job.
+pub type Snapshot = Arc<BTreeMap<String, Vec<Group>>>;
+
+/// A discovery mechanism: sends the complete list of its groups on every change.
+pub trait Provider: Send + 'static {
+    /// Runs until the sender is closed.
+    fn run(
+        self: Box<Self>,
+        out: mpsc::Sender<Vec<Group>>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+}
+
+fn group_from(cfg: &CfgGroup, source: String, extra: &[(&str, &str)]) -> Group {
+    let targets = cfg
+        .targets
+        .iter()
+        .map(|addr| {
+            let mut b = LabelsBuilder::new(Labels::empty());
+            for (k, v) in &cfg.labels {
+                b.set(k.as_str(), v.as_str());
+            }
+            for (k, v) in extra {
+                b.set(*k, *v);
+            }
+            b.set("__address__", addr.as_str());
+            b.into_labels()
+        })
+        .collect();
+    Group { source, targets }
+}
+
+/// The `targets`/`labels` file format of file and HTTP discovery.
+#[derive(Deserialize)]
+struct RawGroup {
+    targets: Vec<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+/// Parses a file-SD or HTTP-SD document (a JSON list, or a YAML list for `.yml`/`.yaml`).
+pub fn parse_groups(text: &str, yaml: bool) -> Result<Vec<CfgGroup>, String> {
+    let raw: Vec<RawGroup> = if yaml {
+        serde_saphyr::from_str(text).map_err(|e| e.to_string())?
+    } else {
+        serde_json::from_str(text).map_err(|e| e.to_string())?
+    };
+    Ok(raw
+        .into_iter()
+        .map(|g| CfgGroup {
+            targets: g.targets,
+            labels: g.labels,
+            source: String::new(),
+        })
+        .collect())
+}
+
+struct StaticProvider(Vec<Group>);
+
+impl Provider for StaticProvider {
+    fn run(
+        self: Box<Self>,
+        out: mpsc::Sender<Vec<Group>>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            let _ = out.send(self.0).await;
+            out.closed().await;
+        })
+    }
+}
+
+struct FileProvider(FileSdConfig);
+
+impl FileProvider {
+    fn read_all(&self) -> (Vec<Group>, Vec<(PathBuf, Option<SystemTime>)>) {
+        let mut groups = Vec::new();
+        let mut stamps = Vec::new();
+        for pattern in &self.0.files {
+            let paths: Vec<PathBuf> = glob::glob(pattern)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .collect();
+            for p in paths {
+                let mtime = std::fs::metadata(&p).and_then(|m| m.modified()).ok();
+                stamps.push((p.clone(), mtime));
+                let yaml = p.extension().is_some_and(|e| e == "yml" || e == "yaml");
+                let text = match std::fs::read_to_string(&p) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::error!(file = %p.display(), err = %e, "file SD: cannot read file");
+                        continue;
+                    }
+                };
+                match parse_groups(&text, yaml) {
+                    Ok(gs) => {
+                        let path = p.display().to_string();
+                        for (i, g) in gs.iter().enumerate() {
+                            groups.push(group_from(
+                                g,
+                                format!("{path}:{i}"),
+                                &[("__meta_filepath", &path)],
+                            ));
+                        }
+                    }
+                    // A broken file keeps nothing of itself, the others still count.
+                    Err(e) => {
+                        tracing::error!(file = %p.display(), err = %e, "file SD: invalid file")
+                    }
+                }
+            }
+        }
+        (groups, stamps)
+    }
+}
+
+impl Provider for FileProvider {
+    fn run(
+        self: Box<Self>,
+        out: mpsc::Sender<Vec<Group>>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            let refresh = self.0.refresh_interval.as_std().max(Duration::from_secs(1));
+            let mut last_full = tokio::time::Instant::now();
+            let (groups, mut stamps) = self.read_all();
+            if out.send(groups).await.is_err() {
+                return;
+            }
+            // Watching by polling modification times keeps the dependency tree small.
+            let mut tick = tokio::time::interval(Duration::from_secs(2));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = out.closed() => return,
+                }
+                let (_, now_stamps) = {
+                    let mut s = Vec::new();
+                    for pattern in &self.0.files {
+                        for p in glob::glob(pattern).into_iter().flatten().flatten() {
+                            let m = std::fs::metadata(&p).and_then(|m| m.modified()).ok();
+                            s.push((p, m));
+                        }
+                    }
+                    ((), s)
+                };
+                if now_stamps != stamps || last_full.elapsed() >= refresh {
+                    last_full = tokio::time::Instant::now();
+                    let (groups, s) = self.read_all();
+                    stamps = s;
+                    if out.send(groups).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        })
+    }
+}
+
+struct HttpProvider(HttpSdConfig);
+
+impl Provider for HttpProvider {
+    fn run(
+        self: Box<Self>,
+        out: mpsc::Sender<Vec<Group>>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            let client = http::HttpClient::new();
+            let mut tick =
+                tokio::time::interval(self.0.refresh_interval.as_std().max(Duration::from_secs(1)));
+            let url = self.0.url.clone();
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = out.closed() => return,
+                }
+                let headers = [
+                    ("Accept", "application/json".to_string()),
+                    (
+                        "X-Prometheus-Refresh-Interval-Seconds",
+                        self.0.refresh_interval.as_std().as_secs().to_string(),
+                    ),
+                ];
+                match client.get(&url, &headers, Duration::from_secs(30), 0).await {
+                    Ok(r) => match std::str::from_utf8(&r.body)
+                        .map_err(|e| e.to_string())
+                        .and_then(|t| parse_groups(t, false))
+                    {
+                        Ok(gs) => {
+                            let groups = gs
+                                .iter()
+                                .enumerate()
+                                .map(|(i, g)| {
+                                    group_from(g, format!("{url}:{i}"), &[("__meta_url", &url)])
+                                })
+                                .collect();
+                            if out.send(groups).await.is_err() {
+                                return;
+                            }
+                        }
+                        // Keep the last good groups on a bad answer, as Prometheus does.
+                        Err(e) => {
+                            tracing::error!(url = %url, err = %e, "HTTP SD: invalid response")
+                        }
+                    },
+                    Err(e) => tracing::error!(url = %url, err = %e, "HTTP SD: request failed"),
+                }
+            }
+        })
+    }
+}
+
+/// The providers a job's configuration asks for.
+pub fn providers(cfg: &ServiceDiscoveryConfigs) -> Vec<Box<dyn Provider>> {
+    let mut v: Vec<Box<dyn Provider>> = Vec::new();
+    if !cfg.static_configs.is_empty() {
+        let groups = cfg
+            .static_configs
+            .iter()
+            .enumerate()
+            .map(|(i, g)| group_from(g, i.to_string(), &[]))
+            .collect();
+        v.push(Box::new(StaticProvider(groups)));
+    }
+    for f in &cfg.file_sd_configs {
+        v.push(Box::new(FileProvider(f.clone())));
+    }
+    for h in &cfg.http_sd_configs {
+        v.push(Box::new(HttpProvider(h.clone())));
+    }
+    if !cfg.dns_sd_configs.is_empty()
+        || !cfg.consul_sd_configs.is_empty()
+        || !cfg.kubernetes_sd_configs.is_empty()
+    {
+        tracing::warn!(
+            "dns, consul and kubernetes service discovery are configured but not running yet in this Ember version"
+        );
+    }
+    v
+}
+
+/// Runs providers per job and publishes the merged groups.
+pub struct Manager {
+    tx: watch::Sender<Snapshot>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("tasks", &self.tasks.len())
+            .finish()
+    }
+}
+
+impl Default for Manager {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Manager {
+    /// A manager with no jobs.
+    pub fn new() -> Self {
+        let (tx, _) = watch::channel(Arc::new(BTreeMap::new()));
+        Manager {
+            tx,
+            tasks: Vec::new(),
+        }
+    }
+
+    /// Receives every new snapshot.
+    pub fn subscribe(&self) -> watch::Receiver<Snapshot> {
+        self.tx.subscribe()
+    }
+
+    /// Replaces all providers with those of `jobs` (job name → its discovery config).
+    pub fn apply(&mut self, jobs: Vec<(String, ServiceDiscoveryConfigs)>) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        let (ptx, mut prx) = mpsc::channel::<(String, usize, Vec<Group>)>(64);
+        let mut known: BTreeMap<String, Vec<Group>> = BTreeMap::new();
+        for (job, cfg) in jobs {
+            known.insert(job.clone(), Vec::new());
+            for (i, p) in providers(&cfg).into_iter().enumerate() {
+                let (tx, mut rx) = mpsc::channel(4);
+                let fwd = ptx.clone();
+                let job = job.clone();
+                self.tasks.push(tokio::spawn(p.run(tx)));
+                self.tasks.push(tokio::spawn(async move {
+                    while let Some(g) = rx.recv().await {
+                        if fwd.send((job.clone(), i, g)).await.is_err() {
+                            return;
+                        }
+                    }
+                }));
+            }
+        }
+        drop(ptx);
+        let out = self.tx.clone();
+        self.tasks.push(tokio::spawn(async move {
+            let mut per: HashMap<(String, usize), Vec<Group>> = HashMap::new();
+            let _ = out.send(Arc::new(known.clone()));
+            while let Some((job, i, groups)) = prx.recv().await {
+                per.insert((job, i), groups);
+                // Coalesce bursts (many files changing at once) into one update.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                while let Ok((job, i, groups)) = prx.try_recv() {
+                    per.insert((job, i), groups);
+                }
+                let mut snap = known.clone();
+                let mut keys: Vec<&(String, usize)> = per.keys().collect();
+                keys.sort();
+                for k in keys {
+                    if let Some(v) = snap.get_mut(&k.0) {
+                        v.extend(per[k].iter().cloned());
+                    }
+                }
+                let _ = out.send(Arc::new(snap));
+            }
+        }));
+    }
+}
+
+impl Drop for Manager {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_formats() {
+        let g = parse_groups(
+            r#"[{"targets":["a:1","b:2"],"labels":{"env":"prod"}}]"#,
+            false,
+        )
+        .unwrap();
+        assert_eq!(g[0].targets.len(), 2);
+        let g = parse_groups("- targets: ['c:3']\n  labels:\n    x: y\n", true).unwrap();
+        assert_eq!(g[0].labels["x"], "y");
+        assert!(parse_groups("{", false).is_err());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn file_provider_follows_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t.json");
+        std::fs::write(&f, r#"[{"targets":["a:1"]}]"#).unwrap();
+        let cfg = FileSdConfig {
+            files: vec![f.display().to_string()],
+            refresh_interval: ember_config::Duration::from_secs(300),
+        };
+        let (tx, mut rx) = mpsc::channel(4);
+        let task = tokio::spawn(Box::new(FileProvider(cfg)).run(tx));
+        let first = rx.recv().await.unwrap();
+        assert_eq!(first[0].targets[0].get("__address__"), Some("a:1"));
+        assert_eq!(
+            first[0].targets[0].get("__meta_filepath"),
+            Some(f.display().to_string().as_str())
+        );
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        std::fs::write(&f, r#"[{"targets":["b:2","c:3"]}]"#).unwrap();
+        let second = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(second[0].targets.len(), 2);
+        task.abort();
+    }
+}
