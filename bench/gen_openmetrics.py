@@ -13,10 +13,12 @@ LE = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "+Inf"
 with open(out, "w") as f:
     def family(name, typ, series, value):
         f.write(f"# TYPE {name} {typ}\n")
+        # OpenMetrics names counter samples with a _total suffix.
+        sample = name + "_total" if typ == "counter" else name
         for labels, state in series:
             for i in range(steps):
                 t = start + i * 15
-                f.write(f"{name}{{{labels}}} {value(state, i):g} {t}\n")
+                f.write(f"{sample}{{{labels}}} {value(state, i):g} {t}\n")
 
     # Counters: 100 instances x 5 methods x 4 codes = 2,000 series.
     reqs = []

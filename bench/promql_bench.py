@@ -39,7 +39,10 @@ def get(base, path, params):
 
 def canon(data):
     out = {}
-    for s in data["data"]["result"]:
+    result = data["data"]["result"]
+    if data["data"]["resultType"] == "scalar":
+        result = [{"metric": {}, "value": result}]
+    for s in result:
         key = json.dumps(s["metric"], sort_keys=True)
         vals = s.get("values") or [s.get("value")]
         out[key] = [(float(t), float(v)) for t, v in vals]
@@ -77,4 +80,9 @@ for q in QUERIES:
         ok = rp.get("status") == "success" and re_.get("status") == "success" and same(canon(rp), canon(re_))
         ratios.append(me / mp)
         print(f"{kind:7} {mp*1000:13.2f} {me*1000:9.2f} {me/mp:6.2f} {'yes' if ok else 'NO':5}  {q}")
+        if not ok:
+            a, b = canon(rp), canon(re_)
+            only = sorted(set(a) ^ set(b))[:2]
+            diff = [k for k in a if k in b and a[k] != b[k]][:1]
+            print(f"        series only on one side: {only}; first differing: {[(k, a[k][:3], b[k][:3]) for k in diff]}")
 print(f"median ratio ember/prometheus: {statistics.median(ratios):.2f} over {len(ratios)} query kinds, {runs} runs each")
