@@ -12,7 +12,7 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 cargo build --release -q
 python3 bench/targets.py 21000 "$targets" "$per" > "$work/targets.log" &
-for _ in $(seq 50); do grep -q ready "$work/targets.log" && break; sleep 0.2; done
+for _ in $(seq 50); do grep -qs ready "$work/targets.log" && break; sleep 0.2; done
 {
   printf 'global:\n  scrape_interval: 5s\n  scrape_timeout: 5s\nscrape_configs:\n  - job_name: bench\n    static_configs:\n      - targets: ['
   for p in $(seq 21000 $((21000 + targets - 1))); do printf "'127.0.0.1:%s'," "$p"; done
@@ -22,7 +22,8 @@ flags=(--storage.tsdb.min-block-duration=1m --storage.tsdb.max-block-duration=1m
 start_prom() { prometheus --config.file="$work/p.yml" --storage.tsdb.path="$work/prom" --web.listen-address=127.0.0.1:19190 "${flags[@]}" >>"$work/prom.log" 2>&1 & echo $!; }
 start_ember() { ./target/release/ember server --config.file="$work/p.yml" --storage.tsdb.path="$work/ember" --web.listen-address=127.0.0.1:19191 "${flags[@]}" >>"$work/ember.log" 2>&1 & echo $!; }
 wait_ready() { local t0; t0=$(date +%s.%N); for _ in $(seq 3000); do curl -sf "http://127.0.0.1:$1/-/ready" >/dev/null && break; sleep 0.05; done; echo "$(date +%s.%N) - $t0" | bc; }
-metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1==m {print $2}'; }
+# Sums a metric over its label sets (Prometheus splits samples appended by type).
+metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1==m || index($1, m"{")==1 {s+=$2} END {printf "%.0f\n", s}'; }
 cpu_s() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
@@ -35,7 +36,8 @@ for who in prom ember; do
   appended=$(metric $port prometheus_tsdb_head_samples_appended_total)
   cpu=$(cpu_s "$pid"); rss=$(rss_kb "$pid")
   echo "$who: head_series=$series appended=$appended cpu_s=$cpu rss_kb=$rss"
-  echo "$who: samples_per_cpu_second=$(echo "$appended / $cpu" | bc) rss_bytes_per_series=$(echo "$rss * 1024 / $series" | bc)"
+  awk -v w="$who" -v a="$appended" -v c="$cpu" -v r="$rss" -v s="$series" \
+    'BEGIN {printf "%s: samples_per_cpu_second=%.0f rss_bytes_per_series=%.0f\n", w, a / c, r * 1024 / s}'
   blocks=$(find "$work/$who" -maxdepth 2 -name meta.json)
   bytes=0; samples=0
   for m in $blocks; do

@@ -441,6 +441,9 @@ async fn serve(args: ServerArgs, source: ConfigSource, announce: bool) -> anyhow
             storage: db.clone(),
             engine: ember_promql::Engine::new(engine_options(&args)?),
         })),
+        remote_write: args
+            .enable_remote_write_receiver
+            .then(|| db.clone() as Arc<dyn ember_storage::Appendable>),
     });
 
     let mut servers = Vec::new();

@@ -68,6 +68,8 @@ pub struct WebState {
     pub metrics: Box<dyn Fn() -> String + Send + Sync>,
     /// Storage and engine for the query API; `None` answers 503-style errors.
     pub query: Option<Arc<QueryService>>,
+    /// Where remote-write requests go, when `--web.enable-remote-write-receiver`.
+    pub remote_write: Option<Arc<dyn ember_storage::Appendable>>,
 }
 
 /// Builds the router over `state`.
@@ -94,6 +96,7 @@ pub fn router(state: Arc<WebState>) -> Router {
             "/api/v1/format_query",
             get(api::format_query).post(api::format_query),
         )
+        .route("/api/v1/write", post(remote_write))
         .fallback(not_found)
         .with_state(state)
 }
@@ -206,6 +209,78 @@ async fn status_flags(State(s): State<Arc<WebState>>) -> Response {
     success(map)
 }
 
+/// `POST /api/v1/write`: remote write 1.0 and 2.0, snappy-compressed protobuf.
+async fn remote_write(
+    State(s): State<Arc<WebState>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(store) = s.remote_write.clone() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "remote write receiver needs to be enabled with --web.enable-remote-write-receiver\n",
+        )
+            .into_response();
+    };
+    let h = |n: header::HeaderName| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let enc = h(header::CONTENT_ENCODING);
+    if !enc.is_empty() && !enc.eq_ignore_ascii_case("snappy") {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("unsupported Content-Encoding {enc:?}; only snappy is supported\n"),
+        )
+            .into_response();
+    }
+    let proto = match ember_remote::protocol(&h(header::CONTENT_TYPE)) {
+        Ok(p) => p,
+        Err(e) => return (StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("{e}\n")).into_response(),
+    };
+    let res = tokio::task::spawn_blocking(move || {
+        let mut app = store.appender();
+        let r = ember_remote::receive(&body, proto, app.as_mut());
+        match &r {
+            Err(ember_remote::Error::Decode(_)) | Err(ember_remote::Error::Storage(_)) => {
+                let _ = app.rollback();
+                r
+            }
+            _ => app
+                .commit()
+                .map_err(|e| ember_remote::Error::Storage(e.to_string()))
+                .and(r),
+        }
+    })
+    .await;
+    match res {
+        Ok(Ok(w)) => {
+            let mut resp = StatusCode::NO_CONTENT.into_response();
+            if proto == ember_remote::Protocol::V2 {
+                let hm = resp.headers_mut();
+                for (k, v) in [
+                    ("X-Prometheus-Remote-Write-Samples-Written", w.samples),
+                    ("X-Prometheus-Remote-Write-Histograms-Written", w.histograms),
+                    ("X-Prometheus-Remote-Write-Exemplars-Written", w.exemplars),
+                ] {
+                    if let Ok(v) = axum::http::HeaderValue::from_str(&v.to_string()) {
+                        hm.insert(k, v);
+                    }
+                }
+            }
+            resp
+        }
+        Ok(Err(ember_remote::Error::Storage(e))) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response()
+        }
+        Ok(Err(e)) => (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
+    }
+}
+
 async fn not_found(uri: axum::http::Uri) -> Response {
     if uri.path().starts_with("/api/") {
         api_error(
@@ -236,6 +311,7 @@ mod tests {
             lifecycle: tx,
             metrics: Box::new(|| "x 1\n".into()),
             query: None,
+            remote_write: None,
         });
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
