@@ -40,9 +40,31 @@ pub(crate) struct LoopState {
     prev: Arc<Mutex<SeriesCache>>,
 }
 
-/// Raw exposition line (name and labels as written) → the labels stored for it, or
-/// `None` when metric relabeling dropped it.
-pub(crate) type SeriesCache = HashMap<Vec<u8>, Option<Labels>>;
+/// What a target's previous scrapes taught: for each raw exposition line (name and
+/// labels as written), the labels stored for it (`None` when metric relabeling drops
+/// it), the storage reference that skips the label lookup on append, and the last
+/// scrape that contained it. Lines are looked up by the bytes as written, so a
+/// steady target costs no label parsing or relabeling after its first scrape.
+#[derive(Default)]
+pub(crate) struct SeriesCache {
+    entries: HashMap<Vec<u8>, CacheEntry>,
+    /// The last successful scrape.
+    generation: u64,
+}
+
+struct CacheEntry {
+    labels: Option<Labels>,
+    r: Option<ember_storage::SeriesRef>,
+    seen_in: u64,
+    /// The scrape that first produced the line (a failed scrape may have added it).
+    first_seen: u64,
+}
+
+impl SeriesCache {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+}
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -195,10 +217,18 @@ impl LoopState {
     /// Writes staleness markers for every series of the last scrape.
     fn stale_all(&self, app: &mut dyn Appender, ts: i64) {
         let mut prev = self.prev.lock().unwrap_or_else(|p| p.into_inner());
-        for labels in prev.values().flatten() {
-            let _ = app.append(None, labels, ts, stale_nan());
+        let generation = prev.generation;
+        // Series of the last successful scrape, even if a failed one touched them since.
+        for e in prev
+            .entries
+            .values()
+            .filter(|e| e.first_seen <= generation && e.seen_in >= generation && generation > 0)
+        {
+            if let Some(l) = &e.labels {
+                let _ = app.append(e.r, l, ts, stale_nan());
+            }
         }
-        prev.clear();
+        prev.entries.clear();
     }
 
     /// Called when the target goes away.
@@ -239,60 +269,74 @@ impl LoopState {
         };
         let mut parser = Parser::new(body, format);
         let prev_arc = self.prev.clone();
-        let mut prev = prev_arc.lock().unwrap_or_else(|p| p.into_inner());
-        let mut seen: SeriesCache = HashMap::with_capacity(prev.len());
+        let mut cache = prev_arc.lock().unwrap_or_else(|p| p.into_inner());
+        let last = cache.generation;
+        let generation = last + 1;
         let (mut scraped, mut post, mut added) = (0usize, 0usize, 0usize);
         let honor_ts = self.cfg.honor_timestamps;
         while let Some(entry) = parser.next_entry().map_err(|e| e.to_string())? {
             let Entry::Series(s) = entry else { continue };
             scraped += 1;
-            let key = s.raw.to_vec();
-            let labels = match prev.get(&key) {
-                Some(cached) => cached.clone(),
-                None => {
-                    let raw = s.to_labels().map_err(|e| e.to_string())?;
-                    self.build_labels(raw)?
-                }
+            if !cache.entries.contains_key(s.raw) {
+                let raw = s.to_labels().map_err(|e| e.to_string())?;
+                let labels = self.build_labels(raw)?;
+                cache.entries.insert(
+                    s.raw.to_vec(),
+                    CacheEntry {
+                        labels,
+                        r: None,
+                        seen_in: 0,
+                        first_seen: generation,
+                    },
+                );
+            }
+            let Some(e) = cache.entries.get_mut(s.raw) else {
+                continue;
             };
+            if e.labels.is_none() {
+                e.seen_in = generation;
+                continue;
+            }
+            post += 1;
+            if self.cfg.sample_limit > 0 && post as u64 > self.cfg.sample_limit {
+                return Err(format!(
+                    "sample limit exceeded: {} > {}",
+                    post, self.cfg.sample_limit
+                ));
+            }
+            if e.seen_in == generation {
+                // The same series twice in one exposition: the first one counts.
+                continue;
+            }
+            if e.seen_in != last || last == 0 {
+                added += 1;
+            }
+            e.seen_in = generation;
             let t = if honor_ts {
                 s.timestamp_ms.unwrap_or(ts)
             } else {
                 ts
             };
-            if let Some(l) = &labels {
-                post += 1;
-                if self.cfg.sample_limit > 0 && post as u64 > self.cfg.sample_limit {
-                    return Err(format!(
-                        "sample limit exceeded: {} > {}",
-                        post, self.cfg.sample_limit
-                    ));
-                }
-                if seen.contains_key(&key) {
-                    // The same series twice in one exposition.
-                    continue;
-                }
-                if !prev.contains_key(&key) {
-                    added += 1;
-                }
-                match app.append(None, l, t, s.value) {
-                    Ok(_)
-                    | Err(StorageError::OutOfOrderSample)
-                    | Err(StorageError::DuplicateSampleForTimestamp)
-                    | Err(StorageError::OutOfBounds) => {}
-                    Err(e) => return Err(e.to_string()),
-                }
+            let Some(l) = &e.labels else { continue };
+            match app.append(e.r, l, t, s.value) {
+                Ok(r) => e.r = Some(r),
+                Err(StorageError::OutOfOrderSample)
+                | Err(StorageError::DuplicateSampleForTimestamp)
+                | Err(StorageError::OutOfBounds) => {}
+                Err(err) => return Err(err.to_string()),
             }
-            seen.insert(key, labels);
         }
-        // Series in the last scrape but not in this one go stale.
-        for (k, l) in prev.iter() {
-            if !seen.contains_key(k)
-                && let Some(l) = l
+        // Series in the last scrape but not in this one go stale and leave the cache.
+        for e in cache.entries.values() {
+            if e.seen_in == last
+                && last > 0
+                && let Some(l) = &e.labels
             {
-                let _ = app.append(None, l, ts, stale_nan());
+                let _ = app.append(e.r, l, ts, stale_nan());
             }
         }
-        *prev = seen;
+        cache.entries.retain(|_, e| e.seen_in == generation);
+        cache.generation = generation;
         Ok((scraped, post, added))
     }
 
