@@ -1,41 +1,26 @@
 //! Aggregation operators (`sum`, `avg`, `count`, `min`, `max`, `group`, `stddev`,
 //! `stdvar`, `quantile`, `topk`, `bottomk`, `count_values`, `limitk`,
-//! `limit_ratio`) with Prometheus's numerics: Kahan-compensated sums, an incremental
-//! mean once a sum overflows, Welford's variance, and its NaN ordering.
+//! `limit_ratio`) with Prometheus's numerics: Kahan-compensated sums of floats and
+//! histograms, an incremental mean once a sum overflows, Welford's variance, and
+//! its NaN ordering.
 
 use crate::Error;
-use crate::eval::{Evaluator, Result};
-use crate::functions::histogram as fh;
-use crate::value::{Sample, Value, Vector};
-use ember_model::histogram::FloatHistogram;
+use crate::eval::{EMatrix, ESample, ESeries, EVector, Evaluator, Result};
+use crate::fhist::{self, Acc, go_g, kahan_inc};
+use crate::value::{FPoint, HPoint};
+use ember_model::histogram::{CounterResetHint, FloatHistogram};
+use ember_model::labels::{ValidationScheme, is_valid_label_name};
 use ember_model::{Labels, LabelsBuilder};
 use ember_promql_parser::{AggregateExpr, AggregateOp, Expr};
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// Kahan–Neumaier compensated increment, as Prometheus's `kahansum.Inc`.
-pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
-    let t = sum + inc;
-    let c = if t.is_infinite() {
-        0.0
-    } else if sum.abs() >= inc.abs() {
-        c + ((sum - t) + inc)
-    } else {
-        c + ((inc - t) + sum)
-    };
-    (t, c)
-}
 
 /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
 pub(crate) fn format_f(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
-        if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        }
+        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
     } else {
         format!("{v}")
     }
@@ -70,66 +55,34 @@ fn nan_first(a: &f64, b: &f64) -> std::cmp::Ordering {
     }
 }
 
-#[derive(Default)]
-struct Group {
-    labels: Labels,
-    f: f64,
-    c: f64,
-    mean: f64,
-    count: f64,
-    incremental: bool,
-    has_float: bool,
-    has_hist: bool,
-    h: Option<FloatHistogram>,
-    values: Vec<f64>,
-    members: Vec<Sample>,
-    bad_hist: bool,
-}
-
-fn group_labels(l: &Labels, grouping: &[String], without: bool) -> Labels {
-    let names: Vec<&str> = grouping.iter().map(String::as_str).collect();
-    if without {
-        let mut n = names.clone();
-        n.push("__name__");
-        l.without(&n)
+/// Go's `math.Max`: +Inf wins, then NaN.
+pub(crate) fn go_max(a: f64, b: f64) -> f64 {
+    if a == f64::INFINITY || b == f64::INFINITY {
+        f64::INFINITY
+    } else if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a == 0.0 && b == 0.0 {
+        if a.is_sign_negative() { b } else { a }
+    } else if a > b {
+        a
     } else {
-        l.only(&names)
+        b
     }
 }
 
-pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Result<Value> {
-    let input = ev.eval_matrix(&a.expr)?;
-    let pos = a.expr.pos_range().start;
-    let op = a.op;
-    let param = match (&a.param, op) {
-        (Some(p), AggregateOp::CountValues) => {
-            let Expr::StringLiteral(s) = strip(p) else {
-                return Err(Error::Eval("count_values needs a string parameter".into()));
-            };
-            if s.val.is_empty() {
-                return Err(Error::Eval(format!("invalid label name {:?}", s.val)));
-            }
-            Param::Label(s.val.clone())
-        }
-        (Some(p), _) => Param::Scalar(ev.eval_matrix(p)?),
-        (None, _) => Param::None,
-    };
-    let scalar_param = match &param {
-        Param::Scalar(m) => Some(m.clone()),
-        _ => None,
-    };
-    let empty = Vec::new();
-    let pm = scalar_param.as_ref().unwrap_or(&empty);
-    ev.range_eval(&[&input, pm], |ev, v, out| {
-        let p = v[1].first().map_or(f64::NAN, |s| s.f);
-        aggregate_step(ev, a, op, &v[0], p, &param, pos, out)
-    })
-}
-
-enum Param {
-    None,
-    Scalar(Vec<crate::value::Series>),
-    Label(String),
+/// Go's `math.Min`: -Inf wins, then NaN.
+pub(crate) fn go_min(a: f64, b: f64) -> f64 {
+    if a == f64::NEG_INFINITY || b == f64::NEG_INFINITY {
+        f64::NEG_INFINITY
+    } else if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a == 0.0 && b == 0.0 {
+        if a.is_sign_negative() { a } else { b }
+    } else if a < b {
+        a
+    } else {
+        b
+    }
 }
 
 fn strip(e: &Expr) -> &Expr {
@@ -140,161 +93,502 @@ fn strip(e: &Expr) -> &Expr {
     }
 }
 
+/// The labels a group of `l` gets.
+fn group_labels(l: &Labels, grouping: &[&str], without: bool) -> Labels {
+    if without {
+        let mut n = grouping.to_vec();
+        n.push("__name__");
+        l.without(&n)
+    } else if grouping.is_empty() {
+        Labels::empty()
+    } else {
+        l.only(grouping)
+    }
+}
+
+/// The parameter of `topk`, `quantile`, … at every step, with what Prometheus
+/// checks on it before evaluating.
+struct Params {
+    values: Vec<f64>,
+    min: f64,
+    max: f64,
+    any_nan: bool,
+}
+
+fn params(ev: &mut Evaluator<'_>, p: Option<&Expr>) -> Result<Params> {
+    let n = ev.steps().len();
+    let Some(p) = p else {
+        return Ok(Params {
+            values: vec![0.0; n],
+            min: 0.0,
+            max: 0.0,
+            any_nan: false,
+        });
+    };
+    let constant = matches!(strip(p), Expr::NumberLiteral(_));
+    let values = ev.scalar_steps(p)?;
+    if constant {
+        let v = values.first().copied().unwrap_or(f64::NAN);
+        return Ok(Params {
+            values,
+            min: v,
+            max: v,
+            any_nan: v.is_nan(),
+        });
+    }
+    let (mut min, mut max, mut any_nan) = (f64::MAX, -f64::MAX, false);
+    for v in &values {
+        max = go_max(max, *v);
+        min = go_min(min, *v);
+        any_nan |= v.is_nan();
+    }
+    Ok(Params {
+        values,
+        min,
+        max,
+        any_nan,
+    })
+}
+
+#[derive(Default, Clone)]
+struct Group {
+    seen: bool,
+    f: f64,
+    mean: f64,
+    kahan_c: f64,
+    count: f64,
+    h: Option<Acc>,
+    h_mean: Option<Acc>,
+    values: Vec<f64>,
+    members: Vec<ESample>,
+    has_float: bool,
+    has_hist: bool,
+    incompatible: bool,
+    f_incremental: bool,
+    h_incremental: bool,
+    reset_seen: bool,
+    not_reset_seen: bool,
+    drop_name: bool,
+}
+
+pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Result<EMatrix> {
+    let mut grouping: Vec<&str> = a.grouping.iter().map(String::as_str).collect();
+    grouping.sort_unstable();
+    let pos = strip(&a.expr).pos_range().start;
+    if a.op == AggregateOp::CountValues {
+        let (label, quoted, utf8) = match a.param.as_deref().map(strip) {
+            Some(Expr::StringLiteral(s)) => (
+                s.val.clone(),
+                ember_promql_parser::go_quote_bytes(s.bytes()),
+                s.invalid_utf8.is_none(),
+            ),
+            _ => return Err(Error::Eval("count_values needs a string parameter".into())),
+        };
+        if !utf8 || !is_valid_label_name(&label, ValidationScheme::Utf8) {
+            return Err(Error::Eval(format!("invalid label name {quoted}")));
+        }
+        let mut grouping: Vec<String> = grouping.iter().map(|s| s.to_string()).collect();
+        if !a.without {
+            grouping.push(label.clone());
+            grouping.sort();
+        }
+        let input = ev.eval_matrix(&a.expr)?;
+        let without = a.without;
+        return ev.range_eval(&[&input], |_, v, _| {
+            let g: Vec<&str> = grouping.iter().map(String::as_str).collect();
+            Ok(count_values(&v[0], &label, &g, without))
+        });
+    }
+    let p = params(ev, a.param.as_deref())?;
+    let input = ev.eval_matrix(&a.expr)?;
+    let k_op = matches!(
+        a.op,
+        AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Limitk | AggregateOp::LimitRatio
+    );
+    // Group of every input series, and the labels of every group.
+    let mut key_to_group: HashMap<Labels, usize> = HashMap::new();
+    let mut series_group = Vec::with_capacity(input.len());
+    let mut result: EMatrix = Vec::new();
+    for s in &input {
+        let key = group_labels(&s.metric, &grouping, a.without);
+        let n = key_to_group.len();
+        let g = *key_to_group.entry(key.clone()).or_insert_with(|| {
+            if !k_op {
+                result.push(ESeries::new(key, false));
+            }
+            n
+        });
+        series_group.push(g);
+    }
+    let ppos = a
+        .param
+        .as_deref()
+        .map_or(pos, |x| strip(x).pos_range().start);
+    match a.op {
+        AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Limitk => {
+            if p.max < 1.0 {
+                return Ok(Vec::new());
+            }
+            if p.any_nan {
+                return Err(Error::Eval("Parameter value is NaN".into()));
+            }
+            if p.min <= i64::MIN as f64 {
+                return Err(Error::Eval(format!(
+                    "Scalar value {} underflows int64",
+                    go_g(p.min)
+                )));
+            }
+            // The largest float below 2^63, as Prometheus's bound.
+            if p.max >= (i64::MAX - 1023) as f64 {
+                return Err(Error::Eval(format!(
+                    "Scalar value {} overflows int64",
+                    go_g(p.max)
+                )));
+            }
+        }
+        AggregateOp::LimitRatio => {
+            if p.max == 0.0 && p.min == 0.0 {
+                return Ok(Vec::new());
+            }
+            if p.any_nan {
+                return Err(Error::Eval("Ratio value is NaN".into()));
+            }
+            if p.max > 1.0 {
+                ev.annos.warn(
+                    format!(
+                        "ratio value should be between -1 and 1, got {}, capping to 1",
+                        go_g(p.max)
+                    ),
+                    ppos,
+                );
+            }
+            if p.min < -1.0 {
+                ev.annos.warn(
+                    format!(
+                        "ratio value should be between -1 and 1, got {}, capping to -1",
+                        go_g(p.min)
+                    ),
+                    ppos,
+                );
+            }
+        }
+        AggregateOp::Quantile => {
+            if p.any_nan {
+                ev.annos.warn(
+                    "quantile value should be between 0 and 1, got NaN".to_string(),
+                    ppos,
+                );
+            }
+            if p.max > 1.0 {
+                ev.annos.warn(
+                    format!(
+                        "quantile value should be between 0 and 1, got {}",
+                        go_g(p.max)
+                    ),
+                    ppos,
+                );
+            }
+            if p.min < 0.0 {
+                ev.annos.warn(
+                    format!(
+                        "quantile value should be between 0 and 1, got {}",
+                        go_g(p.min)
+                    ),
+                    ppos,
+                );
+            }
+        }
+        _ => {}
+    }
+    let steps = ev.steps();
+    let instant = ev.is_instant();
+    let mut fcur = vec![0usize; input.len()];
+    let mut hcur = vec![0usize; input.len()];
+    let mut groups = vec![Group::default(); key_to_group.len()];
+    let mut k_index: HashMap<Labels, usize> = HashMap::new();
+    let mut k_out: EMatrix = Vec::new();
+    for (si, &ts) in steps.iter().enumerate() {
+        ev.check_deadline()?;
+        let param = p.values.get(si).copied().unwrap_or(0.0);
+        // The input elements at this step, in input order.
+        let mut vec: Vec<(usize, f64, Option<Arc<FloatHistogram>>)> = Vec::new();
+        for (i, s) in input.iter().enumerate() {
+            let c = &mut fcur[i];
+            while *c < s.floats.len() && s.floats[*c].t < ts {
+                *c += 1;
+            }
+            if let Some(pt) = s.floats.get(*c)
+                && pt.t == ts
+            {
+                vec.push((i, pt.f, None));
+                continue;
+            }
+            let c = &mut hcur[i];
+            while *c < s.hists.len() && s.hists[*c].t < ts {
+                *c += 1;
+            }
+            if let Some(pt) = s.hists.get(*c)
+                && pt.t == ts
+            {
+                vec.push((i, 0.0, Some(pt.h.clone())));
+            }
+        }
+        if k_op {
+            let out = aggregate_k(ev, a, param, &input, &series_group, &mut groups, &vec)?;
+            if instant {
+                return Ok(out
+                    .into_iter()
+                    .map(|s| {
+                        let mut e = ESeries::new(s.metric, s.drop_name);
+                        match s.h {
+                            Some(h) => e.hists.push(HPoint { t: ts, h }),
+                            None => e.floats.push(FPoint { t: ts, f: s.f }),
+                        }
+                        e
+                    })
+                    .collect());
+            }
+            for s in out {
+                let n = k_out.len();
+                let i = *k_index.entry(s.metric.clone()).or_insert_with(|| {
+                    k_out.push(ESeries::new(s.metric.clone(), s.drop_name));
+                    n
+                });
+                match s.h {
+                    Some(h) => k_out[i].hists.push(HPoint { t: ts, h }),
+                    None => k_out[i].floats.push(FPoint { t: ts, f: s.f }),
+                }
+            }
+            continue;
+        }
+        aggregate_step(
+            ev,
+            a,
+            param,
+            &input,
+            &series_group,
+            &mut groups,
+            &vec,
+            &mut result,
+            ts,
+            pos,
+        );
+    }
+    if k_op {
+        return Ok(k_out);
+    }
+    result.retain(|s| !s.is_empty());
+    Ok(result)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn aggregate_step(
     ev: &mut Evaluator<'_>,
     a: &AggregateExpr,
-    op: AggregateOp,
-    input: &Vector,
-    p: f64,
-    param: &Param,
+    q: f64,
+    input: &EMatrix,
+    series_group: &[usize],
+    groups: &mut [Group],
+    vec: &[(usize, f64, Option<Arc<FloatHistogram>>)],
+    result: &mut EMatrix,
+    ts: i64,
     pos: usize,
-    out: &mut Vector,
-) -> Result<()> {
-    let name = agg_name(op);
-    if op == AggregateOp::Quantile && !(0.0..=1.0).contains(&p) && !p.is_nan() {
-        ev.warn_at(
-            format!(
-                "quantile value should be between 0 and 1, got {}",
-                crate::functions::go_g(p)
-            ),
-            a.param.as_ref().map_or(pos, |x| x.pos_range().start),
-        );
+) {
+    let op = a.op;
+    for g in groups.iter_mut() {
+        g.seen = false;
     }
-    let mut order: Vec<Labels> = Vec::new();
-    let mut groups: HashMap<Labels, Group> = HashMap::new();
-    for s in input {
-        let mut key = group_labels(&s.metric, &a.grouping, a.without);
-        if op == AggregateOp::CountValues
-            && let Param::Label(lbl) = param
-        {
-            let val = match &s.h {
-                Some(h) => fh::to_string(h),
-                None => format_f(s.f),
+    let name = op.as_str();
+    let ignored = |ev: &mut Evaluator<'_>| {
+        ev.annos
+            .info(format!("ignored histogram in {name} aggregation"), pos);
+    };
+    for (si, f, h) in vec {
+        let (si, f) = (*si, *f);
+        let g = &mut groups[series_group[si]];
+        if !g.seen {
+            *g = Group {
+                seen: true,
+                f,
+                mean: f,
+                count: 1.0,
+                drop_name: input[si].drop_name,
+                ..Group::default()
             };
-            let mut b = LabelsBuilder::new(key);
-            b.set(lbl.as_str(), val);
-            key = b.into_labels();
-        }
-        let g = match groups.get_mut(&key) {
-            Some(g) => g,
-            None => {
-                order.push(key.clone());
-                groups.entry(key.clone()).or_insert_with(|| Group {
-                    labels: key.clone(),
-                    ..Group::default()
-                })
+            match op {
+                AggregateOp::Sum | AggregateOp::Avg => match h {
+                    None => g.has_float = true,
+                    Some(h) => {
+                        g.h = Some(Acc::new(h));
+                        g.has_hist = true;
+                        note_hint(g, h);
+                    }
+                },
+                AggregateOp::Stddev | AggregateOp::Stdvar => {
+                    if h.is_some() {
+                        g.seen = false;
+                        ignored(ev);
+                    } else if f.is_nan() || f.is_infinite() {
+                        g.f = f64::NAN;
+                    } else {
+                        g.f = 0.0;
+                    }
+                }
+                AggregateOp::Quantile => {
+                    if h.is_some() {
+                        g.seen = false;
+                        ignored(ev);
+                    }
+                    g.values = vec![f];
+                }
+                AggregateOp::Group => g.f = 1.0,
+                AggregateOp::Min | AggregateOp::Max if h.is_some() => {
+                    g.seen = false;
+                    ignored(ev);
+                }
+                _ => {}
             }
-        };
-        let f = s.f;
+            continue;
+        }
+        if g.incompatible {
+            continue;
+        }
+        if input[si].drop_name {
+            g.drop_name = true;
+        }
         match op {
-            AggregateOp::Sum | AggregateOp::Avg => {
+            AggregateOp::Sum => match h {
+                Some(h) => {
+                    g.has_hist = true;
+                    // With floats seen first the group is invalid anyway.
+                    if g.h.is_some() {
+                        note_hint(g, h);
+                        match g.h.as_mut().map(|acc| acc.add(h, false, true)) {
+                            Some(Err(_)) => {
+                                mixed_exp_custom(ev, &input[si].metric, pos);
+                                g.incompatible = true;
+                            }
+                            Some(Ok(n)) if n.reconciled => reconciled(ev, pos),
+                            _ => {}
+                        }
+                    }
+                }
+                None => {
+                    g.has_float = true;
+                    (g.f, g.kahan_c) = kahan_inc(f, g.f, g.kahan_c);
+                }
+            },
+            AggregateOp::Avg => {
                 g.count += 1.0;
-                match &s.h {
+                match h {
                     Some(h) => {
                         g.has_hist = true;
-                        g.h = match g.h.take() {
-                            None => Some((**h).clone()),
-                            Some(acc) => match fh::add(&acc, h) {
-                                Ok(x) => Some(x),
+                        if g.h.is_none() {
+                            continue;
+                        }
+                        note_hint(g, h);
+                        if !g.h_incremental {
+                            let Some(cur) = g.h.as_ref() else { continue };
+                            let mut v = cur.clone();
+                            match v.add(h, false, true) {
                                 Err(_) => {
-                                    g.bad_hist = true;
-                                    Some(acc)
+                                    mixed_exp_custom(ev, &input[si].metric, pos);
+                                    g.incompatible = true;
+                                    continue;
                                 }
-                            },
-                        };
+                                Ok(n) if n.reconciled => reconciled(ev, pos),
+                                Ok(_) => {}
+                            }
+                            if !v.has_overflow() {
+                                g.h = Some(v);
+                                continue;
+                            }
+                            g.h_incremental = true;
+                            let mut m = cur.clone();
+                            m.div(g.count - 1.0);
+                            g.h_mean = Some(m);
+                        }
+                        let q = (g.count - 1.0) / g.count;
+                        let mut to_add = (**h).clone();
+                        fhist::div(&mut to_add, g.count);
+                        let Some(m) = g.h_mean.as_mut() else { continue };
+                        m.mul(q);
+                        match m.add(&to_add, false, true) {
+                            Err(_) => {
+                                mixed_exp_custom(ev, &input[si].metric, pos);
+                                g.incompatible = true;
+                            }
+                            Ok(n) if n.reconciled => reconciled(ev, pos),
+                            Ok(_) => {}
+                        }
                     }
                     None => {
                         g.has_float = true;
-                        if op == AggregateOp::Sum || !g.incremental {
-                            let (nf, nc) = kahan_inc(f, g.f, g.c);
-                            if op == AggregateOp::Avg
-                                && nf.is_infinite()
-                                && g.count > 1.0
-                                && !f.is_infinite()
-                            {
-                                // The sum overflowed: continue with an incremental mean.
-                                g.incremental = true;
-                                g.mean = g.f / (g.count - 1.0);
-                                g.c /= g.count - 1.0;
-                            } else {
-                                (g.f, g.c) = (nf, nc);
+                        if !g.f_incremental {
+                            let (nv, nc) = kahan_inc(f, g.f, g.kahan_c);
+                            if !nv.is_infinite() {
+                                (g.f, g.kahan_c) = (nv, nc);
                                 continue;
                             }
+                            // The sum would overflow: continue with an incremental mean.
+                            g.f_incremental = true;
+                            g.mean = g.f / (g.count - 1.0);
+                            g.kahan_c /= g.count - 1.0;
                         }
                         let q = (g.count - 1.0) / g.count;
-                        (g.mean, g.c) = kahan_inc(f / g.count, q * g.mean, q * g.c);
+                        (g.mean, g.kahan_c) = kahan_inc(f / g.count, q * g.mean, q * g.kahan_c);
                     }
                 }
             }
-            AggregateOp::Count => g.count += 1.0,
-            AggregateOp::Group => g.count = 1.0,
-            AggregateOp::Min | AggregateOp::Max => {
-                if s.h.is_some() {
-                    ev.info_at(format!("ignored histogram in {name} aggregation"), pos);
+            AggregateOp::Group => {}
+            AggregateOp::Max => {
+                if h.is_some() {
+                    ignored(ev);
                     continue;
                 }
-                if g.count == 0.0
-                    || g.f.is_nan()
-                    || (op == AggregateOp::Min && f < g.f)
-                    || (op == AggregateOp::Max && f > g.f)
-                {
+                if g.f < f || g.f.is_nan() {
                     g.f = f;
                 }
-                g.count += 1.0;
             }
+            AggregateOp::Min => {
+                if h.is_some() {
+                    ignored(ev);
+                    continue;
+                }
+                if g.f > f || g.f.is_nan() {
+                    g.f = f;
+                }
+            }
+            AggregateOp::Count => g.count += 1.0,
             AggregateOp::Stddev | AggregateOp::Stdvar => {
-                if s.h.is_some() {
-                    ev.info_at(format!("ignored histogram in {name} aggregation"), pos);
+                if h.is_some() {
+                    ignored(ev);
                     continue;
                 }
                 g.count += 1.0;
-                if g.count == 1.0 {
-                    g.mean = f;
-                    g.f = if f.is_nan() || f.is_infinite() {
-                        f64::NAN
-                    } else {
-                        0.0
-                    };
-                    continue;
-                }
                 let delta = f - g.mean;
                 g.mean += delta / g.count;
                 g.f += delta * (f - g.mean);
             }
             AggregateOp::Quantile => {
-                if s.h.is_some() {
-                    ev.info_at(format!("ignored histogram in {name} aggregation"), pos);
+                if h.is_some() {
+                    ignored(ev);
                     continue;
                 }
-                g.count += 1.0;
                 g.values.push(f);
             }
-            AggregateOp::CountValues => g.count += 1.0,
-            AggregateOp::Topk
-            | AggregateOp::Bottomk
-            | AggregateOp::Limitk
-            | AggregateOp::LimitRatio => {
-                if s.h.is_some() && matches!(op, AggregateOp::Topk | AggregateOp::Bottomk) {
-                    ev.info_at(format!("ignored histogram in {name} aggregation"), pos);
-                    continue;
-                }
-                g.count += 1.0;
-                g.members.push(s.clone());
-            }
+            _ => {}
         }
     }
-    for key in order {
-        let Some(mut g) = groups.remove(&key) else {
-            continue;
-        };
-        if g.count == 0.0 {
+    for (ri, g) in groups.iter_mut().enumerate() {
+        if !g.seen {
             continue;
         }
+        let mut hist: Option<FloatHistogram> = None;
         match op {
-            AggregateOp::Sum | AggregateOp::Avg => {
+            AggregateOp::Avg | AggregateOp::Sum => {
                 if g.has_float && g.has_hist {
-                    ev.warn_at(
+                    ev.annos.warn(
                         format!(
                             "encountered a mix of histograms and floats for {name} aggregation"
                         ),
@@ -302,123 +596,201 @@ fn aggregate_step(
                     );
                     continue;
                 }
+                if g.incompatible {
+                    continue;
+                }
                 if g.has_hist {
-                    if g.bad_hist {
-                        continue;
-                    }
-                    let Some(mut h) = g.h else { continue };
-                    if op == AggregateOp::Avg {
-                        fh::scale(&mut h, 1.0 / g.count);
-                    }
-                    out.push(Sample {
-                        metric: g.labels,
-                        t: 0,
-                        f: 0.0,
-                        h: Some(Arc::new(h)),
-                    });
-                    continue;
-                }
-                let v = match op {
-                    AggregateOp::Sum => g.f + g.c,
-                    _ if g.incremental => g.mean + g.c,
-                    _ => g.f / g.count + g.c / g.count,
-                };
-                out.push(Sample::float(g.labels, 0, v));
-            }
-            AggregateOp::Count | AggregateOp::CountValues => {
-                out.push(Sample::float(g.labels, 0, g.count))
-            }
-            AggregateOp::Group => out.push(Sample::float(g.labels, 0, 1.0)),
-            AggregateOp::Min | AggregateOp::Max => out.push(Sample::float(g.labels, 0, g.f)),
-            AggregateOp::Stdvar => out.push(Sample::float(g.labels, 0, g.f / g.count)),
-            AggregateOp::Stddev => out.push(Sample::float(g.labels, 0, (g.f / g.count).sqrt())),
-            AggregateOp::Quantile => {
-                let v = quantile(p, &mut g.values);
-                out.push(Sample::float(g.labels, 0, v));
-            }
-            AggregateOp::Topk | AggregateOp::Bottomk => {
-                if p.is_nan() {
-                    return Err(Error::Eval("Parameter value is NaN".into()));
-                }
-                let k = if p >= 9.223372036854776e18 {
-                    i64::MAX
-                } else {
-                    p as i64
-                };
-                if k < 1 {
-                    continue;
-                }
-                let k = (k as usize).min(g.members.len());
-                let desc = op == AggregateOp::Topk;
-                // NaN always ranks last; equal values keep input order.
-                g.members.sort_by(|x, y| {
-                    let o = match (x.f.is_nan(), y.f.is_nan()) {
-                        (true, true) => std::cmp::Ordering::Equal,
-                        (true, false) => return std::cmp::Ordering::Greater,
-                        (false, true) => return std::cmp::Ordering::Less,
-                        _ => x.f.partial_cmp(&y.f).unwrap_or(std::cmp::Ordering::Equal),
+                    let h = if op == AggregateOp::Avg {
+                        if g.h_incremental {
+                            g.h_mean.as_ref().map(Acc::finish)
+                        } else {
+                            g.h.as_mut().map(|acc| {
+                                acc.div(g.count);
+                                acc.finish()
+                            })
+                        }
+                    } else {
+                        g.h.as_ref().map(Acc::finish)
                     };
-                    if desc { o.reverse() } else { o }
-                });
-                out.extend(g.members.into_iter().take(k));
+                    hist = h;
+                } else if op == AggregateOp::Avg {
+                    g.f = if g.f_incremental {
+                        g.mean + g.kahan_c
+                    } else {
+                        g.f / g.count + g.kahan_c / g.count
+                    };
+                } else {
+                    g.f += g.kahan_c;
+                }
+            }
+            AggregateOp::Count => g.f = g.count,
+            AggregateOp::Stdvar => g.f /= g.count,
+            AggregateOp::Stddev => g.f = (g.f / g.count).sqrt(),
+            AggregateOp::Quantile => g.f = quantile(q, &mut g.values),
+            _ => {}
+        }
+        if g.reset_seen && g.not_reset_seen {
+            ev.annos.warn(
+                "conflicting counter resets during histogram aggregation".to_string(),
+                pos,
+            );
+        }
+        let s = &mut result[ri];
+        match hist {
+            Some(h) => s.hists.push(HPoint {
+                t: ts,
+                h: Arc::new(h),
+            }),
+            None => s.floats.push(FPoint { t: ts, f: g.f }),
+        }
+        s.drop_name = g.drop_name;
+    }
+}
+
+fn note_hint(g: &mut Group, h: &FloatHistogram) {
+    match h.counter_reset_hint {
+        CounterResetHint::CounterReset => g.reset_seen = true,
+        CounterResetHint::NotCounterReset => g.not_reset_seen = true,
+        _ => {}
+    }
+}
+
+fn mixed_exp_custom(ev: &mut Evaluator<'_>, metric: &Labels, pos: usize) {
+    ev.annos.warn(
+        format!(
+            "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {}",
+            crate::eval::quote(metric.metric_name())
+        ),
+        pos,
+    );
+}
+
+fn reconciled(ev: &mut Evaluator<'_>, pos: usize) {
+    ev.annos.info(
+        "mismatched custom buckets were reconciled during aggregation".to_string(),
+        pos,
+    );
+}
+
+/// `topk`, `bottomk`, `limitk`, `limit_ratio` at one step.
+#[allow(clippy::too_many_arguments)]
+fn aggregate_k(
+    ev: &mut Evaluator<'_>,
+    a: &AggregateExpr,
+    param: f64,
+    input: &EMatrix,
+    series_group: &[usize],
+    groups: &mut [Group],
+    vec: &[(usize, f64, Option<Arc<FloatHistogram>>)],
+) -> Result<EVector> {
+    let op = a.op;
+    for g in groups.iter_mut() {
+        g.seen = false;
+        g.members.clear();
+    }
+    let k = if param.is_nan() {
+        0
+    } else {
+        (param as i64).min(input.len() as i64)
+    };
+    let ratio = param.clamp(-1.0, 1.0);
+    if matches!(
+        op,
+        AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Limitk
+    ) && k < 1
+    {
+        return Ok(Vec::new());
+    }
+    if op == AggregateOp::LimitRatio && param == 0.0 {
+        return Ok(Vec::new());
+    }
+    let apos = a.pos_range.start;
+    for (si, f, h) in vec {
+        let s = ESample {
+            metric: input[*si].metric.clone(),
+            t: 0,
+            f: *f,
+            h: h.clone(),
+            drop_name: input[*si].drop_name,
+        };
+        let g = &mut groups[series_group[*si]];
+        g.seen = true;
+        match op {
+            AggregateOp::Topk | AggregateOp::Bottomk => {
+                if s.h.is_some() {
+                    ev.annos.info(
+                        format!("ignored histogram in {} aggregation", op.as_str()),
+                        apos,
+                    );
+                    continue;
+                }
+                g.members.push(s);
             }
             AggregateOp::Limitk => {
-                if p.is_nan() {
-                    return Err(Error::Eval("Parameter value is NaN".into()));
+                if (g.members.len() as i64) < k {
+                    g.members.push(s);
                 }
-                let k = if p >= 9.223372036854776e18 {
-                    i64::MAX
-                } else {
-                    p as i64
-                };
-                if k < 1 {
-                    continue;
-                }
-                out.extend(g.members.into_iter().take(k as usize));
             }
-            AggregateOp::LimitRatio => {
-                if p.is_nan() {
-                    return Err(Error::Eval("Ratio value is NaN".into()));
-                }
-                let r = p.clamp(-1.0, 1.0);
-                if r != p {
-                    ev.warn_at(
-                        format!(
-                            "ratio value should be between -1 and 1, got {}, capping to {}",
-                            crate::functions::go_g(p),
-                            crate::functions::go_g(r)
-                        ),
-                        pos,
-                    );
-                }
-                for s in g.members {
-                    let x = s.metric.hash64() as f64 / u64::MAX as f64;
-                    let keep = if r >= 0.0 { x < r } else { x >= 1.0 + r };
-                    if keep {
-                        out.push(s);
-                    }
+            _ => {
+                let x = s.metric.hash64() as f64 / u64::MAX as f64;
+                let keep = (ratio >= 0.0 && x < ratio) || (ratio < 0.0 && x >= 1.0 + ratio);
+                if keep {
+                    g.members.push(s);
                 }
             }
         }
     }
-    Ok(())
+    let mut out = Vec::new();
+    for g in groups.iter_mut() {
+        if !g.seen {
+            continue;
+        }
+        let mut m = std::mem::take(&mut g.members);
+        if matches!(op, AggregateOp::Topk | AggregateOp::Bottomk) {
+            let desc = op == AggregateOp::Topk;
+            // NaN ranks last either way; equal values keep input order.
+            m.sort_by(|x, y| match (x.f.is_nan(), y.f.is_nan()) {
+                (true, true) => std::cmp::Ordering::Equal,
+                (true, false) => std::cmp::Ordering::Greater,
+                (false, true) => std::cmp::Ordering::Less,
+                _ => {
+                    let o = x.f.partial_cmp(&y.f).unwrap_or(std::cmp::Ordering::Equal);
+                    if desc { o.reverse() } else { o }
+                }
+            });
+            m.truncate(k.max(0) as usize);
+        }
+        out.extend(m);
+    }
+    Ok(out)
 }
 
-fn agg_name(op: AggregateOp) -> &'static str {
-    match op {
-        AggregateOp::Avg => "avg",
-        AggregateOp::Bottomk => "bottomk",
-        AggregateOp::Count => "count",
-        AggregateOp::CountValues => "count_values",
-        AggregateOp::Group => "group",
-        AggregateOp::Max => "max",
-        AggregateOp::Min => "min",
-        AggregateOp::Quantile => "quantile",
-        AggregateOp::Stddev => "stddev",
-        AggregateOp::Stdvar => "stdvar",
-        AggregateOp::Sum => "sum",
-        AggregateOp::Topk => "topk",
-        AggregateOp::Limitk => "limitk",
-        AggregateOp::LimitRatio => "limit_ratio",
+/// `count_values` at one step: how many elements have each value, per group.
+fn count_values(v: &EVector, label: &str, grouping: &[&str], without: bool) -> EVector {
+    let mut order: Vec<Labels> = Vec::new();
+    let mut counts: HashMap<Labels, usize> = HashMap::new();
+    for s in v {
+        let val = match &s.h {
+            Some(h) => fhist::to_string(h),
+            None => format_f(s.f),
+        };
+        let mut b = LabelsBuilder::new(s.metric.clone());
+        b.set(label, val);
+        let metric = b.into_labels();
+        let key = group_labels(&metric, grouping, without);
+        match counts.get_mut(&key) {
+            Some(c) => *c += 1,
+            None => {
+                order.push(key.clone());
+                counts.insert(key, 1);
+            }
+        }
     }
+    order
+        .into_iter()
+        .map(|k| {
+            let c = counts.get(&k).copied().unwrap_or(0);
+            ESample::float(k, c as f64)
+        })
+        .collect()
 }

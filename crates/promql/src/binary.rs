@@ -1,142 +1,197 @@
 //! Binary operators: arithmetic, comparison (filtering or `bool`), set operators,
-//! and vector matching with `on`/`ignoring` and `group_left`/`group_right`, with
-//! Prometheus's rules for which labels survive and its error texts.
+//! histogram trimming (`</`, `>/`), vector matching with `on`/`ignoring`,
+//! `group_left`/`group_right` and `fill` values, with Prometheus's rules for which
+//! labels survive, which element pairs are dropped with which annotation, and its
+//! error texts.
 
 use crate::Error;
-use crate::eval::{Evaluator, Result};
-use crate::functions::histogram as fh;
-use crate::value::{Sample, Value, Vector};
-use ember_model::histogram::FloatHistogram;
+use crate::eval::{EMatrix, ESample, EVector, Evaluator, Result};
+use crate::fhist;
+use ember_model::histogram::{CounterResetHint, FloatHistogram};
 use ember_model::{Labels, LabelsBuilder};
 use ember_promql_parser::{
     BinaryExpr, BinaryOp, ValueType, VectorMatchCardinality, VectorMatching,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-fn is_comparison(op: BinaryOp) -> bool {
+/// Arithmetic changes what a metric means, so the result loses its name.
+fn changes_schema(op: BinaryOp) -> bool {
     matches!(
         op,
-        BinaryOp::Eql
-            | BinaryOp::Neq
-            | BinaryOp::Gtr
-            | BinaryOp::Lss
-            | BinaryOp::Gte
-            | BinaryOp::Lte
+        BinaryOp::Add
+            | BinaryOp::Sub
+            | BinaryOp::Mul
+            | BinaryOp::Div
+            | BinaryOp::Pow
+            | BinaryOp::Mod
+            | BinaryOp::Atan2
     )
 }
 
-fn is_set(op: BinaryOp) -> bool {
-    matches!(op, BinaryOp::And | BinaryOp::Or | BinaryOp::Unless)
+/// An annotation produced by one element pair.
+enum Note {
+    Info(String),
+    Warn(String),
 }
 
-/// Arithmetic (not comparisons or set operators) changes what a metric means, so the
-/// result loses its name.
-fn changes_schema(op: BinaryOp) -> bool {
-    !is_comparison(op) && !is_set(op)
+/// Result of one element pair: value, histogram, whether to keep it, and a note.
+struct Elem {
+    f: f64,
+    h: Option<Arc<FloatHistogram>>,
+    keep: bool,
 }
 
-pub(crate) fn op_str(op: BinaryOp) -> &'static str {
+fn btos(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+/// `lhs op rhs` between two scalars (comparisons give 0 or 1).
+fn scalar_op(op: BinaryOp, l: f64, r: f64) -> f64 {
     match op {
-        BinaryOp::Add => "+",
-        BinaryOp::Sub => "-",
-        BinaryOp::Mul => "*",
-        BinaryOp::Div => "/",
-        BinaryOp::Mod => "%",
-        BinaryOp::Pow => "^",
-        BinaryOp::Atan2 => "atan2",
-        BinaryOp::Eql => "==",
-        BinaryOp::Neq => "!=",
-        BinaryOp::Gtr => ">",
-        BinaryOp::Lss => "<",
-        BinaryOp::Gte => ">=",
-        BinaryOp::Lte => "<=",
-        BinaryOp::TrimUpper => "</",
-        BinaryOp::TrimLower => ">/",
-        BinaryOp::And => "and",
-        BinaryOp::Or => "or",
-        BinaryOp::Unless => "unless",
+        BinaryOp::Add => l + r,
+        BinaryOp::Sub => l - r,
+        BinaryOp::Mul => l * r,
+        BinaryOp::Div => l / r,
+        BinaryOp::Pow => l.powf(r),
+        BinaryOp::Mod => l % r,
+        BinaryOp::Eql => btos(l == r),
+        BinaryOp::Neq => btos(l != r),
+        BinaryOp::Gtr => btos(l > r),
+        BinaryOp::Lss => btos(l < r),
+        BinaryOp::Gte => btos(l >= r),
+        BinaryOp::Lte => btos(l <= r),
+        BinaryOp::Atan2 => l.atan2(r),
+        _ => f64::NAN,
     }
 }
 
-/// Result of applying an operator to two elements: (float, histogram, keep).
-type Elem = (f64, Option<Arc<FloatHistogram>>, bool);
-
-/// Applies `op` to one pair of values. `Err` carries an info text for incompatible
-/// types (the pair is then dropped).
+/// Applies `op` to one pair of elements, as Prometheus's `vectorElemBinop`. `Err`
+/// drops the pair with a note; `Ok` may still carry an info.
 fn elem(
     op: BinaryOp,
     l: f64,
     r: f64,
     hl: Option<&Arc<FloatHistogram>>,
     hr: Option<&Arc<FloatHistogram>>,
-) -> std::result::Result<Elem, String> {
+) -> (Option<Elem>, Option<Note>) {
     let incompatible = |a: &str, b: &str| {
-        Err(format!(
-            "incompatible sample types encountered for binary operator {:?}: {a} {} {b}",
-            op_str(op),
-            op_str(op)
-        ))
+        (
+            None,
+            Some(Note::Info(format!(
+                "incompatible sample types encountered for binary operator \"{}\": {a} {} {b}",
+                op.as_str(),
+                op.as_str()
+            ))),
+        )
+    };
+    let keep = |f: f64, keep: bool| (Some(Elem { f, h: None, keep }), None);
+    let hist = |h: FloatHistogram| {
+        Some(Elem {
+            f: 0.0,
+            h: Some(Arc::new(h)),
+            keep: true,
+        })
     };
     match (hl, hr) {
-        (None, None) => Ok(match op {
-            BinaryOp::Add => (l + r, None, true),
-            BinaryOp::Sub => (l - r, None, true),
-            BinaryOp::Mul => (l * r, None, true),
-            BinaryOp::Div => (l / r, None, true),
-            BinaryOp::Pow => (l.powf(r), None, true),
-            BinaryOp::Mod => (go_mod(l, r), None, true),
-            BinaryOp::Atan2 => (l.atan2(r), None, true),
-            BinaryOp::Eql => (l, None, l == r),
-            BinaryOp::Neq => (l, None, l != r),
-            BinaryOp::Gtr => (l, None, l > r),
-            BinaryOp::Lss => (l, None, l < r),
-            BinaryOp::Gte => (l, None, l >= r),
-            BinaryOp::Lte => (l, None, l <= r),
-            BinaryOp::TrimUpper | BinaryOp::TrimLower => return incompatible("float", "float"),
-            BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => (l, None, true),
-        }),
+        (None, None) => match op {
+            BinaryOp::Eql => keep(l, l == r),
+            BinaryOp::Neq => keep(l, l != r),
+            BinaryOp::Gtr => keep(l, l > r),
+            BinaryOp::Lss => keep(l, l < r),
+            BinaryOp::Gte => keep(l, l >= r),
+            BinaryOp::Lte => keep(l, l <= r),
+            BinaryOp::TrimUpper | BinaryOp::TrimLower => incompatible("float", "float"),
+            _ => keep(scalar_op(op, l, r), true),
+        },
         (None, Some(h)) => match op {
             BinaryOp::Mul => {
                 let mut x = (**h).clone();
-                fh::scale(&mut x, l);
-                Ok((0.0, Some(Arc::new(x)), true))
+                fhist::mul(&mut x, l);
+                fhist::compact(&mut x);
+                (hist(x), None)
             }
             _ => incompatible("float", "histogram"),
         },
         (Some(h), None) => match op {
             BinaryOp::Mul | BinaryOp::Div => {
                 let mut x = (**h).clone();
-                fh::scale(&mut x, if op == BinaryOp::Mul { r } else { 1.0 / r });
-                Ok((0.0, Some(Arc::new(x)), true))
+                if op == BinaryOp::Mul {
+                    fhist::mul(&mut x, r);
+                } else {
+                    fhist::div(&mut x, r);
+                }
+                fhist::compact(&mut x);
+                (hist(x), None)
             }
+            BinaryOp::TrimUpper => (hist(fhist::trim(h, r, true)), None),
+            BinaryOp::TrimLower => (hist(fhist::trim(h, r, false)), None),
             _ => incompatible("histogram", "float"),
         },
         (Some(a), Some(b)) => match op {
             BinaryOp::Add | BinaryOp::Sub => {
                 let res = if op == BinaryOp::Add {
-                    fh::add(a, b)
+                    fhist::add(a, b)
                 } else {
-                    fh::sub(a, b)
+                    fhist::sub(a, b)
+                };
+                let what = if op == BinaryOp::Add {
+                    "addition"
+                } else {
+                    "subtraction"
                 };
                 match res {
-                    Ok(x) => Ok((0.0, Some(Arc::new(x)), true)),
-                    Err(e) => Err(e),
+                    Err(fhist::Incompatible) => (
+                        None,
+                        Some(Note::Warn(format!(
+                            "incompatible bucket layout encountered for binary operator {}",
+                            op.as_str()
+                        ))),
+                    ),
+                    Ok((mut x, notes)) => {
+                        if op == BinaryOp::Sub {
+                            x.counter_reset_hint = CounterResetHint::Gauge;
+                        }
+                        if notes.collision {
+                            // Prometheus drops the pair when the hints clash.
+                            return (
+                                None,
+                                Some(Note::Warn(format!(
+                                    "conflicting counter resets during histogram {what}"
+                                ))),
+                            );
+                        }
+                        let info = notes.reconciled.then(|| {
+                            Note::Info(format!(
+                                "mismatched custom buckets were reconciled during {what}"
+                            ))
+                        });
+                        (hist(x), info)
+                    }
                 }
             }
-            BinaryOp::Eql => Ok((0.0, Some(a.clone()), fh::equals(a, b))),
-            BinaryOp::Neq => Ok((0.0, Some(a.clone()), !fh::equals(a, b))),
+            BinaryOp::Eql => (
+                Some(Elem {
+                    f: 0.0,
+                    h: Some(a.clone()),
+                    keep: fhist::equals(a, b),
+                }),
+                None,
+            ),
+            BinaryOp::Neq => (
+                Some(Elem {
+                    f: 0.0,
+                    h: Some(a.clone()),
+                    keep: !fhist::equals(a, b),
+                }),
+                None,
+            ),
             _ => incompatible("histogram", "histogram"),
         },
     }
 }
 
-/// Go's `math.Mod`: the result has the sign of the dividend (Rust's `%` agrees).
-fn go_mod(a: f64, b: f64) -> f64 {
-    a % b
-}
-
-pub(crate) fn eval_binary(ev: &mut Evaluator<'_>, b: &BinaryExpr) -> Result<Value> {
+pub(crate) fn eval_binary(ev: &mut Evaluator<'_>, b: &BinaryExpr) -> Result<EMatrix> {
     let lt = b.lhs.value_type();
     let rt = b.rhs.value_type();
     let lhs = ev.eval_matrix(&b.lhs)?;
@@ -144,68 +199,85 @@ pub(crate) fn eval_binary(ev: &mut Evaluator<'_>, b: &BinaryExpr) -> Result<Valu
     let op = b.op;
     let pos = b.lhs.pos_range().start;
     match (lt, rt) {
-        (ValueType::Scalar, ValueType::Scalar) => ev.range_eval(&[&lhs, &rhs], |_, v, out| {
-            let (l, r) = (
-                v[0].first().map_or(f64::NAN, |s| s.f),
-                v[1].first().map_or(f64::NAN, |s| s.f),
-            );
-            let (mut f, _, keep) = elem(op, l, r, None, None).map_err(Error::Eval)?;
-            if b.return_bool {
-                f = if keep { 1.0 } else { 0.0 };
-            }
-            out.push(Sample::float(Labels::empty(), 0, f));
-            Ok(())
+        (ValueType::Scalar, ValueType::Scalar) => ev.range_eval(&[&lhs, &rhs], |_, v, _| {
+            let l = v[0].first().map_or(f64::NAN, |s| s.f);
+            let r = v[1].first().map_or(f64::NAN, |s| s.f);
+            Ok(vec![ESample::float(Labels::empty(), scalar_op(op, l, r))])
         }),
         (ValueType::Vector, ValueType::Scalar) | (ValueType::Scalar, ValueType::Vector) => {
             let swap = lt == ValueType::Scalar;
             let (vecm, scal) = if swap { (&rhs, &lhs) } else { (&lhs, &rhs) };
-            ev.range_eval(&[vecm, scal], |ev, v, out| {
+            ev.range_eval(&[vecm, scal], |ev, v, _| {
                 let s = v[1].first().map_or(f64::NAN, |s| s.f);
-                for x in &v[0] {
-                    let (l, r, hl, hr) = if swap {
-                        (s, x.f, None, x.h.as_ref())
-                    } else {
-                        (x.f, s, x.h.as_ref(), None)
-                    };
-                    let (mut f, mut h, mut keep) = match elem(op, l, r, hl, hr) {
-                        Ok(e) => e,
-                        Err(info) => {
-                            ev.info_at(info, pos);
-                            continue;
-                        }
-                    };
-                    if is_comparison(op) && swap {
-                        f = x.f;
-                        h = x.h.clone();
-                    }
-                    if b.return_bool {
-                        f = if keep { 1.0 } else { 0.0 };
-                        h = None;
-                        keep = true;
-                    }
-                    if keep {
-                        let metric = if changes_schema(op) || b.return_bool {
-                            crate::eval::drop_name(&x.metric)
-                        } else {
-                            x.metric.clone()
-                        };
-                        out.push(Sample { metric, t: 0, f, h });
-                    }
-                }
-                Ok(())
+                vector_scalar(ev, op, &v[0], s, swap, b.return_bool, pos)
             })
         }
         _ => {
             let matching = b.vector_matching.clone().unwrap_or_default();
-            ev.range_eval(&[&lhs, &rhs], |ev, v, out| {
-                if is_set(op) {
-                    set_op(op, &v[0], &v[1], &matching, out);
-                    Ok(())
-                } else {
-                    vector_binop(ev, op, &v[0], &v[1], &matching, b.return_bool, pos, out)
+            ev.range_eval(&[&lhs, &rhs], |ev, v, _| match op {
+                BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => {
+                    Ok(set_op(op, &v[0], &v[1], &matching))
                 }
+                _ => vector_binop(ev, op, &v[0], &v[1], &matching, b.return_bool, pos),
             })
         }
+    }
+}
+
+fn vector_scalar(
+    ev: &mut Evaluator<'_>,
+    op: BinaryOp,
+    vec: &EVector,
+    s: f64,
+    swap: bool,
+    return_bool: bool,
+    pos: usize,
+) -> Result<EVector> {
+    let mut out = Vec::with_capacity(vec.len());
+    let mut last: Option<Note> = None;
+    for x in vec {
+        let (l, r, hl, hr) = if swap {
+            (s, x.f, None, x.h.as_ref())
+        } else {
+            (x.f, s, x.h.as_ref(), None)
+        };
+        let (res, note) = elem(op, l, r, hl, hr);
+        let Some(mut e) = res else {
+            if let Some(n) = note {
+                last = Some(n);
+            }
+            continue;
+        };
+        if op.is_comparison() && swap {
+            e.f = x.f;
+            e.h = x.h.clone();
+        }
+        if return_bool {
+            e.f = btos(e.keep);
+            e.h = None;
+            e.keep = true;
+        }
+        if e.keep {
+            let drop = changes_schema(op) || return_bool;
+            out.push(ESample {
+                metric: ev.drop_now(&x.metric, drop),
+                t: x.t,
+                f: e.f,
+                h: e.h,
+                drop_name: x.drop_name || drop,
+            });
+        }
+    }
+    if let Some(n) = last {
+        add_note(ev, n, pos);
+    }
+    Ok(out)
+}
+
+fn add_note(ev: &mut Evaluator<'_>, n: Note, pos: usize) {
+    match n {
+        Note::Info(m) => ev.annos.info(m, pos),
+        Note::Warn(m) => ev.annos.warn(m, pos),
     }
 }
 
@@ -222,35 +294,37 @@ fn signature(l: &Labels, m: &VectorMatching) -> Labels {
     }
 }
 
-fn set_op(op: BinaryOp, lhs: &Vector, rhs: &Vector, m: &VectorMatching, out: &mut Vector) {
+fn set_op(op: BinaryOp, lhs: &EVector, rhs: &EVector, m: &VectorMatching) -> EVector {
     match op {
         BinaryOp::And => {
-            let right: std::collections::HashSet<Labels> =
-                rhs.iter().map(|s| signature(&s.metric, m)).collect();
-            out.extend(
-                lhs.iter()
-                    .filter(|s| right.contains(&signature(&s.metric, m)))
-                    .cloned(),
-            );
+            if lhs.is_empty() || rhs.is_empty() {
+                return Vec::new();
+            }
+            let right: HashSet<Labels> = rhs.iter().map(|s| signature(&s.metric, m)).collect();
+            lhs.iter()
+                .filter(|s| right.contains(&signature(&s.metric, m)))
+                .cloned()
+                .collect()
         }
         BinaryOp::Unless => {
-            let right: std::collections::HashSet<Labels> =
-                rhs.iter().map(|s| signature(&s.metric, m)).collect();
-            out.extend(
-                lhs.iter()
-                    .filter(|s| !right.contains(&signature(&s.metric, m)))
-                    .cloned(),
-            );
+            if lhs.is_empty() || rhs.is_empty() {
+                return lhs.clone();
+            }
+            let right: HashSet<Labels> = rhs.iter().map(|s| signature(&s.metric, m)).collect();
+            lhs.iter()
+                .filter(|s| !right.contains(&signature(&s.metric, m)))
+                .cloned()
+                .collect()
         }
         _ => {
-            let left: std::collections::HashSet<Labels> =
-                lhs.iter().map(|s| signature(&s.metric, m)).collect();
-            out.extend(lhs.iter().cloned());
+            let left: HashSet<Labels> = lhs.iter().map(|s| signature(&s.metric, m)).collect();
+            let mut out = lhs.clone();
             out.extend(
                 rhs.iter()
                     .filter(|s| !left.contains(&signature(&s.metric, m)))
                     .cloned(),
             );
+            out
         }
     }
 }
@@ -265,7 +339,9 @@ fn result_metric(
 ) -> Labels {
     let mut b = LabelsBuilder::new(l.clone());
     if drop_name || changes_schema(op) {
-        b.del("__name__");
+        for n in crate::eval::METADATA_LABELS {
+            b.del(n);
+        }
     }
     if m.card == VectorMatchCardinality::OneToOne {
         if m.on {
@@ -290,19 +366,21 @@ fn result_metric(
 fn vector_binop(
     ev: &mut Evaluator<'_>,
     op: BinaryOp,
-    lhs: &Vector,
-    rhs: &Vector,
+    lhs: &EVector,
+    rhs: &EVector,
     m: &VectorMatching,
     return_bool: bool,
     pos: usize,
-    out: &mut Vector,
-) -> Result<()> {
-    if lhs.is_empty() || rhs.is_empty() {
-        return Ok(());
+) -> Result<EVector> {
+    let fills = m.fill_values;
+    if (lhs.is_empty() && rhs.is_empty())
+        || ((lhs.is_empty() || rhs.is_empty()) && fills.lhs.is_none() && fills.rhs.is_none())
+    {
+        return Ok(Vec::new());
     }
     let one_to_many = m.card == VectorMatchCardinality::OneToMany;
     let (lhs, rhs) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
-    let mut right: HashMap<Labels, &Sample> = HashMap::new();
+    let mut right: HashMap<Labels, &ESample> = HashMap::with_capacity(rhs.len());
     for rs in rhs {
         let sig = signature(&rs.metric, m);
         if let Some(dup) = right.get(&sig) {
@@ -317,44 +395,125 @@ fn vector_binop(
         }
         right.insert(sig, rs);
     }
-    let mut matched_one: std::collections::HashSet<Labels> = std::collections::HashSet::new();
-    let mut matched_many: HashMap<Labels, std::collections::HashSet<Labels>> = HashMap::new();
+    let mut st = MatchState {
+        one: HashSet::new(),
+        many: HashMap::new(),
+        out: Vec::new(),
+        last: None,
+    };
+    let ctx = OpCtx {
+        op,
+        m,
+        one_to_many,
+        return_bool,
+        delayed: ev.delayed_name_removal,
+    };
     for ls in lhs {
         let sig = signature(&ls.metric, m);
-        let Some(rs) = right.get(&sig) else { continue };
+        match right.get(&sig) {
+            Some(rs) => ctx.apply(ls, rs, sig, &mut st)?,
+            None => {
+                let Some(fill) = fills.rhs else { continue };
+                let rs = ESample {
+                    metric: sig.clone(),
+                    t: ls.t,
+                    f: fill,
+                    h: None,
+                    drop_name: false,
+                };
+                ctx.apply(ls, &rs, sig, &mut st)?;
+            }
+        }
+    }
+    if let Some(fill) = fills.lhs {
+        for rs in rhs {
+            let sig = signature(&rs.metric, m);
+            let matched = if m.card == VectorMatchCardinality::OneToOne {
+                st.one.contains(&sig)
+            } else {
+                st.many.get(&sig).is_some_and(|s| !s.is_empty())
+            };
+            if matched {
+                continue;
+            }
+            let ls = ESample {
+                metric: sig.clone(),
+                t: rs.t,
+                f: fill,
+                h: None,
+                drop_name: false,
+            };
+            ctx.apply(&ls, rs, sig, &mut st)?;
+        }
+    }
+    let MatchState { out, last, .. } = st;
+    if let Some(n) = last {
+        add_note(ev, n, pos);
+    }
+    Ok(out)
+}
+
+/// What a vector operation has matched so far at one step.
+struct MatchState {
+    one: HashSet<Labels>,
+    many: HashMap<Labels, HashSet<Labels>>,
+    out: EVector,
+    last: Option<Note>,
+}
+
+struct OpCtx<'a> {
+    op: BinaryOp,
+    m: &'a VectorMatching,
+    one_to_many: bool,
+    return_bool: bool,
+    delayed: bool,
+}
+
+impl OpCtx<'_> {
+    /// One matched pair (sides as after the `group_right` swap).
+    fn apply(&self, ls: &ESample, rs: &ESample, sig: Labels, st: &mut MatchState) -> Result<()> {
         let (mut fl, mut fr) = (ls.f, rs.f);
         let (mut hl, mut hr) = (ls.h.as_ref(), rs.h.as_ref());
-        if one_to_many {
+        if self.one_to_many {
             std::mem::swap(&mut fl, &mut fr);
             std::mem::swap(&mut hl, &mut hr);
         }
-        let (mut f, mut h, keep) = match elem(op, fl, fr, hl, hr) {
-            Ok(e) => e,
-            Err(info) => {
-                ev.info_at(info, pos);
-                continue;
-            }
-        };
-        if return_bool {
-            h = None;
-            f = if keep { 1.0 } else { 0.0 };
+        let (res, note) = elem(self.op, fl, fr, hl, hr);
+        if let Some(n) = note {
+            st.last = Some(n);
         }
-        let metric = result_metric(&ls.metric, &rs.metric, op, m, return_bool);
-        if m.card == VectorMatchCardinality::OneToOne {
-            if !matched_one.insert(sig) {
+        let Some(mut e) = res else {
+            return Ok(());
+        };
+        if self.return_bool {
+            e.h = None;
+            e.f = btos(e.keep);
+        }
+        let drop_name = !self.delayed && self.return_bool;
+        let metric = result_metric(&ls.metric, &rs.metric, self.op, self.m, drop_name);
+        if self.m.card == VectorMatchCardinality::OneToOne {
+            if !st.one.insert(sig) {
                 return Err(Error::Eval(
                     "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
                 ));
             }
-        } else if !matched_many.entry(sig).or_default().insert(metric.clone()) {
+        } else if !st.many.entry(sig).or_default().insert(metric.clone()) {
             return Err(Error::Eval(
                 "multiple matches for labels: grouping labels must ensure unique matches".into(),
             ));
         }
-        if !keep && !return_bool {
-            continue;
+        if !e.keep && !self.return_bool {
+            return Ok(());
         }
-        out.push(Sample { metric, t: 0, f, h });
+        st.out.push(ESample {
+            metric,
+            t: ls.t,
+            f: e.f,
+            h: e.h,
+            // Prometheus keeps only the `bool` flag here: arithmetic drops the
+            // name in `result_metric` right away.
+            drop_name: self.return_bool,
+        });
+        Ok(())
     }
-    Ok(())
 }

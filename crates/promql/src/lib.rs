@@ -4,8 +4,10 @@
 //!
 //! Layout follows Prometheus's own: [`engine`] is the entry point (instant and range
 //! queries, limits), `eval` walks the tree step by step producing matrices,
-//! `binary` and `aggregate` hold the operators, and `functions/` one file per
-//! function family. [`promqltest`] runs Prometheus's data-driven test files.
+//! `binary` and `aggregate` hold the operators, `functions/` one file per
+//! function family, and `fhist` the float native histogram arithmetic (which the
+//! model crate leaves to its users, as Prometheus's `FloatHistogram` methods are
+//! query semantics). [`promqltest`] runs Prometheus's data-driven test files.
 
 mod aggregate;
 mod annotations;
@@ -13,6 +15,7 @@ mod binary;
 pub mod engine;
 mod error;
 mod eval;
+mod fhist;
 mod functions;
 pub mod promqltest;
 pub mod value;

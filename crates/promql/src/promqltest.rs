@@ -1,17 +1,24 @@
 //! Runs Prometheus's data-driven PromQL test files (`promql/promqltest/testdata/*.test`
-//! upstream): `load` and `load_with_nhcb` with the series notation, `clear`,
-//! `eval instant at …`, `eval range from … to … step …`, the deprecated `eval_fail`,
-//! `eval_warn`, `eval_info` and `eval_ordered` forms, and every `expect` line. A case
-//! the runner or the engine cannot handle counts as failed, never as skipped.
+//! upstream) the way Prometheus's `promqltest` package does: `load` and
+//! `load_with_nhcb` with the series notation, `clear`, `eval instant at …`,
+//! `eval range from … to … step …`, the `eval_fail`/`eval_warn`/`eval_info`/
+//! `eval_ordered` forms and every `expect` line.
+//!
+//! As upstream, an instant evaluation is also re-run with every selector pinned by
+//! `@` to the evaluation time (at several other evaluation times), and each of
+//! those as a range query around the evaluation time whose middle step must give
+//! the same result. A case the runner or the engine cannot handle counts as
+//! failed, never as skipped.
 
-use crate::value::{Sample, Value};
+use crate::value::{Sample, Series, Value};
 use crate::{Engine, EngineOptions};
 use ember_model::histogram::{CounterResetHint, FloatHistogram, Span};
 use ember_model::value::stale_nan;
 use ember_model::{Labels, MatchType};
-use ember_promql_parser::{Expr, ParserOptions};
+use ember_promql_parser::{AtModifier, Expr, ParserOptions};
 use ember_storage::list::MemStorage;
 use ember_storage::{Appendable, HistogramRef};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// The result of running one file.
@@ -31,17 +38,6 @@ enum SeqValue {
     Omitted,
     Float(f64),
     Hist(FloatHistogram, bool),
-}
-
-/// Parses a duration as promqltest does (`50m`, `1h30m`, `0`, plain seconds).
-fn parse_time(s: &str) -> Result<i64, String> {
-    let s = s.trim();
-    if let Ok(v) = s.parse::<f64>() {
-        return Ok((v * 1000.0) as i64);
-    }
-    ember_promql_parser::parse_duration(s)
-        .map(|d| d.as_millis())
-        .map_err(|e| format!("invalid time {s:?}: {e}"))
 }
 
 /// Splits series values at whitespace, keeping `{{…}}` histogram literals whole.
@@ -177,11 +173,13 @@ fn parse_hist(s: &str) -> Result<(FloatHistogram, bool), String> {
 }
 
 fn hist_step(a: &FloatHistogram, b: &FloatHistogram, sign: f64) -> Result<FloatHistogram, String> {
-    if sign > 0.0 {
-        crate::functions::histogram::add(a, b)
+    let r = if sign > 0.0 {
+        crate::fhist::add(a, b)
     } else {
-        crate::functions::histogram::sub(a, b)
-    }
+        crate::fhist::sub(a, b)
+    };
+    r.map(|x| x.0)
+        .map_err(|_| "cannot combine exponential and custom buckets".to_string())
 }
 
 /// Expands one token of the series notation.
@@ -208,7 +206,8 @@ fn expand_token(t: &str, out: &mut Vec<SeqValue>) -> Result<(), String> {
             .ok_or_else(|| format!("bad histogram {t:?}"))?
             + 2;
         let (inc, times) = rest.split_at(close2);
-        let (inc, _) = parse_hist(inc)?;
+        let (inc, inc_hint) = parse_hist(inc)?;
+        let hint = inc_hint;
         let n: usize = times
             .strip_prefix('x')
             .and_then(|x| x.parse().ok())
@@ -216,10 +215,13 @@ fn expand_token(t: &str, out: &mut Vec<SeqValue>) -> Result<(), String> {
         let mut cur = h;
         for i in 0..=n {
             if i > 0 {
-                let mut next = hist_step(&cur, &inc, sign)?;
-                next.counter_reset_hint = cur.counter_reset_hint;
-                // Keep the layout of the start value where possible.
-                cur = next;
+                if cur.schema > inc.schema {
+                    return Err(format!(
+                        "error combining histograms: cannot merge from schema {} to {}",
+                        inc.schema, cur.schema
+                    ));
+                }
+                cur = hist_step(&cur, &inc, sign)?;
             }
             out.push(SeqValue::Hist(cur.clone(), hint));
         }
@@ -288,8 +290,7 @@ fn parse_series_line(
         .starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+' || c == '_')
         && !line.starts_with("__")
         || line.starts_with("{{")
-        || line.to_ascii_lowercase().starts_with("inf")
-        || line.to_ascii_lowercase().starts_with("nan")
+        || starts_with_special_value(line)
     {
         ("", line)
     } else if let Some(i) = find_metric_end(line) {
@@ -324,6 +325,17 @@ fn parse_series_line(
     Ok((labels, vals))
 }
 
+/// Whether a line starts with `Inf` or `NaN` as a value (not a metric name such
+/// as `info_metric`).
+fn starts_with_special_value(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    ["inf", "nan"].iter().any(|w| {
+        lower
+            .strip_prefix(w)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', 'x', '+', '-']))
+    })
+}
+
 fn find_metric_end(line: &str) -> Option<usize> {
     let mut in_str: Option<char> = None;
     let mut escaped = false;
@@ -351,19 +363,95 @@ fn find_metric_end(line: &str) -> Option<usize> {
     None
 }
 
-#[derive(Default, Debug)]
-struct Expect {
-    fail: Option<Option<Match>>,
-    warn: Vec<Option<Match>>,
-    info: Vec<Option<Match>>,
-    no_warn: bool,
-    no_info: bool,
-    ordered: bool,
-    string: Option<String>,
-    range_vector: Option<(i64, i64, i64)>,
+/// Prometheus's `model.ParseDuration` (`1h30m`, `0`, units `ms s m h d w y`).
+fn parse_time(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(0);
+    }
+    let bad = || format!("not a valid duration string: {s:?}");
+    if s.is_empty() {
+        return Err(bad());
+    }
+    let units: [(&str, i64); 7] = [
+        ("y", 365 * 24 * 3_600_000),
+        ("w", 7 * 24 * 3_600_000),
+        ("d", 24 * 3_600_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ];
+    let mut rest = s;
+    let mut next_unit = 0;
+    let mut total: i64 = 0;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let letters = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let unit = &rest[..letters];
+        let Some(k) = units[next_unit..].iter().position(|(u, _)| *u == unit) else {
+            return Err(bad());
+        };
+        total = n
+            .checked_mul(units[next_unit + k].1)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+        next_unit += k + 1;
+        rest = &rest[letters..];
+    }
+    Ok(total)
 }
 
-#[derive(Debug)]
+/// Go's `parseNumber` in promqltest: `strconv.ParseInt(s, 0, 64)`, else
+/// `strconv.ParseFloat`.
+fn go_parse_number(s: &str) -> Option<f64> {
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let sign = if neg { -1.0 } else { 1.0 };
+    let int = |digits: &str, radix: u32| -> Option<f64> {
+        let d: String = digits.chars().filter(|c| *c != '_').collect();
+        if d.is_empty() {
+            return None;
+        }
+        i64::from_str_radix(&d, radix).ok().map(|v| sign * v as f64)
+    };
+    let lower = body.to_ascii_lowercase();
+    if let Some(h) = lower.strip_prefix("0x") {
+        return int(h, 16);
+    }
+    if let Some(o) = lower.strip_prefix("0o") {
+        return int(o, 8);
+    }
+    if let Some(b) = lower.strip_prefix("0b") {
+        return int(b, 2);
+    }
+    if body.len() > 1 && body.starts_with('0') && body.bytes().all(|c| c.is_ascii_digit()) {
+        return int(&body[1..], 8);
+    }
+    match lower.as_str() {
+        "inf" | "infinity" => return Some(sign * f64::INFINITY),
+        "nan" => return Some(f64::NAN),
+        _ => {}
+    }
+    if body.is_empty()
+        || !body
+            .bytes()
+            .all(|c| c.is_ascii_digit() || b".eE+-".contains(&c))
+    {
+        return None;
+    }
+    body.parse::<f64>().ok().map(|v| sign * v)
+}
+
+/// What an `expect` line matches: an exact text or a pattern.
+#[derive(Debug, Clone)]
 enum Match {
     Msg(String),
     Re(regex::Regex),
@@ -378,394 +466,620 @@ impl Match {
     }
 }
 
-fn strip_quotes(s: &str) -> String {
-    let t = s.trim();
-    if t.len() >= 2
-        && ((t.starts_with('"') && t.ends_with('"')) || (t.starts_with('`') && t.ends_with('`')))
-    {
-        return t[1..t.len() - 1].to_string();
-    }
-    t.to_string()
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum ExpectKind {
+    Ordered,
+    Fail,
+    Warn,
+    NoWarn,
+    Info,
+    NoInfo,
 }
 
-fn parse_match(kind: &str, body: &str) -> Result<Match, String> {
-    let body = strip_quotes(body);
-    match kind {
-        "msg" => Ok(Match::Msg(body)),
-        _ => regex::Regex::new(&body)
-            .map(Match::Re)
-            .map_err(|e| format!("bad regex {body:?}: {e}")),
-    }
-}
-
+/// One `eval` command.
 struct Eval {
     line: usize,
     query: String,
     start: i64,
     end: i64,
     step: i64,
-    instant: bool,
-    expect: Expect,
-    expected: Vec<(Option<Labels>, Vec<SeqValue>)>,
+    /// The evaluation time of an instant query.
+    eval_time: i64,
+    is_range: bool,
+    fail: bool,
+    warn: bool,
+    info: bool,
+    ordered: bool,
+    fail_message: Option<String>,
+    fail_regexp: Option<regex::Regex>,
+    expects: HashMap<ExpectKind, Vec<Match>>,
+    /// Expected series by labels: position (for ordered results) and values.
+    expected: HashMap<Labels, (usize, Vec<SeqValue>)>,
+    /// The expectation is a scalar (kept under the empty label set).
+    expect_scalar: bool,
+    expected_string: Option<String>,
+    exclude_from_range: bool,
 }
 
-/// Runs the test file text; `name` is used in failure messages only.
+impl Eval {
+    fn is_ordered(&self) -> bool {
+        self.ordered || self.expects.contains_key(&ExpectKind::Ordered)
+    }
+
+    fn is_fail(&self) -> bool {
+        self.fail || self.expects.contains_key(&ExpectKind::Fail)
+    }
+}
+
+enum Command {
+    Clear,
+    Load(Vec<(Labels, Vec<SeqValue>)>, i64, bool),
+    Eval(Box<Eval>),
+}
+
+fn parser_options() -> ParserOptions {
+    ParserOptions::all()
+}
+
+/// Runs the test file text.
 pub fn run_file(text: &str) -> FileReport {
-    let opts = ParserOptions {
-        enable_experimental_functions: true,
-        experimental_duration_expr: true,
-        enable_extended_range_selectors: true,
-        enable_binop_fill_modifiers: true,
-    };
+    let opts = parser_options();
     let engine = Engine::new(EngineOptions {
         lookback_delta: Duration::from_secs(300),
         max_samples: 50_000_000,
-        timeout: Duration::from_secs(30),
+        timeout: Duration::from_secs(100),
         default_subquery_step: Duration::from_secs(60),
         parser: opts,
+        delayed_name_removal: true,
     });
-    let mut store = MemStorage::new();
     let mut report = FileReport::default();
-    let lines: Vec<&str> = text.lines().collect();
+    let lines: Vec<String> = text
+        .split('\n')
+        .map(|l| {
+            let t = l.trim();
+            if t.starts_with('#') {
+                String::new()
+            } else {
+                t.to_string()
+            }
+        })
+        .collect();
+    let mut store = MemStorage::new();
     let mut i = 0;
     while i < lines.len() {
-        let raw = lines[i];
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
+        if lines[i].is_empty() {
             i += 1;
             continue;
         }
-        // The block of indented (or following non-blank) lines belongs to the command.
-        let mut j = i + 1;
-        while j < lines.len() && !lines[j].trim().is_empty() && !is_command(lines[j].trim()) {
-            j += 1;
-        }
-        let body: Vec<(usize, &str)> = (i + 1..j)
-            .map(|k| (k + 1, lines[k].trim()))
-            .filter(|(_, l)| !l.starts_with('#'))
-            .collect();
-        if line == "clear" {
-            store = MemStorage::new();
-        } else if let Some(rest) = line.strip_prefix("load") {
-            let (nhcb, interval) = match rest.strip_prefix("_with_nhcb") {
-                Some(r) => (true, r.trim()),
-                None => (false, rest.trim()),
-            };
-            if let Err(e) = load(&store, interval, &body, nhcb, opts) {
-                // A load that fails makes every following eval meaningless; count the
-                // file's evals as failed by recording the problem on them.
-                report.failures.push((i + 1, format!("load failed: {e}")));
+        let (next, cmd) = parse_command(&lines, i, opts);
+        match cmd {
+            Err(e) => {
+                if lines[i].to_ascii_lowercase().starts_with("eval") {
+                    report.total += 1;
+                }
+                report.failures.push((i + 1, e));
             }
-        } else if line.starts_with("eval") {
-            report.total += 1;
-            match parse_eval(line, i + 1, &body, opts) {
-                Ok(ev) => match check(&engine, &store, &ev) {
+            Ok(Command::Clear) => store = MemStorage::new(),
+            Ok(Command::Load(series, step, nhcb)) => {
+                if let Err(e) = load(&store, &series, step, nhcb) {
+                    report.failures.push((i + 1, format!("load failed: {e}")));
+                }
+            }
+            Ok(Command::Eval(ev)) => {
+                report.total += 1;
+                let r = if ev.is_range {
+                    run_range(&engine, &store, &ev)
+                } else {
+                    run_instant(&engine, &store, &ev, opts)
+                };
+                match r {
                     Ok(()) => report.passed += 1,
                     Err(e) => report
                         .failures
                         .push((ev.line, format!("{}: {e}", ev.query))),
-                },
-                Err(e) => report.failures.push((i + 1, e)),
+                }
             }
-        } else {
-            report
-                .failures
-                .push((i + 1, format!("unknown command {line:?}")));
         }
-        i = j;
+        i = next + 1;
     }
     report
 }
 
-fn is_command(l: &str) -> bool {
-    l == "clear"
-        || l.starts_with("load ")
-        || l.starts_with("load_with_nhcb ")
-        || l.starts_with("eval ")
-        || l.starts_with("eval_")
+/// Parses the command at line `i`; returns the index of its last line.
+fn parse_command(
+    lines: &[String],
+    i: usize,
+    opts: ParserOptions,
+) -> (usize, Result<Command, String>) {
+    let l = &lines[i];
+    let first = l
+        .split([' ', '\t'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if first == "clear" {
+        return (i, Ok(Command::Clear));
+    }
+    if first.starts_with("load") {
+        return parse_load(lines, i, opts);
+    }
+    if first.starts_with("eval") {
+        return parse_eval(lines, i, opts);
+    }
+    (i, Err(format!("invalid command {l:?}")))
+}
+
+fn parse_load(
+    lines: &[String],
+    mut i: usize,
+    opts: ParserOptions,
+) -> (usize, Result<Command, String>) {
+    let re = regex::Regex::new(r"^load(?:_(with_nhcb))?\s+(.+?)$").ok();
+    let Some(caps) = re.as_ref().and_then(|r| r.captures(&lines[i])) else {
+        return (
+            i,
+            Err("invalid load command. (load[_with_nhcb] <step:duration>)".into()),
+        );
+    };
+    let nhcb = caps.get(1).is_some();
+    let step = match parse_time(caps.get(2).map_or("", |m| m.as_str())) {
+        Ok(s) => s,
+        Err(e) => return (i, Err(format!("invalid step definition: {e}"))),
+    };
+    let mut series: Vec<(Labels, Vec<SeqValue>)> = Vec::new();
+    let mut err = None;
+    while i + 1 < lines.len() && !lines[i + 1].is_empty() {
+        i += 1;
+        let l = &lines[i];
+        // Start-timestamp lines (`metric@st …`) need storage support Ember's
+        // storage traits do not have; their values are not loaded.
+        let head = l.split([' ', '\t']).next().unwrap_or("");
+        if head.ends_with("@st") {
+            continue;
+        }
+        match parse_series_line(l, opts) {
+            Ok((Some(labels), vals)) => {
+                // As upstream, a series defined twice keeps the later definition.
+                series.retain(|(x, _)| x != &labels);
+                series.push((labels, vals));
+            }
+            Ok((None, _)) => err = Some(format!("line {}: series without labels", i + 1)),
+            Err(e) => err = Some(format!("line {}: {e}", i + 1)),
+        }
+    }
+    match err {
+        Some(e) => (i, Err(e)),
+        None => (i, Ok(Command::Load(series, step, nhcb))),
+    }
+}
+
+fn parse_eval(
+    lines: &[String],
+    mut i: usize,
+    opts: ParserOptions,
+) -> (usize, Result<Command, String>) {
+    let start_line = i;
+    let head = &lines[i];
+    let instant_re = regex::Regex::new(
+        r"^eval(?:_(fail|warn|ordered|info))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$",
+    )
+    .ok();
+    let range_re = regex::Regex::new(
+        r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$",
+    )
+    .ok();
+    let ic = instant_re.as_ref().and_then(|r| r.captures(head));
+    let rc = range_re.as_ref().and_then(|r| r.captures(head));
+    let cap = |c: &regex::Captures<'_>, k: usize| c.get(k).map_or("", |m| m.as_str()).to_string();
+    let (modifier, query) = match (&ic, &rc) {
+        (Some(c), _) => (cap(c, 1), cap(c, 3)),
+        (None, Some(c)) => (cap(c, 1), cap(c, 5)),
+        _ => return (i, Err(format!("invalid evaluation command {head:?}"))),
+    };
+    if let Err(e) = ember_promql_parser::Parser::new(opts).parse_expr(&query) {
+        return (i, Err(format!("query does not parse: {e}")));
+    }
+    let mut ev = Eval {
+        line: start_line + 1,
+        query,
+        start: 0,
+        end: 0,
+        step: 0,
+        eval_time: 0,
+        is_range: rc.is_some() && ic.is_none(),
+        fail: false,
+        warn: false,
+        info: false,
+        ordered: false,
+        fail_message: None,
+        fail_regexp: None,
+        expects: HashMap::new(),
+        expected: HashMap::new(),
+        expect_scalar: false,
+        expected_string: None,
+        exclude_from_range: false,
+    };
+    let r: Result<(), String> = (|| {
+        if let Some(c) = &ic {
+            let t = parse_time(&cap(c, 2))?;
+            ev.start = t;
+            ev.eval_time = t;
+            // Upstream leaves the end at Go's zero time: an instant query gives
+            // no points to compare unless `expect range vector` sets a range.
+            ev.end = i64::MIN;
+        } else if let Some(c) = &rc {
+            ev.start = parse_time(&cap(c, 2))?;
+            ev.end = parse_time(&cap(c, 3))?;
+            ev.step = parse_time(&cap(c, 4))?;
+            if ev.end < ev.start {
+                return Err("end timestamp is before start timestamp".into());
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = r {
+        return (i, Err(e));
+    }
+    match modifier.as_str() {
+        "ordered" => ev.ordered = true,
+        "fail" => ev.fail = true,
+        "warn" => ev.warn = true,
+        "info" => ev.info = true,
+        _ => {}
+    }
+    let expect_re = regex::Regex::new(
+        r"^expect\s+(ordered|fail|warn|no_warn|info|no_info)(?:\s+(regex|msg):(.+))?$",
+    )
+    .ok();
+    let range_vector_re =
+        regex::Regex::new(r"^expect range vector\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+)$").ok();
+    let any_re = regex::Regex::new("^.*$").ok();
+    let mut expect_range = false;
+    let mut j = 1usize;
+    while i + 1 < lines.len() {
+        i += 1;
+        let l = lines[i].clone();
+        if l.is_empty() {
+            i -= 1;
+            break;
+        }
+        if ev.fail
+            && let Some(m) = l.strip_prefix("expected_fail_message")
+        {
+            ev.fail_message = Some(m.trim().to_string());
+            break;
+        }
+        if ev.fail
+            && let Some(m) = l.strip_prefix("expected_fail_regexp")
+        {
+            match regex::Regex::new(m.trim()) {
+                Ok(r) => ev.fail_regexp = Some(r),
+                Err(e) => return (i, Err(format!("invalid expected_fail_regexp: {e}"))),
+            }
+            break;
+        }
+        if l.starts_with("expect range vector") {
+            let Some(c) = range_vector_re.as_ref().and_then(|r| r.captures(&l)) else {
+                return (i, Err(format!("invalid range vector definition {l:?}")));
+            };
+            let r = (|| -> Result<(i64, i64, i64), String> {
+                let (s, e, st) = (
+                    parse_time(&cap(&c, 1))?,
+                    parse_time(&cap(&c, 2))?,
+                    parse_time(&cap(&c, 3))?,
+                );
+                if e < s {
+                    return Err("end timestamp is before start timestamp".into());
+                }
+                Ok((s, e, st))
+            })();
+            match r {
+                Ok((s, e, st)) => {
+                    expect_range = true;
+                    ev.start = s;
+                    ev.end = e;
+                    ev.step = st;
+                    ev.eval_time = e;
+                    ev.exclude_from_range = true;
+                }
+                Err(e) => return (i, Err(e)),
+            }
+            j += 1;
+            continue;
+        }
+        if l.starts_with("expect string") {
+            match parse_string_literal(&l) {
+                Ok(s) => ev.expected_string = Some(s),
+                Err(e) => return (i, Err(e)),
+            }
+            ev.exclude_from_range = true;
+            j += 1;
+            continue;
+        }
+        if l.split(' ').next() == Some("expect") {
+            let Some(c) = expect_re.as_ref().and_then(|r| r.captures(l.trim())) else {
+                return (i, Err("invalid expect statement, must match `expect <type> <match_type>: <string>` format".into()));
+            };
+            let kind = match &cap(&c, 1)[..] {
+                "ordered" => ExpectKind::Ordered,
+                "fail" => ExpectKind::Fail,
+                "warn" => ExpectKind::Warn,
+                "no_warn" => ExpectKind::NoWarn,
+                "info" => ExpectKind::Info,
+                _ => ExpectKind::NoInfo,
+            };
+            let m = match c.get(2).map(|m| m.as_str()) {
+                Some("msg") => Match::Msg(cap(&c, 3).trim().to_string()),
+                Some(_) => match regex::Regex::new(cap(&c, 3).trim()) {
+                    Ok(r) => Match::Re(r),
+                    Err(e) => return (i, Err(format!("invalid regex: {e}"))),
+                },
+                None => match &any_re {
+                    Some(r) => Match::Re(r.clone()),
+                    None => return (i, Err("regex".into())),
+                },
+            };
+            ev.expects.entry(kind).or_default().push(m);
+            let has = |k| ev.expects.contains_key(&k);
+            if (has(ExpectKind::Info) && has(ExpectKind::NoInfo))
+                || (has(ExpectKind::Warn) && has(ExpectKind::NoWarn))
+                || ev
+                    .expects
+                    .get(&ExpectKind::Fail)
+                    .is_some_and(|v| v.len() > 1)
+            {
+                return (i, Err("invalid expect lines".into()));
+            }
+            continue;
+        }
+        if let Some(f) = go_parse_number(&l) {
+            ev.expect_scalar = true;
+            ev.expected
+                .insert(Labels::empty(), (0, vec![SeqValue::Float(f)]));
+            break;
+        }
+        match parse_series_line(&l, opts) {
+            Ok((labels, vals)) => {
+                if vals.len() > 1 && !ev.is_range && !expect_range {
+                    return (
+                        i,
+                        Err("expecting multiple values in instant evaluation not allowed".into()),
+                    );
+                }
+                ev.expect_scalar = false;
+                ev.expected.insert(labels.unwrap_or_default(), (j, vals));
+            }
+            Err(e) => return (i, Err(format!("line {}: {e}", i + 1))),
+        }
+        j += 1;
+    }
+    (i, Ok(Command::Eval(Box::new(ev))))
+}
+
+/// `expect string "…"`: a Go-quoted string.
+fn parse_string_literal(l: &str) -> Result<String, String> {
+    let bad =
+        || "expected string literal not valid - a quoted string literal is required".to_string();
+    let s = l.strip_prefix("expect string").ok_or_else(bad)?;
+    let s = s.strip_prefix(' ').ok_or_else(bad)?;
+    let q = s.chars().next().ok_or_else(bad)?;
+    if s.len() < 2 || !matches!(q, '"' | '`' | '\'') || !s.ends_with(q) {
+        return Err(bad());
+    }
+    let inner = &s[1..s.len() - 1];
+    if q == '`' {
+        return Ok(inner.to_string());
+    }
+    // Enough of Go's unquoting for the test files.
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('\\') => out.push('\\'),
+            Some('"') => out.push('"'),
+            Some('\'') => out.push('\''),
+            Some(o) => {
+                out.push('\\');
+                out.push(o);
+            }
+            None => return Err(bad()),
+        }
+    }
+    Ok(out)
+}
+
+/// Gives histograms the counter-reset hints Prometheus's TSDB reads back: its
+/// histogram chunks store a hint only for the whole chunk, so a histogram that
+/// starts a chunk (the first of a series, one after a reset, a layout change or a
+/// float) reads as "unknown", every later one in the chunk as "no reset", and a
+/// gauge chunk's as "gauge".
+#[derive(Default)]
+struct ChunkHints {
+    prev: Option<FloatHistogram>,
+}
+
+impl ChunkHints {
+    fn float(&mut self) {
+        self.prev = None;
+    }
+
+    fn hist(&mut self, h: &FloatHistogram) -> FloatHistogram {
+        let mut out = h.clone();
+        let gauge = h.counter_reset_hint == CounterResetHint::Gauge;
+        let same_layout = |p: &FloatHistogram| {
+            p.schema == h.schema
+                && p.zero_threshold == h.zero_threshold
+                && (p.schema != ember_model::histogram::CUSTOM_BUCKETS_SCHEMA
+                    || p.custom_values == h.custom_values)
+        };
+        if gauge {
+            out.counter_reset_hint = CounterResetHint::Gauge;
+        } else {
+            let continues = self.prev.as_ref().is_some_and(|p| {
+                let mut probe = h.clone();
+                probe.counter_reset_hint = CounterResetHint::Unknown;
+                p.counter_reset_hint != CounterResetHint::Gauge
+                    && h.counter_reset_hint != CounterResetHint::CounterReset
+                    && same_layout(p)
+                    && !crate::fhist::detect_reset(&probe, p)
+            });
+            out.counter_reset_hint = if continues {
+                CounterResetHint::NotCounterReset
+            } else {
+                CounterResetHint::Unknown
+            };
+        }
+        self.prev = Some(out.clone());
+        out
+    }
 }
 
 fn load(
     store: &MemStorage,
-    interval: &str,
-    body: &[(usize, &str)],
+    series: &[(Labels, Vec<SeqValue>)],
+    step: i64,
     nhcb: bool,
-    opts: ParserOptions,
 ) -> Result<(), String> {
-    let step = parse_time(interval)?;
     let mut app = store.appender();
-    let mut classic: Vec<(Labels, Vec<SeqValue>)> = Vec::new();
-    for (ln, l) in body {
-        let (labels, vals) = parse_series_line(l, opts).map_err(|e| format!("line {ln}: {e}"))?;
-        let labels = labels.ok_or_else(|| format!("line {ln}: series without labels"))?;
+    for (labels, vals) in series {
+        let mut hints = ChunkHints::default();
         for (k, v) in vals.iter().enumerate() {
             let t = k as i64 * step;
             match v {
                 SeqValue::Omitted => {}
                 SeqValue::Float(f) => {
-                    app.append(None, &labels, t, *f)
-                        .map_err(|e| format!("line {ln}: {e}"))?;
+                    hints.float();
+                    app.append(None, labels, t, *f).map_err(|e| e.to_string())?;
                 }
                 SeqValue::Hist(h, _) => {
-                    app.append_histogram(None, &labels, t, HistogramRef::Float(h))
-                        .map_err(|e| format!("line {ln}: {e}"))?;
+                    let h = hints.hist(h);
+                    app.append_histogram(None, labels, t, HistogramRef::Float(&h))
+                        .map_err(|e| e.to_string())?;
                 }
             }
-        }
-        if nhcb {
-            classic.push((labels, vals));
         }
     }
     app.commit().map_err(|e| e.to_string())?;
     if nhcb {
-        load_nhcb(store, step, &classic)?;
+        load_nhcb(store, step, series)?;
     }
     Ok(())
 }
 
-/// `load_with_nhcb`: classic `_bucket` series also become native histograms with
-/// custom buckets, named without the suffix.
+/// `load_with_nhcb`: classic histograms (`_bucket`, `_count`, `_sum` series) also
+/// become native histograms with custom buckets, named without the suffix.
 fn load_nhcb(
     store: &MemStorage,
     step: i64,
     series: &[(Labels, Vec<SeqValue>)],
 ) -> Result<(), String> {
     use std::collections::BTreeMap;
-    // family key (labels without le and name suffix) -> (le -> values)
-    // Per family: buckets by bound, then the `_count` and `_sum` series.
-    type Family = (
-        BTreeMap<u64, (f64, Vec<SeqValue>)>,
-        Option<Vec<SeqValue>>,
-        Option<Vec<SeqValue>>,
-    );
-    let mut fams: BTreeMap<Labels, Family> = BTreeMap::new();
+    #[derive(Default)]
+    struct Temp {
+        buckets: Vec<(f64, f64)>,
+        count: Option<f64>,
+        sum: f64,
+    }
+    let mut fams: BTreeMap<Labels, BTreeMap<i64, Temp>> = BTreeMap::new();
     for (l, vals) in series {
         let name = l.metric_name();
         let (base, kind) = if let Some(b) = name.strip_suffix("_bucket") {
             (b, 0)
-        } else if let Some(b) = name.strip_suffix("_count") {
-            (b, 1)
         } else if let Some(b) = name.strip_suffix("_sum") {
             (b, 2)
+        } else if let Some(b) = name.strip_suffix("_count") {
+            (b, 1)
         } else {
             continue;
         };
+        let le = if kind == 0 {
+            match l.get("le").map(|v| v.parse::<f64>()) {
+                Some(Ok(le)) if !le.is_nan() => le,
+                Some(Ok(_)) | Some(Err(_)) => {
+                    let v = l.get_or_empty("le");
+                    match v {
+                        "+Inf" | "Inf" | "inf" | "+inf" => f64::INFINITY,
+                        "-Inf" | "-inf" => f64::NEG_INFINITY,
+                        _ => continue,
+                    }
+                }
+                None => return Err(format!("expected bucket label in metric {l}")),
+            }
+        } else {
+            0.0
+        };
         let mut key = ember_model::LabelsBuilder::new(l.without(&["le"]));
         key.set("__name__", base);
-        let key = key.into_labels();
-        let e = fams.entry(key).or_default();
-        match kind {
-            0 => {
-                let Some(le) = l.get("le").and_then(|v| {
-                    if v == "+Inf" {
-                        Some(f64::INFINITY)
-                    } else {
-                        v.parse().ok()
+        let fam = fams.entry(key.into_labels()).or_default();
+        for (k, v) in vals.iter().enumerate() {
+            let SeqValue::Float(f) = v else { continue };
+            let t = fam.entry(k as i64 * step).or_default();
+            match kind {
+                0 => {
+                    if !t.buckets.iter().any(|b| b.0 == le) {
+                        t.buckets.push((le, *f));
                     }
-                }) else {
-                    continue;
-                };
-                e.0.insert(f64_key(le), (le, vals.clone()));
+                }
+                1 => t.count = Some(*f),
+                _ => t.sum = *f,
             }
-            1 => e.1 = Some(vals.clone()),
-            _ => e.2 = Some(vals.clone()),
         }
     }
     let mut app = store.appender();
-    for (labels, (buckets, count, sum)) in fams {
-        if buckets.is_empty() {
-            continue;
-        }
-        let bounds: Vec<f64> = buckets.values().map(|b| b.0).collect();
-        let n = buckets.values().map(|b| b.1.len()).max().unwrap_or(0);
-        for k in 0..n {
-            let mut cum = Vec::new();
-            let mut ok = true;
-            for (_, (_, vals)) in buckets.iter() {
-                match vals.get(k) {
-                    Some(SeqValue::Float(f)) => cum.push(*f),
-                    _ => ok = false,
-                }
-            }
-            if !ok {
-                continue;
+    for (labels, by_ts) in fams {
+        let mut hints = ChunkHints::default();
+        for (ts, mut t) in by_ts {
+            t.buckets
+                .sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+            let count = t
+                .count
+                .or_else(|| t.buckets.last().map(|b| b.1))
+                .unwrap_or(0.0);
+            if t.buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
+                t.buckets.push((f64::INFINITY, count));
             }
             let mut h = FloatHistogram {
                 schema: ember_model::histogram::CUSTOM_BUCKETS_SCHEMA,
+                count,
+                sum: t.sum,
                 ..Default::default()
             };
-            h.custom_values = bounds.iter().copied().filter(|b| b.is_finite()).collect();
             let mut prev = 0.0;
             let mut counts = Vec::new();
-            for c in &cum {
+            for (le, c) in &t.buckets {
                 counts.push(c - prev);
                 prev = *c;
+                if le.is_finite() {
+                    h.custom_values.push(*le);
+                }
             }
-            h.count = count
-                .as_ref()
-                .and_then(|v| match v.get(k) {
-                    Some(SeqValue::Float(f)) => Some(*f),
-                    _ => None,
-                })
-                .unwrap_or(prev);
-            h.sum = sum
-                .as_ref()
-                .and_then(|v| match v.get(k) {
-                    Some(SeqValue::Float(f)) => Some(*f),
-                    _ => None,
-                })
-                .unwrap_or(0.0);
             h.positive_spans = vec![Span {
                 offset: 0,
                 length: counts.len() as u32,
             }];
             h.positive_buckets = counts;
-            app.append_histogram(None, &labels, k as i64 * step, HistogramRef::Float(&h))
+            crate::fhist::compact(&mut h);
+            let h = hints.hist(&h);
+            app.append_histogram(None, &labels, ts, HistogramRef::Float(&h))
                 .map_err(|e| e.to_string())?;
         }
     }
     app.commit().map_err(|e| e.to_string())
 }
 
-fn f64_key(f: f64) -> u64 {
-    let b = f.to_bits();
-    if b >> 63 == 1 { !b } else { b | (1 << 63) }
-}
-
-fn parse_eval(
-    line: &str,
-    ln: usize,
-    body: &[(usize, &str)],
-    opts: ParserOptions,
-) -> Result<Eval, String> {
-    let (head, rest) = line
-        .split_once(char::is_whitespace)
-        .ok_or_else(|| format!("line {ln}: bad eval"))?;
-    let variant = head
-        .strip_prefix("eval")
-        .unwrap_or("")
-        .trim_start_matches('_');
-    let rest = rest.trim();
-    let mut ev = Eval {
-        line: ln,
-        query: String::new(),
-        start: 0,
-        end: 0,
-        step: 1,
-        instant: true,
-        expect: Expect::default(),
-        expected: vec![],
-    };
-    if let Some(r) = rest.strip_prefix("instant") {
-        let r = r.trim();
-        let r = r
-            .strip_prefix("at")
-            .ok_or_else(|| format!("line {ln}: expected 'at'"))?
-            .trim();
-        let (t, q) = r
-            .split_once(char::is_whitespace)
-            .ok_or_else(|| format!("line {ln}: missing query"))?;
-        ev.start = parse_time(t)?;
-        ev.end = ev.start;
-        ev.query = q.trim().to_string();
-    } else if let Some(r) = rest.strip_prefix("range") {
-        let r = r
-            .trim()
-            .strip_prefix("from")
-            .ok_or_else(|| format!("line {ln}: expected 'from'"))?
-            .trim();
-        let (s, r) = r
-            .split_once(" to ")
-            .ok_or_else(|| format!("line {ln}: expected 'to'"))?;
-        let (e, r) = r
-            .trim()
-            .split_once(" step ")
-            .ok_or_else(|| format!("line {ln}: expected 'step'"))?;
-        let (st, q) = r
-            .trim()
-            .split_once(char::is_whitespace)
-            .ok_or_else(|| format!("line {ln}: missing query"))?;
-        ev.start = parse_time(s)?;
-        ev.end = parse_time(e)?;
-        ev.step = parse_time(st)?;
-        ev.instant = false;
-        ev.query = q.trim().to_string();
-    } else {
-        return Err(format!("line {ln}: bad eval {line:?}"));
-    }
-    match variant {
-        "" => {}
-        "fail" => ev.expect.fail = Some(None),
-        "warn" => ev.expect.warn.push(None),
-        "info" => ev.expect.info.push(None),
-        "ordered" => ev.expect.ordered = true,
-        other => return Err(format!("line {ln}: unknown eval variant {other:?}")),
-    }
-    for (bl, b) in body {
-        if let Some(x) = b.strip_prefix("expect ") {
-            let x = x.trim();
-            if let Some(r) = x.strip_prefix("range vector") {
-                let r = r
-                    .trim()
-                    .strip_prefix("from")
-                    .ok_or_else(|| format!("line {bl}: bad expect range vector"))?
-                    .trim();
-                let (s, r) = r
-                    .split_once(" to ")
-                    .ok_or_else(|| format!("line {bl}: bad expect range vector"))?;
-                let (e, st) = r
-                    .trim()
-                    .split_once(" step ")
-                    .ok_or_else(|| format!("line {bl}: bad expect range vector"))?;
-                ev.expect.range_vector = Some((parse_time(s)?, parse_time(e)?, parse_time(st)?));
-                continue;
-            }
-            if let Some(s) = x.strip_prefix("string") {
-                ev.expect.string = Some(strip_quotes(s));
-                continue;
-            }
-            let (kind, m) = match x.split_once(char::is_whitespace) {
-                Some((k, m)) => (k, Some(m.trim())),
-                None => (x, None),
-            };
-            let matcher = match m {
-                None => None,
-                Some(m) => {
-                    let (mk, mb) = m
-                        .split_once(':')
-                        .ok_or_else(|| format!("line {bl}: bad expect {x:?}"))?;
-                    Some(parse_match(mk.trim(), mb)?)
-                }
-            };
-            match kind {
-                "fail" => ev.expect.fail = Some(matcher),
-                "warn" => ev.expect.warn.push(matcher),
-                "info" => ev.expect.info.push(matcher),
-                "no_warn" => ev.expect.no_warn = true,
-                "no_info" => ev.expect.no_info = true,
-                "ordered" => ev.expect.ordered = true,
-                other => return Err(format!("line {bl}: unknown expect {other:?}")),
-            }
-            continue;
-        }
-        if let Some(m) = b.strip_prefix("expected_fail_message ") {
-            ev.expect.fail = Some(Some(Match::Msg(m.trim().to_string())));
-            continue;
-        }
-        if let Some(m) = b.strip_prefix("expected_fail_regexp ") {
-            ev.expect.fail = Some(Some(parse_match("regex", m)?));
-            continue;
-        }
-        ev.expected
-            .push(parse_series_line(b, opts).map_err(|e| format!("line {bl}: {e}"))?);
-    }
-    Ok(ev)
-}
-
-const EPS: f64 = 0.000001;
-
-/// Prometheus's `almost.Equal`.
+/// Prometheus's `almost.Equal` with the test epsilon.
 fn almost_equal(a: f64, b: f64) -> bool {
+    const EPS: f64 = 0.000001;
+    let stale = ember_model::value::is_stale_nan;
+    if stale(a) || stale(b) {
+        return stale(a) && stale(b);
+    }
     if a.is_nan() && b.is_nan() {
         return true;
     }
@@ -781,264 +1095,449 @@ fn almost_equal(a: f64, b: f64) -> bool {
     diff / abs_sum.min(f64::MAX) < EPS
 }
 
+/// Prometheus's `compareNativeHistogram` after compacting both sides.
 fn hist_equal(exp: &FloatHistogram, act: &FloatHistogram, hint_set: bool) -> bool {
-    if hint_set && exp.counter_reset_hint != act.counter_reset_hint {
-        return false;
-    }
     if exp.schema != act.schema
         || !almost_equal(exp.count, act.count)
         || !almost_equal(exp.sum, act.sum)
     {
         return false;
     }
+    if exp.schema == ember_model::histogram::CUSTOM_BUCKETS_SCHEMA
+        && exp.custom_values != act.custom_values
+    {
+        return false;
+    }
     if exp.zero_threshold != act.zero_threshold || !almost_equal(exp.zero_count, act.zero_count) {
         return false;
     }
-    if exp.custom_values != act.custom_values {
-        return false;
-    }
-    type Buckets = Vec<(i32, f64)>;
-    let norm = |h: &FloatHistogram| -> (Buckets, Buckets) {
-        let z = FloatHistogram::default();
-        let p = crate::functions::histogram::add(
-            h,
-            &FloatHistogram {
-                schema: h.schema,
-                custom_values: h.custom_values.clone(),
-                ..z.clone()
-            },
-        )
-        .unwrap_or_else(|_| h.clone());
-        (
-            buckets(&p.positive_spans, &p.positive_buckets),
-            buckets(&p.negative_spans, &p.negative_buckets),
-        )
+    let nonzero = |spans: &[Span], b: &[f64]| -> Vec<(i32, f64)> {
+        crate::fhist::side(spans, b)
+            .into_iter()
+            .filter(|x| x.1 != 0.0)
+            .collect()
     };
-    let (ep, en) = norm(exp);
-    let (ap, an) = norm(act);
-    let eq = |a: &[(i32, f64)], b: &[(i32, f64)]| {
+    let eq = |a: Vec<(i32, f64)>, b: Vec<(i32, f64)>| {
         a.len() == b.len()
             && a.iter()
-                .zip(b)
+                .zip(&b)
                 .all(|(x, y)| x.0 == y.0 && almost_equal(x.1, y.1))
     };
-    eq(&ep, &ap) && eq(&en, &an)
+    if !eq(
+        nonzero(&exp.negative_spans, &exp.negative_buckets),
+        nonzero(&act.negative_spans, &act.negative_buckets),
+    ) || !eq(
+        nonzero(&exp.positive_spans, &exp.positive_buckets),
+        nonzero(&act.positive_spans, &act.positive_buckets),
+    ) {
+        return false;
+    }
+    !hint_set || exp.counter_reset_hint == act.counter_reset_hint
 }
 
-fn buckets(spans: &[Span], counts: &[f64]) -> Vec<(i32, f64)> {
-    let mut out = Vec::new();
-    let mut idx = 0;
-    let mut k = 0;
-    for (i, s) in spans.iter().enumerate() {
-        idx = if i == 0 { s.offset } else { idx + s.offset };
-        for _ in 0..s.length {
-            if let Some(c) = counts.get(k)
-                && *c != 0.0
-            {
-                out.push((idx, *c));
-            }
-            k += 1;
-            idx += 1;
-        }
+fn check_failure(ev: &Eval, err: &str) -> Result<(), String> {
+    if let Some(m) = &ev.fail_message
+        && m != err
+    {
+        return Err(format!("expected error {m:?}, got {err:?}"));
     }
-    out
-}
-
-fn check(engine: &Engine, store: &MemStorage, ev: &Eval) -> Result<(), String> {
-    let res = if ev.instant {
-        engine.instant_query(store, &ev.query, ev.start)
-    } else {
-        engine.range_query(store, &ev.query, ev.start, ev.end, ev.step)
-    };
-    let res = match (res, &ev.expect.fail) {
-        (Err(e), Some(m)) => {
-            return match m {
-                Some(m) if !m.matches(&e.to_string()) => {
-                    Err(format!("error {:?} does not match {m:?}", e.to_string()))
-                }
-                _ => Ok(()),
-            };
-        }
-        (Err(e), None) => return Err(format!("unexpected error: {e}")),
-        (Ok(_), Some(_)) => return Err("expected the query to fail".into()),
-        (Ok(r), None) => r,
-    };
-    check_annotations(
-        "warn",
-        &res.annotations.warnings,
-        &ev.expect.warn,
-        ev.expect.no_warn,
-    )?;
-    check_annotations(
-        "info",
-        &res.annotations.infos,
-        &ev.expect.info,
-        ev.expect.no_info,
-    )?;
-    if let Some(s) = &ev.expect.string {
-        return match &res.value {
-            Value::String { s: got, .. } if got == s => Ok(()),
-            other => Err(format!("expected string {s:?}, got {other:?}")),
-        };
+    if let Some(r) = &ev.fail_regexp
+        && !r.is_match(err)
+    {
+        return Err(format!(
+            "expected error matching {:?}, got {err:?}",
+            r.as_str()
+        ));
     }
-    compare(ev, &res.value)
-}
-
-fn check_annotations(
-    kind: &str,
-    got: &std::collections::BTreeSet<String>,
-    want: &[Option<Match>],
-    none: bool,
-) -> Result<(), String> {
-    if none && !got.is_empty() {
-        return Err(format!("unexpected {kind} annotations: {got:?}"));
-    }
-    if want.is_empty() {
-        return Ok(());
-    }
-    if got.is_empty() {
-        return Err(format!("expected {kind} annotations, got none"));
-    }
-    for w in want.iter().flatten() {
-        if !got.iter().any(|g| w.matches(g)) {
-            return Err(format!("no {kind} annotation matches {w:?}; got {got:?}"));
-        }
-    }
-    let matchers: Vec<&Match> = want.iter().flatten().collect();
-    if !matchers.is_empty() {
-        for g in got {
-            if !matchers.iter().any(|m| m.matches(g)) {
-                return Err(format!("unexpected {kind} annotation {g:?}"));
-            }
-        }
+    if let Some(m) = ev.expects.get(&ExpectKind::Fail).and_then(|v| v.first())
+        && !m.matches(err)
+    {
+        return Err(format!("expected error matching {m:?}, got {err:?}"));
     }
     Ok(())
 }
 
-fn value_at(vals: &[SeqValue], k: usize) -> Option<&SeqValue> {
-    vals.get(k)
+fn check_annotations(ev: &Eval, a: &crate::Annotations) -> Result<(), String> {
+    if ev.warn && a.warnings.is_empty() {
+        return Err("expected warnings but got none".into());
+    }
+    if ev.info && a.infos.is_empty() {
+        return Err("expected info annotations but got none".into());
+    }
+    for (kind, got) in [
+        (ExpectKind::Warn, &a.warnings),
+        (ExpectKind::Info, &a.infos),
+    ] {
+        let Some(want) = ev.expects.get(&kind) else {
+            continue;
+        };
+        if got.is_empty() {
+            return Err(format!("expected {kind:?} annotations but none were found"));
+        }
+        for w in want {
+            if !got.iter().any(|g| w.matches(g)) {
+                return Err(format!(
+                    "expected {kind:?} annotation matching {w:?}, found {got:?}"
+                ));
+            }
+        }
+        for g in got {
+            if !want.iter().any(|w| w.matches(g)) {
+                return Err(format!("unexpected {kind:?} annotation {g:?}"));
+            }
+        }
+    }
+    if ev.expects.contains_key(&ExpectKind::NoWarn) && !a.warnings.is_empty() {
+        return Err(format!("unexpected warning annotations: {:?}", a.warnings));
+    }
+    if ev.expects.contains_key(&ExpectKind::NoInfo) && !a.infos.is_empty() {
+        return Err(format!("unexpected info annotations: {:?}", a.infos));
+    }
+    Ok(())
 }
 
 fn compare(ev: &Eval, v: &Value) -> Result<(), String> {
     match v {
-        Value::Scalar { v, .. } => {
-            let Some((None, vals)) = ev.expected.first() else {
-                return Err(format!("expected a vector or matrix, got scalar {v}"));
-            };
-            match vals.first() {
-                Some(SeqValue::Float(f)) if almost_equal(*f, *v) => Ok(()),
-                other => Err(format!("expected scalar {other:?}, got {v}")),
-            }
-        }
-        Value::String { s, .. } => Err(format!("unexpected string result {s:?}")),
-        Value::Vector(vec) => compare_vector(ev, vec),
         Value::Matrix(m) => {
-            if ev.expect.ordered {
+            if ev.is_ordered() {
                 return Err("expected ordered result, but query returned a matrix".into());
             }
-            let (start, step) = match ev.expect.range_vector {
-                Some((s, _, st)) => (s, st),
-                None => (ev.start, ev.step),
-            };
-            if ev.expected.iter().any(|e| e.0.is_none()) {
+            if ev.expect_scalar {
                 return Err("expected scalar result, but got matrix".into());
             }
-            for s in m {
-                let Some((_, vals)) = ev.expected.iter().find(|e| e.0.as_ref() == Some(&s.metric))
-                else {
-                    return Err(format!("unexpected metric {} in result", s.metric));
-                };
-                let mut ef = Vec::new();
-                let mut eh = Vec::new();
-                for (k, val) in vals.iter().enumerate() {
-                    let t = start + k as i64 * step;
-                    match val {
-                        SeqValue::Float(f) => ef.push((t, *f)),
-                        SeqValue::Hist(h, hint) => eh.push((t, h, *hint)),
-                        SeqValue::Omitted => {}
-                    }
-                }
-                if ef.len() != s.floats.len() || eh.len() != s.histograms.len() {
-                    return Err(format!(
-                        "expected {} float points and {} histogram points for {}, got {:?} / {} histograms",
-                        ef.len(),
-                        eh.len(),
-                        s.metric,
-                        s.floats.iter().map(|p| (p.t, p.f)).collect::<Vec<_>>(),
-                        s.histograms.len()
-                    ));
-                }
-                for ((t, f), p) in ef.iter().zip(&s.floats) {
-                    if *t != p.t || !almost_equal(*f, p.f) {
-                        return Err(format!(
-                            "{}: expected {f} at {t}, got {} at {}",
-                            s.metric, p.f, p.t
-                        ));
-                    }
-                }
-                for ((t, h, hint), p) in eh.iter().zip(&s.histograms) {
-                    if *t != p.t || !hist_equal(h, &p.h, *hint) {
-                        return Err(format!(
-                            "{}: expected histogram {h:?} at {t}, got {:?} at {}",
-                            s.metric, p.h, p.t
-                        ));
-                    }
-                }
+            if m.windows(2).any(|w| w[0].metric > w[1].metric) {
+                return Err("matrix results should always be sorted by labels".into());
             }
-            for (l, _) in &ev.expected {
-                if let Some(l) = l
-                    && !m.iter().any(|s| &s.metric == l)
-                {
+            for s in m {
+                let Some((_, vals)) = ev.expected.get(&s.metric) else {
+                    return Err(format!(
+                        "unexpected metric {} in result, has {}",
+                        s.metric,
+                        fmt_series(s)
+                    ));
+                };
+                compare_series(ev, s, vals)?;
+            }
+            for l in ev.expected.keys() {
+                if !m.iter().any(|s| &s.metric == l) {
                     return Err(format!("expected metric {l} not found"));
                 }
             }
             Ok(())
         }
+        Value::Vector(vec) => compare_vector(ev, vec),
+        Value::Scalar { v, .. } => {
+            if !ev.expect_scalar {
+                return Err(format!(
+                    "expected vector or matrix result, but got scalar {v}"
+                ));
+            }
+            match ev.expected.get(&Labels::empty()).and_then(|e| e.1.first()) {
+                Some(SeqValue::Hist(..)) => Err(format!("expected histogram but got scalar {v}")),
+                Some(SeqValue::Float(f)) if almost_equal(*f, *v) => Ok(()),
+                Some(SeqValue::Omitted) if almost_equal(0.0, *v) => Ok(()),
+                other => Err(format!("expected scalar {other:?} but got {v}")),
+            }
+        }
+        Value::String { s, .. } => match &ev.expected_string {
+            Some(e) if e == s => Ok(()),
+            e => Err(format!("expected string {e:?} but got {s:?}")),
+        },
     }
 }
 
-fn compare_vector(ev: &Eval, vec: &[Sample]) -> Result<(), String> {
-    if ev.expected.iter().any(|e| e.0.is_none()) {
-        return Err("expected scalar result, but got vector".into());
-    }
-    for (pos, s) in vec.iter().enumerate() {
-        let Some(idx) = ev
-            .expected
-            .iter()
-            .position(|e| e.0.as_ref() == Some(&s.metric))
-        else {
+fn fmt_series(s: &Series) -> String {
+    format!(
+        "{} float points {:?} and {} histogram points",
+        s.floats.len(),
+        s.floats.iter().map(|p| (p.t, p.f)).collect::<Vec<_>>(),
+        s.histograms.len()
+    )
+}
+
+fn compare_series(ev: &Eval, s: &Series, vals: &[SeqValue]) -> Result<(), String> {
+    let mut ef = Vec::new();
+    let mut eh = Vec::new();
+    for (k, val) in vals.iter().enumerate() {
+        let t = ev.start + k as i64 * ev.step;
+        if t > ev.end {
             return Err(format!(
-                "unexpected metric {} in result with value {}",
-                s.metric, s.f
+                "expected {} points for {}, but query time range cannot return this many points",
+                vals.len(),
+                s.metric
             ));
-        };
-        if ev.expect.ordered && idx != pos {
+        }
+        match val {
+            SeqValue::Float(f) => ef.push((t, *f)),
+            SeqValue::Hist(h, hint) => eh.push((t, h, *hint)),
+            SeqValue::Omitted => {}
+        }
+    }
+    if ef.len() != s.floats.len() || eh.len() != s.histograms.len() {
+        return Err(format!(
+            "expected {} float points and {} histogram points for {}, but got {}",
+            ef.len(),
+            eh.len(),
+            s.metric,
+            fmt_series(s)
+        ));
+    }
+    for ((t, f), p) in ef.iter().zip(&s.floats) {
+        if *t != p.t || !almost_equal(*f, p.f) {
             return Err(format!(
-                "expected metric {} at position {} but was at {}",
+                "{}: expected {f} at {t}, got {} at {}",
+                s.metric, p.f, p.t
+            ));
+        }
+    }
+    for ((t, h, hint), p) in eh.iter().zip(&s.histograms) {
+        if *t != p.t || !hist_equal(h, &p.h, *hint) {
+            return Err(format!(
+                "{}: expected histogram {} at {t}, got {} at {}",
                 s.metric,
-                idx + 1,
-                pos + 1
+                crate::fhist::to_string(h),
+                crate::fhist::to_string(&p.h),
+                p.t
             ));
-        }
-        match (value_at(&ev.expected[idx].1, 0), &s.h) {
-            (Some(SeqValue::Float(f)), None) if almost_equal(*f, s.f) => {}
-            (Some(SeqValue::Hist(h, hint)), Some(a)) if hist_equal(h, a, *hint) => {}
-            (exp, _) => {
-                return Err(format!(
-                    "expected {exp:?} for {}, got {} / {:?}",
-                    s.metric, s.f, s.h
-                ));
-            }
-        }
-    }
-    for (l, vals) in &ev.expected {
-        if let Some(l) = l
-            && !vec.iter().any(|s| &s.metric == l)
-        {
-            return Err(format!("expected metric {l} with {vals:?} not found"));
         }
     }
     Ok(())
+}
+
+fn compare_vector(ev: &Eval, vec: &[Sample]) -> Result<(), String> {
+    if ev.expect_scalar {
+        return Err("expected scalar result, but got vector".into());
+    }
+    for (pos, s) in vec.iter().enumerate() {
+        let Some((epos, vals)) = ev.expected.get(&s.metric) else {
+            return Err(match &s.h {
+                Some(h) => format!(
+                    "unexpected metric {} in result, has value {}",
+                    s.metric,
+                    crate::fhist::to_string(h)
+                ),
+                None => format!(
+                    "unexpected metric {} in result, has value {}",
+                    s.metric, s.f
+                ),
+            });
+        };
+        if ev.is_ordered() && *epos != pos + 1 {
+            return Err(format!(
+                "expected metric {} at position {} but was at {}",
+                s.metric,
+                epos,
+                pos + 1
+            ));
+        }
+        let ok = match (vals.first(), &s.h) {
+            (Some(SeqValue::Hist(h, hint)), Some(a)) => {
+                hist_equal(h, a, *hint) && almost_equal(0.0, s.f)
+            }
+            (Some(SeqValue::Float(f)), None) => almost_equal(*f, s.f),
+            (Some(SeqValue::Omitted), None) => almost_equal(0.0, s.f),
+            _ => false,
+        };
+        if !ok {
+            return Err(format!(
+                "expected {:?} for {}, got {}",
+                vals.first(),
+                s.metric,
+                match &s.h {
+                    Some(h) => crate::fhist::to_string(h),
+                    None => s.f.to_string(),
+                }
+            ));
+        }
+    }
+    for l in ev.expected.keys() {
+        if !vec.iter().any(|s| &s.metric == l) {
+            return Err(format!("expected metric {l} not found"));
+        }
+    }
+    Ok(())
+}
+
+fn run_range(engine: &Engine, store: &MemStorage, ev: &Eval) -> Result<(), String> {
+    let res = match engine.range_query(store, &ev.query, ev.start, ev.end, ev.step) {
+        Err(e) => {
+            if ev.is_fail() {
+                return check_failure(ev, &e.to_string());
+            }
+            return Err(format!("error evaluating query: {e}"));
+        }
+        Ok(r) => r,
+    };
+    if ev.is_fail() {
+        return Err("expected error evaluating query but got none".into());
+    }
+    check_annotations(ev, &res.annotations)?;
+    compare(ev, &res.value)
+}
+
+/// Functions whose result depends on the evaluation time even with step-invariant
+/// arguments: no `@` variants for queries using them.
+const AT_UNSAFE: &[&str] = &[
+    "days_in_month",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "end",
+    "hour",
+    "minute",
+    "month",
+    "year",
+    "predict_linear",
+    "range",
+    "start",
+    "step",
+    "time",
+    "timestamp",
+];
+
+/// Pins every selector and subquery outside `@`-pinned subqueries to `t`; says
+/// whether the query uses a function that makes that pointless.
+/// Whether `@` gives a fixed time (upstream keeps `@ start()`/`@ end()` apart
+/// from the timestamp, so the pinning replaces them).
+fn pinned(at: Option<AtModifier>) -> bool {
+    matches!(at, Some(AtModifier::Timestamp(_)))
+}
+
+fn pin_at(e: &mut Expr, t: i64, under_at: bool) -> bool {
+    if under_at {
+        return false;
+    }
+    let mut unsafe_fn = false;
+    let mut child_under = false;
+    match e {
+        Expr::VectorSelector(vs) if !pinned(vs.at) => {
+            vs.at = Some(AtModifier::Timestamp(t));
+        }
+        Expr::MatrixSelector(ms) => {
+            if let Some(vs) = ms.vs_mut()
+                && !pinned(vs.at)
+            {
+                vs.at = Some(AtModifier::Timestamp(t));
+            }
+        }
+        Expr::Subquery(sq) => {
+            if !pinned(sq.at) {
+                sq.at = Some(AtModifier::Timestamp(t));
+            }
+            child_under = true;
+        }
+        Expr::Call(c) => unsafe_fn = AT_UNSAFE.contains(&c.func.name),
+        _ => {}
+    }
+    for c in e.children_mut() {
+        unsafe_fn |= pin_at(c, t, child_under);
+    }
+    unsafe_fn
+}
+
+fn run_instant(
+    engine: &Engine,
+    store: &MemStorage,
+    ev: &Eval,
+    opts: ParserOptions,
+) -> Result<(), String> {
+    let mut queries = vec![(ev.query.clone(), ev.eval_time)];
+    if let Ok(mut e) = ember_promql_parser::Parser::new(opts).parse_expr(&ev.query) {
+        let ts = ev.eval_time;
+        if !pin_at(&mut e, ts, false) {
+            let pinned = e.to_string();
+            let times = if ts == 0 {
+                vec![-1000, 0, 1000]
+            } else {
+                vec![-10 * ts, 0, ts / 5, ts, 10 * ts]
+            };
+            for t in times {
+                queries.push((pinned.clone(), t));
+            }
+        }
+    }
+    for (q, t) in queries {
+        run_instant_query(engine, store, ev, &q, t).map_err(|e| {
+            if q == ev.query && t == ev.eval_time {
+                e
+            } else {
+                format!("[as {q} at {t}] {e}")
+            }
+        })?;
+    }
+    Ok(())
+}
+
+fn run_instant_query(
+    engine: &Engine,
+    store: &MemStorage,
+    ev: &Eval,
+    q: &str,
+    t: i64,
+) -> Result<(), String> {
+    let res = match engine.instant_query(store, q, t) {
+        Err(e) => {
+            if ev.is_fail() {
+                return check_failure(ev, &e.to_string());
+            }
+            return Err(format!("error evaluating query: {e}"));
+        }
+        Ok(r) => r,
+    };
+    if ev.is_fail() {
+        return Err("expected error evaluating query but got none".into());
+    }
+    check_annotations(ev, &res.annotations)?;
+    compare(ev, &res.value)?;
+    if ev.exclude_from_range {
+        return Ok(());
+    }
+    if ["start()", "end()", "range()", "step()"]
+        .iter()
+        .any(|f| q.contains(f))
+    {
+        return Ok(());
+    }
+    let rr = engine
+        .range_query(store, q, t - 60_000, t + 60_000, 60_000)
+        .map_err(|e| format!("error evaluating query in range mode: {e}"))?;
+    if ev.is_ordered() {
+        return Ok(());
+    }
+    let Value::Matrix(m) = rr.value else {
+        return Err("range query did not return a matrix".into());
+    };
+    if m.windows(2).any(|w| w[0].metric > w[1].metric) {
+        return Err("matrix results should always be sorted by labels".into());
+    }
+    let mut vec = Vec::new();
+    for s in &m {
+        if let Some(p) = s.floats.iter().find(|p| p.t == t) {
+            vec.push(Sample {
+                metric: s.metric.clone(),
+                t,
+                f: p.f,
+                h: None,
+            });
+        }
+        if let Some(p) = s.histograms.iter().find(|p| p.t == t) {
+            vec.push(Sample {
+                metric: s.metric.clone(),
+                t,
+                f: 0.0,
+                h: Some(p.h.clone()),
+            });
+        }
+    }
+    let r = if matches!(res.value, Value::Scalar { .. }) {
+        match vec.first() {
+            Some(s) => compare(ev, &Value::Scalar { t, v: s.f }),
+            None => Err("range mode returned no value for a scalar".into()),
+        }
+    } else {
+        compare_vector(ev, &vec)
+    };
+    r.map_err(|e| format!("range mode: {e}"))
 }
 
 #[cfg(test)]
@@ -1077,6 +1576,17 @@ mod tests {
         let (l, v) = parse_series_line("3", ParserOptions::default()).unwrap();
         assert!(l.is_none());
         assert_eq!(v.len(), 1);
+    }
+
+    #[test]
+    fn durations_and_numbers_parse_as_in_go() {
+        assert_eq!(parse_time("1h30m"), Ok(5_400_000));
+        assert_eq!(parse_time("0"), Ok(0));
+        assert!(parse_time("30m1h").is_err());
+        assert!(parse_time("").is_err());
+        assert_eq!(go_parse_number("0x10"), Some(16.0));
+        assert_eq!(go_parse_number("-Inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(go_parse_number("{} 1"), None);
     }
 
     #[test]

@@ -1,523 +1,735 @@
-//! Histogram functions (`histogram_quantile` over classic `le` buckets and native
-//! histograms, `histogram_count`, `histogram_sum`, `histogram_avg`,
-//! `histogram_fraction`, `histogram_stddev`, `histogram_stdvar`) and the
-//! float-histogram arithmetic the operators and aggregations need.
-//!
-//! Arithmetic works on a bucket map: spans and deltas are expanded to absolute counts
-//! by bucket index, brought to the coarser of two schemas, combined, and encoded back
-//! into compact spans.
+//! Histogram functions: `histogram_quantile`, `histogram_quantiles` and
+//! `histogram_fraction` over classic `le` buckets and native histograms,
+//! `histogram_count`, `histogram_sum`, `histogram_avg`, `histogram_stddev`,
+//! `histogram_stdvar`.
 
-use super::{instant, scalar_of};
-use crate::aggregate::format_f;
-use crate::eval::{Evaluator, Result, drop_name};
-use crate::value::{Sample, Value, Vector};
-use ember_model::Labels;
-use ember_model::histogram::{CUSTOM_BUCKETS_SCHEMA, CounterResetHint, FloatHistogram, Span};
+use super::{InstantFn, unwrap};
+use crate::eval::{ESample, EVector, Evaluator, Result, quote};
+use crate::fhist::{self, Bucket, go_g, kahan_inc};
+use ember_model::histogram::FloatHistogram;
+use ember_model::{Labels, LabelsBuilder};
 use ember_promql_parser::Call;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::sync::Arc;
 
-/// Multiplies every count and the sum by `f`.
-pub(crate) fn scale(h: &mut FloatHistogram, f: f64) {
-    h.count *= f;
-    h.sum *= f;
-    h.zero_count *= f;
-    for b in h
-        .positive_buckets
-        .iter_mut()
-        .chain(h.negative_buckets.iter_mut())
-    {
-        *b *= f;
-    }
-}
-
-/// Absolute counts by bucket index.
-fn expand(spans: &[Span], buckets: &[f64]) -> BTreeMap<i32, f64> {
-    let mut m = BTreeMap::new();
-    let mut idx = 0i32;
-    let mut bi = 0usize;
-    for (i, s) in spans.iter().enumerate() {
-        idx = if i == 0 { s.offset } else { idx + s.offset };
-        for _ in 0..s.length {
-            if let Some(v) = buckets.get(bi) {
-                *m.entry(idx).or_insert(0.0) += v;
-            }
-            bi += 1;
-            idx += 1;
-        }
-    }
-    m
-}
-
-/// Bucket index `i` at `from` schema, in the coarser schema `to`.
-fn reduce_index(i: i32, from: i32, to: i32) -> i32 {
-    if from == to || from == CUSTOM_BUCKETS_SCHEMA {
-        return i;
-    }
-    ((i - 1) >> (from - to)) + 1
-}
-
-fn reduce(m: BTreeMap<i32, f64>, from: i32, to: i32) -> BTreeMap<i32, f64> {
-    if from == to {
-        return m;
-    }
-    let mut out = BTreeMap::new();
-    for (i, v) in m {
-        *out.entry(reduce_index(i, from, to)).or_insert(0.0) += v;
-    }
-    out
-}
-
-/// Encodes a bucket map as spans and counts, leaving out empty buckets (gaps of up to
-/// two empty buckets stay inside a span, as Prometheus's compaction allows).
-fn collapse(m: &BTreeMap<i32, f64>) -> (Vec<Span>, Vec<f64>) {
-    let mut spans: Vec<Span> = Vec::new();
-    let mut buckets = Vec::new();
-    let mut next: Option<i32> = None;
-    for (&i, &v) in m.iter().filter(|(_, v)| **v != 0.0) {
-        match next {
-            Some(n) if i - n <= 2 && !spans.is_empty() => {
-                buckets.extend(std::iter::repeat_n(0.0, (i - n) as usize));
-                if let Some(s) = spans.last_mut() {
-                    s.length += (i - n) as u32 + 1;
-                }
-            }
-            Some(n) => {
-                spans.push(Span {
-                    offset: i - n,
-                    length: 1,
-                });
-            }
-            None => spans.push(Span {
-                offset: i,
-                length: 1,
-            }),
-        }
-        buckets.push(v);
-        next = Some(i + 1);
-    }
-    (spans, buckets)
-}
-
-/// `a ± b` (sign −1 for subtraction). Fails for exponential vs custom buckets or
-/// different custom bounds.
-fn combine(
-    a: &FloatHistogram,
-    b: &FloatHistogram,
-    sign: f64,
-) -> std::result::Result<FloatHistogram, String> {
-    let ac = a.schema == CUSTOM_BUCKETS_SCHEMA;
-    let bc = b.schema == CUSTOM_BUCKETS_SCHEMA;
-    if ac != bc {
-        return Err("vector contains a mix of histograms with exponential and custom buckets schemas for metric name".into());
-    }
-    if ac && a.custom_values != b.custom_values {
-        return Err(
-            "vector contains histograms with incompatible custom buckets for metric name".into(),
-        );
-    }
-    let schema = a.schema.min(b.schema);
-    let zt = a.zero_threshold.max(b.zero_threshold);
-    let mut pos = reduce(
-        expand(&a.positive_spans, &a.positive_buckets),
-        a.schema,
-        schema,
-    );
-    let mut neg = reduce(
-        expand(&a.negative_spans, &a.negative_buckets),
-        a.schema,
-        schema,
-    );
-    for (i, v) in reduce(
-        expand(&b.positive_spans, &b.positive_buckets),
-        b.schema,
-        schema,
-    ) {
-        *pos.entry(i).or_insert(0.0) += sign * v;
-    }
-    for (i, v) in reduce(
-        expand(&b.negative_spans, &b.negative_buckets),
-        b.schema,
-        schema,
-    ) {
-        *neg.entry(i).or_insert(0.0) += sign * v;
-    }
-    let mut zero = a.zero_count + sign * b.zero_count;
-    if !ac && zt > 0.0 {
-        // Buckets that now fall inside the wider zero bucket join it.
-        for m in [&mut pos, &mut neg] {
-            let inside: Vec<i32> = m
-                .keys()
-                .copied()
-                .filter(|i| upper_bound(*i, schema) <= zt)
-                .collect();
-            for i in inside {
-                zero += m.remove(&i).unwrap_or(0.0);
-            }
-        }
-    }
-    let (positive_spans, positive_buckets) = collapse(&pos);
-    let (negative_spans, negative_buckets) = collapse(&neg);
-    Ok(FloatHistogram {
-        counter_reset_hint: if sign < 0.0 {
-            CounterResetHint::Gauge
-        } else {
-            a.counter_reset_hint
-        },
-        schema,
-        zero_threshold: zt,
-        zero_count: zero,
-        count: a.count + sign * b.count,
-        sum: a.sum + sign * b.sum,
-        positive_spans,
-        negative_spans,
-        positive_buckets,
-        negative_buckets,
-        custom_values: a.custom_values.clone(),
-    })
-}
-
-/// `a + b`.
-pub(crate) fn add(
-    a: &FloatHistogram,
-    b: &FloatHistogram,
-) -> std::result::Result<FloatHistogram, String> {
-    combine(a, b, 1.0)
-}
-
-/// `a - b`.
-pub(crate) fn sub(
-    a: &FloatHistogram,
-    b: &FloatHistogram,
-) -> std::result::Result<FloatHistogram, String> {
-    combine(a, b, -1.0)
-}
-
-/// Equality of value (layouts may differ).
-pub(crate) fn equals(a: &FloatHistogram, b: &FloatHistogram) -> bool {
-    let same = |x: f64, y: f64| x == y || (x.is_nan() && y.is_nan());
-    a.schema == b.schema
-        && same(a.count, b.count)
-        && same(a.sum, b.sum)
-        && a.zero_threshold == b.zero_threshold
-        && same(a.zero_count, b.zero_count)
-        && a.custom_values == b.custom_values
-        && collapse(&expand(&a.positive_spans, &a.positive_buckets))
-            == collapse(&expand(&b.positive_spans, &b.positive_buckets))
-        && collapse(&expand(&a.negative_spans, &a.negative_buckets))
-            == collapse(&expand(&b.negative_spans, &b.negative_buckets))
-}
-
-/// Whether `cur` shows a counter reset against `prev`: an explicit hint, or any count
-/// that went down.
-pub(crate) fn detect_reset(cur: &FloatHistogram, prev: &FloatHistogram) -> bool {
-    match cur.counter_reset_hint {
-        CounterResetHint::CounterReset => return true,
-        CounterResetHint::NotCounterReset | CounterResetHint::Gauge => return false,
-        CounterResetHint::Unknown => {}
-    }
-    if cur.count < prev.count || cur.zero_count < prev.zero_count {
-        return true;
-    }
-    if cur.schema != prev.schema
-        && (cur.schema == CUSTOM_BUCKETS_SCHEMA) != (prev.schema == CUSTOM_BUCKETS_SCHEMA)
-    {
-        return true;
-    }
-    if cur.schema == CUSTOM_BUCKETS_SCHEMA && cur.custom_values != prev.custom_values {
-        return true;
-    }
-    let schema = cur.schema.min(prev.schema);
-    for (cs, cb, ps, pb) in [
-        (
-            &cur.positive_spans,
-            &cur.positive_buckets,
-            &prev.positive_spans,
-            &prev.positive_buckets,
-        ),
-        (
-            &cur.negative_spans,
-            &cur.negative_buckets,
-            &prev.negative_spans,
-            &prev.negative_buckets,
-        ),
-    ] {
-        let c = reduce(expand(cs, cb), cur.schema, schema);
-        let p = reduce(expand(ps, pb), prev.schema, schema);
-        if p.iter().any(|(i, v)| c.get(i).copied().unwrap_or(0.0) < *v) {
-            return true;
-        }
-    }
-    false
-}
-
-/// The increase over a range of histograms, resets accounted for.
-pub(crate) fn histogram_rate(
-    points: &[crate::value::HPoint],
-    is_counter: bool,
-) -> std::result::Result<(FloatHistogram, Option<String>), String> {
-    let first = &points[0].h;
-    let last = &points[points.len() - 1].h;
-    let mut warn = None;
-    if is_counter
-        && points
-            .iter()
-            .any(|p| p.h.counter_reset_hint == CounterResetHint::Gauge)
-    {
-        warn = Some("this native histogram metric is not a counter:".to_string());
-    }
-    let mut h = sub(last, first)?;
-    if is_counter {
-        for w in points.windows(2) {
-            if detect_reset(&w[1].h, &w[0].h) {
-                h = add(&h, &w[0].h)?;
-            }
-        }
-    } else if first.counter_reset_hint != CounterResetHint::Gauge
-        || last.counter_reset_hint != CounterResetHint::Gauge
-    {
-        warn = Some("this native histogram metric is not a gauge:".to_string());
-    }
-    h.counter_reset_hint = CounterResetHint::Gauge;
-    Ok((h, warn))
-}
-
-/// Upper bound of exponential bucket `i` at `schema`.
-fn upper_bound(i: i32, schema: i32) -> f64 {
-    2f64.powf(i as f64 * 2f64.powi(-schema))
-}
-
-/// Prometheus's text form of a float histogram (used as a label value by
-/// `count_values`).
-pub(crate) fn to_string(h: &FloatHistogram) -> String {
-    format!("{{count:{}, sum:{}}}", format_f(h.count), format_f(h.sum))
-}
-
-pub(crate) fn dispatch(ev: &mut Evaluator<'_>, c: &Call, name: &str) -> Option<Result<Value>> {
+pub(crate) fn instant_fn(name: &str) -> Option<InstantFn> {
     Some(match name {
-        "histogram_count" => map_hist(ev, c, |h| Some(h.count)),
-        "histogram_sum" => map_hist(ev, c, |h| Some(h.sum)),
-        "histogram_avg" => map_hist(ev, c, |h| Some(h.sum / h.count)),
-        "histogram_quantile" => instant(ev, c, histogram_quantile),
+        "histogram_count" => |ev, _, v, _| Ok(map_hist(ev, &v[0], |h| h.count)),
+        "histogram_sum" => |ev, _, v, _| Ok(map_hist(ev, &v[0], |h| h.sum)),
+        "histogram_avg" => |ev, _, v, _| Ok(map_hist(ev, &v[0], |h| h.sum / h.count)),
+        "histogram_stddev" => |ev, _, v, _| Ok(map_hist(ev, &v[0], |h| variance(h).sqrt())),
+        "histogram_stdvar" => |ev, _, v, _| Ok(map_hist(ev, &v[0], variance)),
+        "histogram_quantile" => quantile_fn,
+        "histogram_quantiles" => quantiles_fn,
+        "histogram_fraction" => fraction_fn,
         _ => return None,
     })
 }
 
-fn map_hist(
-    ev: &mut Evaluator<'_>,
-    c: &Call,
-    g: fn(&FloatHistogram) -> Option<f64>,
-) -> Result<Value> {
-    instant(ev, c, move |_, _, v, _, out| {
-        for s in &v[0] {
-            if let Some(h) = &s.h
-                && let Some(f) = g(h)
-            {
-                out.push(Sample::float(drop_name(&s.metric), 0, f));
-            }
+/// Applies `g` to every histogram of a vector (floats are skipped).
+fn map_hist(ev: &Evaluator<'_>, v: &EVector, g: impl Fn(&FloatHistogram) -> f64) -> EVector {
+    v.iter()
+        .filter_map(|s| {
+            let h = s.h.as_ref()?;
+            // Without delayed name removal only the name goes here.
+            let metric = if ev.delayed_name_removal {
+                s.metric.clone()
+            } else {
+                s.metric.without(&["__name__"])
+            };
+            Some(ESample {
+                metric,
+                t: s.t,
+                f: g(h),
+                h: None,
+                drop_name: true,
+            })
+        })
+        .collect()
+}
+
+/// Estimated variance of the observations: each bucket's observations are taken
+/// to sit at its middle (geometric for exponential buckets, zero in the zero
+/// bucket).
+fn variance(h: &FloatHistogram) -> f64 {
+    let mean = h.sum / h.count;
+    let (mut var, mut c) = (0.0, 0.0);
+    for b in fhist::all_buckets(h) {
+        if b.count == 0.0 {
+            continue;
         }
-        Ok(())
-    })
-}
-
-/// Parses an `le` value as Prometheus does (Go float syntax, `+Inf`).
-fn parse_le(s: &str) -> Option<f64> {
-    match s.trim() {
-        "+Inf" | "Inf" | "+inf" | "inf" => Some(f64::INFINITY),
-        "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
-        x => x.parse::<f64>().ok(),
+        let val = if fhist::is_custom(h) {
+            (b.upper + b.lower) / 2.0
+        } else if b.lower <= 0.0 && b.upper >= 0.0 {
+            0.0
+        } else {
+            let v = (b.upper * b.lower).sqrt();
+            if b.upper < 0.0 { -v } else { v }
+        };
+        let d = val - mean;
+        (var, c) = kahan_inc(b.count * d * d, var, c);
     }
+    (var + c) / h.count
 }
 
-fn histogram_quantile(
-    ev: &mut Evaluator<'_>,
-    c: &Call,
-    v: &[Vector],
-    _ts: i64,
-    out: &mut Vector,
-) -> Result<()> {
-    let q = scalar_of(&v[0]);
-    let pos = c.args[0].pos_range().start;
-    if !(0.0..=1.0).contains(&q) && !q.is_nan() {
-        ev.warn_at(
-            format!(
-                "quantile value should be between 0 and 1, got {}",
-                super::go_g(q)
-            ),
+/// Classic buckets grouped by series (without `le`), and native histograms, of
+/// one step's input, as Prometheus's `resetHistograms` sorts them out.
+struct Split {
+    /// Labels (without `le`) and `(upper bound, cumulative count)` per group.
+    classic: Vec<(Labels, Vec<(f64, f64)>)>,
+    native: Vec<(Labels, Arc<FloatHistogram>)>,
+}
+
+fn split(ev: &mut Evaluator<'_>, v: &EVector, pos: usize) -> Split {
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut classic: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
+    let mut natives: Vec<&ESample> = Vec::new();
+    for s in v {
+        if s.h.is_some() {
+            natives.push(s);
+            continue;
+        }
+        let le = s.metric.get_or_empty("le");
+        let Some(upper) = parse_go_float(le) else {
+            let name = if ev.delayed_name_removal {
+                s.metric.metric_name()
+            } else {
+                ""
+            };
+            let mut msg = format!(
+                "bucket label \"le\" is missing or has a malformed value of {}",
+                quote(le)
+            );
+            if !name.is_empty() {
+                msg.push_str(&format!(" for metric name {}", quote(name)));
+            }
+            ev.annos.warn(msg, pos);
+            continue;
+        };
+        let key = s.metric.without(&["le"]);
+        let i = *index.entry(key.clone()).or_insert_with(|| {
+            classic.push((key, Vec::new()));
+            classic.len() - 1
+        });
+        classic[i].1.push((upper, s.f));
+    }
+    let mut native = Vec::new();
+    let mut dropped = vec![false; classic.len()];
+    for s in natives {
+        if let Some(&i) = index.get(&s.metric)
+            && !dropped[i]
+            && !classic[i].1.is_empty()
+        {
+            let name = if ev.delayed_name_removal {
+                s.metric.metric_name()
+            } else {
+                ""
+            };
+            let mut msg = "vector contains a mix of classic and native histograms".to_string();
+            if !name.is_empty() {
+                msg.push_str(&format!(" for metric name {}", quote(name)));
+            }
+            ev.annos.warn(msg, pos);
+            dropped[i] = true;
+            continue;
+        }
+        if let Some(h) = &s.h {
+            native.push((s.metric.clone(), h.clone()));
+        }
+    }
+    let classic = classic
+        .into_iter()
+        .zip(dropped)
+        .filter(|(c, d)| !d && !c.1.is_empty())
+        .map(|(c, _)| c)
+        .collect();
+    Split { classic, native }
+}
+
+/// Go's `strconv.ParseFloat` for label values.
+fn parse_go_float(s: &str) -> Option<f64> {
+    let t = s.strip_prefix('+').unwrap_or(s);
+    match t.to_ascii_lowercase().as_str() {
+        "inf" | "infinity" => {
+            return Some(if s.starts_with('-') {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            });
+        }
+        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
+        "nan" => return Some(f64::NAN),
+        _ => {}
+    }
+    if s.is_empty() || s.contains('_') {
+        return None;
+    }
+    s.parse::<f64>().ok()
+}
+
+fn warn_quantile(ev: &mut Evaluator<'_>, q: f64, pos: usize) {
+    if q.is_nan() || !(0.0..=1.0).contains(&q) {
+        ev.annos.warn(
+            format!("quantile value should be between 0 and 1, got {}", go_g(q)),
             pos,
         );
     }
-    let mut groups: HashMap<Labels, Vec<(f64, f64)>> = HashMap::new();
-    let mut order: Vec<Labels> = Vec::new();
-    let vpos = c.args[1].pos_range().start;
-    for s in &v[1] {
-        if let Some(h) = &s.h {
-            // Native histograms are answered per series.
-            let val = native_quantile(q, h);
-            out.push(Sample::float(drop_name(&s.metric), 0, val));
-            continue;
-        }
-        let Some(le) = s.metric.get("le").and_then(parse_le) else {
-            let raw = s.metric.get_or_empty("le");
-            ev.warn_at(
-                format!("bucket label \"le\" is missing or has a malformed value of {raw:?} for metric name {:?}", s.metric.metric_name()),
-                vpos,
-            );
-            continue;
-        };
-        let key = drop_name(&s.metric.without(&["le"]));
-        if !groups.contains_key(&key) {
-            order.push(key.clone());
-        }
-        groups.entry(key).or_default().push((le, s.f));
-    }
-    for key in order {
-        let Some(mut buckets) = groups.remove(&key) else {
-            continue;
-        };
-        if out.iter().any(|s| s.metric == key) {
-            ev.warn_at(
-                "vector contains a mix of classic and native histograms".into(),
-                vpos,
-            );
-            continue;
-        }
-        let (val, forced) = bucket_quantile(q, &mut buckets);
-        if forced {
-            ev.info_at(
-                "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)".into(),
-                vpos,
-            );
-        }
-        out.push(Sample::float(key, 0, val));
-    }
-    Ok(())
 }
 
-/// Quantile from classic buckets `(upper bound, cumulative count)`; also says whether
-/// counts had to be made monotonic.
-fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> (f64, bool) {
-    if q.is_nan() {
-        return (f64::NAN, false);
-    }
-    if q < 0.0 {
-        return (f64::NEG_INFINITY, false);
-    }
-    if q > 1.0 {
-        return (f64::INFINITY, false);
-    }
-    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-    if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
-        return (f64::NAN, false);
-    }
-    // Same bound twice: add them up.
-    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
-    for b in buckets.iter() {
-        match merged.last_mut() {
-            Some(l) if l.0 == b.0 => l.1 += b.1,
-            _ => merged.push(*b),
-        }
-    }
-    let mut forced = false;
-    let mut max = f64::NEG_INFINITY;
-    for b in merged.iter_mut() {
-        if b.1 > max {
-            max = b.1;
-        } else if b.1 < max {
-            b.1 = max;
-            forced = true;
-        }
-    }
-    if merged.len() < 2 {
-        return (f64::NAN, forced);
-    }
-    let observations = merged[merged.len() - 1].1;
-    if observations == 0.0 {
-        return (f64::NAN, forced);
-    }
-    let mut rank = q * observations;
-    let b = merged[..merged.len() - 1].partition_point(|x| x.1 < rank);
-    if b == merged.len() - 1 {
-        return (merged[merged.len() - 2].0, forced);
-    }
-    if b == 0 && merged[0].0 <= 0.0 {
-        return (merged[0].0, forced);
-    }
-    let (mut start, end, mut count) = (0.0, merged[b].0, merged[b].1);
-    if b > 0 {
-        start = merged[b - 1].0;
-        count -= merged[b - 1].1;
-        rank -= merged[b - 1].1;
-    }
-    (start + (end - start) * (rank / count), forced)
+/// Result labels: the name goes (now, or at the end with delayed removal).
+fn output_labels(ev: &Evaluator<'_>, l: &Labels) -> Labels {
+    ev.drop_now(l, true)
 }
 
-/// Quantile of a native histogram, interpolating linearly within the bucket the rank
-/// falls in (custom buckets) or exponentially (exponential buckets), as Prometheus.
-fn native_quantile(q: f64, h: &FloatHistogram) -> f64 {
-    if q.is_nan() || h.count == 0.0 || h.count.is_nan() {
-        return f64::NAN;
+fn quantile_fn(ev: &mut Evaluator<'_>, c: &Call, v: &[EVector], ts: i64) -> Result<EVector> {
+    let Some(q) = v[0].first().map(|s| s.f) else {
+        return Ok(Vec::new());
+    };
+    warn_quantile(ev, q, unwrap(&c.args[0]).pos_range().start);
+    let pos = unwrap(&c.args[1]).pos_range().start;
+    let sp = split(ev, &v[1], pos);
+    let mut out = Vec::new();
+    for (l, h) in &sp.native {
+        let val = native_quantile(ev, q, h, l.metric_name(), pos);
+        out.push(ESample {
+            metric: output_labels(ev, l),
+            t: ts,
+            f: val,
+            h: None,
+            drop_name: true,
+        });
     }
+    for (l, mut buckets) in sp.classic {
+        let r = bucket_quantile(q, &mut buckets);
+        if let Some((lo, hi, diff)) = r.forced {
+            let name = if ev.delayed_name_removal {
+                l.metric_name().to_string()
+            } else {
+                String::new()
+            };
+            ev.annos.monotonicity(&name, pos, ts, lo, hi, diff);
+        }
+        out.push(ESample {
+            metric: output_labels(ev, &l),
+            t: ts,
+            f: r.value,
+            h: None,
+            drop_name: true,
+        });
+    }
+    Ok(out)
+}
+
+/// Prometheus's `FormatOpenMetricsFloat`.
+fn openmetrics_float(f: f64) -> String {
+    if f == 1.0 {
+        return "1.0".into();
+    }
+    if f == 0.0 {
+        return "0.0".into();
+    }
+    if f == -1.0 {
+        return "-1.0".into();
+    }
+    let s = go_g(f);
+    if s.contains(['e', '.']) || !f.is_finite() {
+        return s;
+    }
+    s + ".0"
+}
+
+fn quantiles_fn(ev: &mut Evaluator<'_>, c: &Call, v: &[EVector], ts: i64) -> Result<EVector> {
+    let label = super::string_arg(&c.args[1])?;
+    let mut qs = Vec::new();
+    for (i, qv) in v.iter().enumerate().skip(2) {
+        let q = qv.first().map_or(f64::NAN, |s| s.f);
+        warn_quantile(ev, q, unwrap(&c.args[i]).pos_range().start);
+        qs.push(q);
+    }
+    let pos = unwrap(&c.args[0]).pos_range().start;
+    let sp = split(ev, &v[0], pos);
+    let with_q = |l: &Labels, q: f64| {
+        let mut b = LabelsBuilder::new(l.clone());
+        b.set(label.as_str(), openmetrics_float(q));
+        b.into_labels()
+    };
+    let mut out = Vec::new();
+    for &q in &qs {
+        for (l, h) in &sp.native {
+            let val = native_quantile(ev, q, h, l.metric_name(), pos);
+            out.push(ESample {
+                metric: with_q(&output_labels(ev, l), q),
+                t: ts,
+                f: val,
+                h: None,
+                drop_name: true,
+            });
+        }
+        for (l, buckets) in &sp.classic {
+            let mut buckets = buckets.clone();
+            let r = bucket_quantile(q, &mut buckets);
+            if let Some((lo, hi, diff)) = r.forced {
+                let name = if ev.delayed_name_removal {
+                    l.metric_name().to_string()
+                } else {
+                    String::new()
+                };
+                ev.annos.monotonicity(&name, pos, ts, lo, hi, diff);
+            }
+            out.push(ESample {
+                metric: with_q(&output_labels(ev, l), q),
+                t: ts,
+                f: r.value,
+                h: None,
+                drop_name: true,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn fraction_fn(ev: &mut Evaluator<'_>, c: &Call, v: &[EVector], ts: i64) -> Result<EVector> {
+    let (Some(lower), Some(upper)) = (v[0].first().map(|s| s.f), v[1].first().map(|s| s.f)) else {
+        return Ok(Vec::new());
+    };
+    let pos = unwrap(&c.args[2]).pos_range().start;
+    let sp = split(ev, &v[2], pos);
+    let mut out = Vec::new();
+    for (l, h) in &sp.native {
+        let val = native_fraction(ev, lower, upper, h, l.metric_name(), pos);
+        out.push(ESample {
+            metric: output_labels(ev, l),
+            t: ts,
+            f: val,
+            h: None,
+            drop_name: true,
+        });
+    }
+    for (l, mut buckets) in sp.classic {
+        out.push(ESample {
+            metric: output_labels(ev, &l),
+            t: ts,
+            f: bucket_fraction(lower, upper, &mut buckets),
+            h: None,
+            drop_name: true,
+        });
+    }
+    Ok(out)
+}
+
+fn name_suffix(name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!(" for metric name {}", quote(name))
+    }
+}
+
+/// Quantile of a native histogram, as Prometheus's `HistogramQuantile`: linear
+/// interpolation in custom buckets and the zero bucket, exponential interpolation
+/// in exponential buckets.
+pub(crate) fn native_quantile(
+    ev: &mut Evaluator<'_>,
+    q: f64,
+    h: &FloatHistogram,
+    name: &str,
+    pos: usize,
+) -> f64 {
     if q < 0.0 {
         return f64::NEG_INFINITY;
     }
     if q > 1.0 {
         return f64::INFINITY;
     }
-    // Buckets in ascending order of their bounds: (lower, upper, count).
-    let mut bs: Vec<(f64, f64, f64)> = Vec::new();
-    if h.schema == CUSTOM_BUCKETS_SCHEMA {
-        for (i, c) in expand(&h.positive_spans, &h.positive_buckets) {
-            let i = i as usize;
-            let lo = if i == 0 {
-                f64::NEG_INFINITY
+    if h.count == 0.0 || q.is_nan() {
+        return f64::NAN;
+    }
+    let forward = h.sum.is_nan() || q < 0.5;
+    let buckets = if forward {
+        fhist::all_buckets(h)
+    } else {
+        fhist::all_buckets_reverse(h)
+    };
+    let mut rank = if forward {
+        q * h.count
+    } else {
+        (1.0 - q) * h.count
+    };
+    let mut count = 0.0;
+    let mut idx = 0;
+    let mut bucket: Option<Bucket> = None;
+    while idx < buckets.len() {
+        let b = buckets[idx];
+        idx += 1;
+        bucket = Some(b);
+        if b.count == 0.0 {
+            continue;
+        }
+        count += b.count;
+        if count >= rank {
+            break;
+        }
+    }
+    let mut b = bucket.unwrap_or(Bucket {
+        lower: 0.0,
+        upper: 0.0,
+        lower_inclusive: false,
+        upper_inclusive: false,
+        count: 0.0,
+    });
+    let custom = fhist::is_custom(h);
+    if !custom && b.lower < 0.0 && b.upper > 0.0 {
+        if h.negative_buckets.is_empty() && !h.positive_buckets.is_empty() {
+            b.lower = 0.0;
+        } else if h.positive_buckets.is_empty() && !h.negative_buckets.is_empty() {
+            b.upper = 0.0;
+        }
+    } else if custom {
+        if b.lower == f64::NEG_INFINITY {
+            if b.upper <= 0.0 {
+                return b.upper;
+            }
+            b.lower = 0.0;
+        } else if b.upper == f64::INFINITY {
+            return b.lower;
+        }
+    }
+    if count > h.count {
+        count = h.count;
+    }
+    if count < rank {
+        if h.sum.is_nan() {
+            ev.annos.info(
+                format!(
+                    "input to histogram_quantile has NaN observations, result is NaN{}",
+                    name_suffix(name)
+                ),
+                pos,
+            );
+            return f64::NAN;
+        }
+        return b.upper;
+    }
+    if forward {
+        rank -= count - b.count;
+    } else {
+        rank = count - rank;
+    }
+    if h.sum.is_nan() {
+        for r in &buckets[idx..] {
+            count += r.count;
+        }
+        if count < h.count {
+            ev.annos.info(
+                format!(
+                    "input to histogram_quantile has NaN observations, result is skewed higher{}",
+                    name_suffix(name)
+                ),
+                pos,
+            );
+        }
+    }
+    let fraction = rank / b.count;
+    if custom || (b.lower <= 0.0 && b.upper >= 0.0) {
+        return b.lower + (b.upper - b.lower) * fraction;
+    }
+    let (ll, lu) = (b.lower.abs().log2(), b.upper.abs().log2());
+    if b.lower > 0.0 {
+        return (ll + (lu - ll) * fraction).exp2();
+    }
+    -(lu + (ll - lu) * (1.0 - fraction)).exp2()
+}
+
+/// The fraction of observations between `lower` and `upper` in a native
+/// histogram, as Prometheus's `HistogramFraction`.
+pub(crate) fn native_fraction(
+    ev: &mut Evaluator<'_>,
+    lower: f64,
+    upper: f64,
+    h: &FloatHistogram,
+    name: &str,
+    pos: usize,
+) -> f64 {
+    if h.count == 0.0 || lower.is_nan() || upper.is_nan() {
+        return f64::NAN;
+    }
+    if lower >= upper {
+        return 0.0;
+    }
+    let custom = fhist::is_custom(h);
+    let buckets = fhist::all_buckets(h);
+    let (mut count, mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0, 0.0);
+    let (mut lower_set, mut upper_set) = (false, false);
+    let mut idx = 0;
+    while idx < buckets.len() {
+        let mut b = buckets[idx];
+        idx += 1;
+        count += b.count;
+        let mut zero = false;
+        if b.lower <= 0.0 && b.upper >= 0.0 {
+            zero = true;
+            if h.negative_buckets.is_empty() && !h.positive_buckets.is_empty() {
+                b.lower = 0.0;
+            } else if h.positive_buckets.is_empty() && !h.negative_buckets.is_empty() {
+                b.upper = 0.0;
+            }
+        }
+        let interpolate = |v: f64| -> f64 {
+            if custom || zero {
+                if b.lower == f64::NEG_INFINITY {
+                    return b.count;
+                }
+                rank + b.count * fhist::fraction_below(&b, v, true)
             } else {
-                h.custom_values.get(i - 1).copied().unwrap_or(f64::INFINITY)
-            };
-            let hi = h.custom_values.get(i).copied().unwrap_or(f64::INFINITY);
-            bs.push((lo, hi, c));
+                rank + b.count * fhist::fraction_below(&b, v, false)
+            }
+        };
+        if !lower_set && b.lower >= lower {
+            lower_rank = rank;
+            lower_set = true;
+        }
+        if !upper_set && b.lower >= upper {
+            upper_rank = rank;
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        if !lower_set && b.lower < lower && b.upper > lower {
+            lower_rank = interpolate(lower);
+            lower_set = true;
+        }
+        if !upper_set && b.lower < upper && b.upper > upper {
+            upper_rank = interpolate(upper);
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        rank += b.count;
+    }
+    if h.sum.is_nan() {
+        for b in &buckets[idx..] {
+            count += b.count;
+        }
+        if count < h.count {
+            ev.annos.info(
+                format!(
+                    "input to histogram_fraction has NaN observations, which are excluded from all fractions{}",
+                    name_suffix(name)
+                ),
+                pos,
+            );
         }
     } else {
-        let neg = expand(&h.negative_spans, &h.negative_buckets);
-        for (i, c) in neg.iter().rev() {
-            bs.push((
-                -upper_bound(*i, h.schema),
-                -upper_bound(*i - 1, h.schema),
-                *c,
-            ));
-        }
-        if h.zero_count > 0.0 {
-            bs.push((-h.zero_threshold, h.zero_threshold, h.zero_count));
-        }
-        for (i, c) in expand(&h.positive_spans, &h.positive_buckets) {
-            bs.push((upper_bound(i - 1, h.schema), upper_bound(i, h.schema), c));
+        count = h.count;
+    }
+    if !lower_set || lower_rank > count {
+        lower_rank = count;
+    }
+    if !upper_set || upper_rank > count {
+        upper_rank = count;
+    }
+    (upper_rank - lower_rank) / h.count
+}
+
+/// Classic buckets sorted by bound, with equal bounds added up.
+fn coalesce(buckets: &mut Vec<(f64, f64)>) {
+    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    let mut out: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
+    for b in buckets.iter() {
+        match out.last_mut() {
+            Some(l) if l.0 == b.0 => l.1 += b.1,
+            _ => out.push(*b),
         }
     }
-    let rank = q * h.count;
-    let mut seen = 0.0;
-    for (k, (lo, hi, c)) in bs.iter().enumerate() {
-        if seen + c >= rank && *c > 0.0 {
-            let frac = (rank - seen) / c;
-            let is_zero = h.schema != CUSTOM_BUCKETS_SCHEMA
-                && *lo == -h.zero_threshold
-                && *hi == h.zero_threshold
-                && h.zero_count > 0.0;
-            if h.schema == CUSTOM_BUCKETS_SCHEMA || is_zero {
-                if lo.is_infinite() {
-                    return *hi;
-                }
-                if hi.is_infinite() {
-                    return *lo;
-                }
-                return lo + (hi - lo) * frac;
-            }
-            let _ = k;
-            // Exponential interpolation inside an exponential bucket.
-            if *lo > 0.0 {
-                return lo * (hi / lo).powf(frac);
-            }
-            return hi * (lo / hi).powf(1.0 - frac);
-        }
-        seen += c;
+    *buckets = out;
+}
+
+/// A classic quantile and, when counts had to be made monotonic, the smallest and
+/// largest bound fixed and the largest fix.
+struct BucketQuantile {
+    value: f64,
+    forced: Option<(f64, f64, f64)>,
+}
+
+fn almost_equal(a: f64, b: f64, eps: f64) -> bool {
+    if a.is_nan() && b.is_nan() {
+        return true;
     }
-    bs.last().map_or(f64::NAN, |b| b.1)
+    if a == b {
+        return true;
+    }
+    let min_normal = f64::from_bits(0x0010000000000000);
+    let abs_sum = a.abs() + b.abs();
+    let diff = (a - b).abs();
+    if a == 0.0 || b == 0.0 || abs_sum < min_normal {
+        return diff < eps * min_normal;
+    }
+    diff / abs_sum.min(f64::MAX) < eps
+}
+
+/// Quantile from classic buckets `(upper bound, cumulative count)`.
+fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> BucketQuantile {
+    let done = |value| BucketQuantile {
+        value,
+        forced: None,
+    };
+    if q.is_nan() {
+        return done(f64::NAN);
+    }
+    if q < 0.0 {
+        return done(f64::NEG_INFINITY);
+    }
+    if q > 1.0 {
+        return done(f64::INFINITY);
+    }
+    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
+        return done(f64::NAN);
+    }
+    coalesce(buckets);
+    // Tiny differences are float noise and ignored; real decreases are removed.
+    let (mut min_b, mut max_b, mut max_diff, mut forced) =
+        (f64::INFINITY, f64::NEG_INFINITY, 0.0, false);
+    let mut prev = buckets[0].1;
+    for b in buckets.iter_mut().skip(1) {
+        let cur = b.1;
+        if cur == prev {
+            continue;
+        }
+        if almost_equal(prev, cur, 1e-12) {
+            b.1 = prev;
+            continue;
+        }
+        if cur < prev {
+            b.1 = prev;
+            forced = true;
+            min_b = min_b.min(b.0);
+            max_b = max_b.max(b.0);
+            if prev - cur > max_diff {
+                max_diff = prev - cur;
+            }
+            continue;
+        }
+        prev = cur;
+    }
+    let forced = forced.then_some((min_b, max_b, max_diff));
+    let with = |value| BucketQuantile { value, forced };
+    if buckets.len() < 2 {
+        return with(f64::NAN);
+    }
+    let observations = buckets[buckets.len() - 1].1;
+    if observations == 0.0 {
+        return with(f64::NAN);
+    }
+    let mut rank = q * observations;
+    let b = buckets[..buckets.len() - 1].partition_point(|x| x.1 < rank);
+    if b == buckets.len() - 1 {
+        return with(buckets[buckets.len() - 2].0);
+    }
+    if b == 0 && buckets[0].0 <= 0.0 {
+        return with(buckets[0].0);
+    }
+    let (mut start, end, mut count) = (0.0, buckets[b].0, buckets[b].1);
+    if b > 0 {
+        start = buckets[b - 1].0;
+        count -= buckets[b - 1].1;
+        rank -= buckets[b - 1].1;
+    }
+    with(start + (end - start) * (rank / count))
+}
+
+/// The fraction of observations between `lower` and `upper` in classic buckets.
+fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<(f64, f64)>) -> f64 {
+    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
+        return f64::NAN;
+    }
+    coalesce(buckets);
+    let count = buckets[buckets.len() - 1].1;
+    if count == 0.0 || lower.is_nan() || upper.is_nan() {
+        return f64::NAN;
+    }
+    if lower >= upper {
+        return 0.0;
+    }
+    let (mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0);
+    let (mut lower_set, mut upper_set) = (false, false);
+    let mut lower_bound = if buckets[0].0 <= 0.0 {
+        f64::NEG_INFINITY
+    } else {
+        0.0
+    };
+    for (i, b) in buckets.iter().enumerate() {
+        if i > 0 {
+            lower_bound = buckets[i - 1].0;
+        }
+        let upper_bound = b.0;
+        let interpolate = |v: f64| -> f64 {
+            if lower_bound == f64::NEG_INFINITY {
+                return b.1;
+            }
+            rank + (b.1 - rank) * (v - lower_bound) / (upper_bound - lower_bound)
+        };
+        if !lower_set && lower_bound >= lower {
+            lower_rank = rank;
+            lower_set = true;
+        }
+        if !upper_set && lower_bound >= upper {
+            upper_rank = rank;
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        if !lower_set && lower_bound < lower && upper_bound > lower {
+            lower_rank = interpolate(lower);
+            lower_set = true;
+        }
+        if !upper_set && lower_bound < upper && upper_bound > upper {
+            upper_rank = interpolate(upper);
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        rank = b.1;
+    }
+    if !lower_set || lower_rank > count {
+        lower_rank = count;
+    }
+    if !upper_set || upper_rank > count {
+        upper_rank = count;
+    }
+    (upper_rank - lower_rank) / count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classic_quantile_interpolates_and_fixes_monotonicity() {
+        let mut b = vec![(1.0, 10.0), (2.0, 20.0), (f64::INFINITY, 20.0)];
+        assert_eq!(bucket_quantile(0.5, &mut b).value, 1.0);
+        let mut b = vec![(1.0, 10.0), (2.0, 5.0), (f64::INFINITY, 20.0)];
+        let r = bucket_quantile(0.5, &mut b);
+        assert_eq!(r.forced, Some((2.0, 2.0, 5.0)));
+    }
+
+    #[test]
+    fn classic_fraction() {
+        let mut b = vec![(1.0, 10.0), (2.0, 20.0), (f64::INFINITY, 20.0)];
+        assert_eq!(bucket_fraction(0.0, 1.0, &mut b), 0.5);
+        assert_eq!(bucket_fraction(0.0, 1.5, &mut b), 0.75);
+    }
+
+    #[test]
+    fn openmetrics_floats() {
+        assert_eq!(openmetrics_float(0.5), "0.5");
+        assert_eq!(openmetrics_float(1.0), "1.0");
+        assert_eq!(openmetrics_float(2.0), "2.0");
+        assert_eq!(openmetrics_float(f64::NAN), "NaN");
+    }
 }

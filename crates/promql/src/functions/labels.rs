@@ -1,29 +1,26 @@
-//! `label_replace` and `label_join`: rewrite the labels of whole series.
+//! `label_replace` and `label_join`: rewrite the labels of whole series. Writing
+//! `__name__` keeps the (new) name even where it was to be dropped.
 
-use super::{merge_same_labels, string_arg};
+use super::{label_name_arg, string_arg};
 use crate::Error;
-use crate::eval::{Evaluator, Result};
-use crate::value::Value;
+use crate::eval::{EMatrix, Evaluator, Result, merge_same_labels};
 use ember_model::labels::{ValidationScheme, is_valid_label_name};
 use ember_model::{LabelsBuilder, Regex};
 use ember_promql_parser::Call;
 
-pub(crate) fn dispatch(ev: &mut Evaluator<'_>, c: &Call, name: &str) -> Option<Result<Value>> {
-    match name {
-        "label_replace" => Some(label_replace(ev, c)),
-        "label_join" => Some(label_join(ev, c)),
-        _ => None,
-    }
-}
-
-fn label_replace(ev: &mut Evaluator<'_>, c: &Call) -> Result<Value> {
+pub(crate) fn label_replace(ev: &mut Evaluator<'_>, c: &Call) -> Result<EMatrix> {
     let dst = string_arg(&c.args[1])?;
+    if label_name_arg(&c.args[1])?.is_none() {
+        return Err(Error::Eval(format!(
+            "invalid destination label name in label_replace(): {dst}"
+        )));
+    }
     let repl = string_arg(&c.args[2])?;
     let src = string_arg(&c.args[3])?;
     let re_src = string_arg(&c.args[4])?;
-    let re = Regex::new(&re_src).map_err(|e| {
+    let re = Regex::new(&re_src).map_err(|_| {
         Error::Eval(format!(
-            "invalid regular expression in label_replace(): {re_src}: {e}"
+            "invalid regular expression in label_replace(): {re_src}"
         ))
     })?;
     if !is_valid_label_name(&dst, ValidationScheme::Utf8) {
@@ -38,17 +35,25 @@ fn label_replace(ev: &mut Evaluator<'_>, c: &Call) -> Result<Value> {
             let mut b = LabelsBuilder::new(s.metric.clone());
             b.set(dst.as_str(), res);
             s.metric = b.into_labels();
+            if dst == "__name__" {
+                s.drop_name = false;
+            }
         }
     }
-    Ok(Value::Matrix(merge_same_labels(m)?))
+    merge_same_labels(m)
 }
 
-fn label_join(ev: &mut Evaluator<'_>, c: &Call) -> Result<Value> {
+pub(crate) fn label_join(ev: &mut Evaluator<'_>, c: &Call) -> Result<EMatrix> {
     let dst = string_arg(&c.args[1])?;
+    if label_name_arg(&c.args[1])?.is_none() {
+        return Err(Error::Eval(format!(
+            "invalid destination label name in label_join(): {dst}"
+        )));
+    }
     let sep = string_arg(&c.args[2])?;
     let srcs: Vec<String> = c.args[3..].iter().map(string_arg).collect::<Result<_>>()?;
-    for s in &srcs {
-        if !is_valid_label_name(s, ValidationScheme::Utf8) {
+    for (a, s) in c.args[3..].iter().zip(&srcs) {
+        if label_name_arg(a)?.is_none() || !is_valid_label_name(s, ValidationScheme::Utf8) {
             return Err(Error::Eval(format!(
                 "invalid source label name in label_join(): {s}"
             )));
@@ -65,6 +70,9 @@ fn label_join(ev: &mut Evaluator<'_>, c: &Call) -> Result<Value> {
         let mut b = LabelsBuilder::new(s.metric.clone());
         b.set(dst.as_str(), joined.join(&sep));
         s.metric = b.into_labels();
+        if dst == "__name__" {
+            s.drop_name = false;
+        }
     }
-    Ok(Value::Matrix(merge_same_labels(m)?))
+    merge_same_labels(m)
 }

@@ -1,117 +1,108 @@
 //! `rate`, `increase`, `delta` (extrapolated over the range, with Prometheus's rules
-//! for when to extrapolate to the range's edges and to a counter's zero point) and
-//! `irate`, `idelta` (from the last two samples).
+//! for when to extrapolate to the range's edges and to a counter's zero point; or,
+//! for `anchored` and `smoothed` ranges, taken between the values at the range's
+//! edges) and `irate`, `idelta` (from the last two samples).
 
-use super::{Out, RangeCtx, histogram as fh, range};
-use crate::eval::{Evaluator, Result};
-use crate::value::Value;
-use ember_model::histogram::CounterResetHint;
-use ember_promql_parser::Call;
+use super::{Out, RangeFn, Win};
+use crate::eval::Evaluator;
+use crate::fhist::{self, Acc};
+use crate::value::{FPoint, HPoint};
+use ember_model::histogram::{CounterResetHint, FloatHistogram};
 use std::sync::Arc;
 
-pub(crate) fn dispatch(ev: &mut Evaluator<'_>, c: &Call, name: &str) -> Option<Result<Value>> {
-    let f: super::RangeFn = match name {
-        "rate" => |ev, x, pos| extrapolated(ev, x, pos, true, true),
-        "increase" => |ev, x, pos| extrapolated(ev, x, pos, true, false),
-        "delta" => |ev, x, pos| extrapolated(ev, x, pos, false, false),
-        "irate" => |ev, x, pos| instant_value(ev, x, pos, true),
-        "idelta" => |ev, x, pos| instant_value(ev, x, pos, false),
+pub(crate) fn range_fn(name: &str) -> Option<RangeFn> {
+    Some(match name {
+        "rate" => |ev, w| Ok(extrapolated(ev, w, true, true)),
+        "increase" => |ev, w| Ok(extrapolated(ev, w, true, false)),
+        "delta" => |ev, w| Ok(extrapolated(ev, w, false, false)),
+        "irate" => |ev, w| Ok(instant_value(ev, w, true)),
+        "idelta" => |ev, w| Ok(instant_value(ev, w, false)),
         _ => return None,
-    };
-    let r = range(ev, c, 0, false, f);
-    if matches!(name, "rate" | "increase") && r.is_ok() {
-        counter_name_info(ev, c);
-    }
-    Some(r)
+    })
 }
 
-/// Prometheus notes rates of metrics whose names do not look like counters.
-fn counter_name_info(ev: &mut Evaluator<'_>, c: &Call) {
-    let Ok(windows) = ev.range_arg(&c.args[0]) else {
-        return;
-    };
-    let pos = c.args[0].pos_range().start;
-    for w in windows {
-        let name = w.labels.metric_name();
-        if name.is_empty() || w.floats.is_empty() {
-            continue;
-        }
-        let counter_like = ["_total", "_sum", "_count", "_bucket"]
-            .iter()
-            .any(|s| name.ends_with(s));
-        let has_points = w.ends.iter().any(|e| !w.window(*e).0.is_empty());
-        if !counter_like && has_points {
-            ev.info_at(
-                format!("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {name:?}"),
-                pos,
-            );
-        }
-    }
-}
-
-fn mixed(ev: &mut Evaluator<'_>, x: &RangeCtx<'_>, pos: usize) -> Option<Out> {
-    ev.warn_at(
+fn warn_mixed(ev: &mut Evaluator<'_>, w: &Win<'_>) {
+    ev.annos.warn(
         format!(
-            "encountered a mix of histograms and floats for metric name {:?}",
-            x.metric.metric_name()
+            "encountered a mix of histograms and floats for metric name {}",
+            w.name()
         ),
+        w.pos,
+    );
+}
+
+fn warn_exp_custom(ev: &mut Evaluator<'_>, name: &str, pos: usize) {
+    ev.annos.warn(
+        format!("vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name}"),
         pos,
     );
-    None
+}
+
+fn warn_not_counter(ev: &mut Evaluator<'_>, name: &str, pos: usize) {
+    ev.annos.warn(
+        format!("this native histogram metric is not a counter: {name}"),
+        pos,
+    );
+}
+
+fn warn_not_gauge(ev: &mut Evaluator<'_>, name: &str, pos: usize) {
+    ev.annos.warn(
+        format!("this native histogram metric is not a gauge: {name}"),
+        pos,
+    );
+}
+
+fn info_reconciled(ev: &mut Evaluator<'_>, what: &str, pos: usize) {
+    ev.annos.info(
+        format!("mismatched custom buckets were reconciled during {what}"),
+        pos,
+    );
 }
 
 fn extrapolated(
     ev: &mut Evaluator<'_>,
-    x: &RangeCtx<'_>,
-    pos: usize,
+    w: &Win<'_>,
     is_counter: bool,
     is_rate: bool,
 ) -> Option<Out> {
-    if !x.floats.is_empty() && !x.hists.is_empty() {
-        return mixed(ev, x, pos);
+    if !w.floats.is_empty() && !w.hists.is_empty() {
+        warn_mixed(ev, w);
+        return None;
     }
-    let range_start = x.end - x.range;
-    let range_end = x.end;
+    if w.anchored || w.smoothed {
+        if !w.hists.is_empty() {
+            return extended_hist_rate(ev, w, is_counter, is_rate);
+        }
+        return extended_rate(w, is_counter, is_rate);
+    }
     let (first_t, last_t, n_minus_one);
     let mut result_f = 0.0;
-    let mut result_h = None;
-    if !x.hists.is_empty() {
-        n_minus_one = x.hists.len() - 1;
-        first_t = x.hists[0].t;
-        last_t = x.hists[n_minus_one].t;
-        if n_minus_one == 0 {
-            return None;
-        }
-        match fh::histogram_rate(x.hists, is_counter) {
-            Ok((h, warn)) => {
-                if let Some(w) = warn {
-                    ev.warn_at(format!("{w} {:?}", x.metric.metric_name()), pos);
-                }
-                result_h = Some(h);
-            }
-            Err(w) => {
-                ev.warn_at(format!("{w} {:?}", x.metric.metric_name()), pos);
-                return None;
-            }
+    let mut result_h: Option<FloatHistogram> = None;
+    if !w.hists.is_empty() {
+        n_minus_one = w.hists.len() - 1;
+        first_t = w.hists[0].t;
+        last_t = w.hists[n_minus_one].t;
+        if w.hists.len() > 1 {
+            result_h = Some(histogram_rate(ev, w, w.hists, is_counter)?);
         }
     } else {
-        n_minus_one = x.floats.len() - 1;
-        first_t = x.floats[0].t;
-        last_t = x.floats[n_minus_one].t;
-        if n_minus_one == 0 {
-            return None;
-        }
-        result_f = x.floats[n_minus_one].f - x.floats[0].f;
+        n_minus_one = w.floats.len() - 1;
+        first_t = w.floats[0].t;
+        last_t = w.floats[n_minus_one].t;
+        result_f = w.floats[n_minus_one].f - w.floats[0].f;
         if is_counter {
-            for w in x.floats.windows(2) {
-                if w[1].f < w[0].f {
-                    result_f += w[0].f;
+            for p in w.floats.windows(2) {
+                if p[1].f < p[0].f {
+                    result_f += p[0].f;
                 }
             }
         }
     }
-    let mut to_start = (first_t - range_start) as f64 / 1000.0;
-    let mut to_end = (range_end - last_t) as f64 / 1000.0;
+    if n_minus_one == 0 {
+        return None;
+    }
+    let mut to_start = (first_t - w.range_start) as f64 / 1000.0;
+    let mut to_end = (w.range_end - last_t) as f64 / 1000.0;
     let sampled = (last_t - first_t) as f64 / 1000.0;
     let avg = sampled / n_minus_one as f64;
     let threshold = avg * 1.1;
@@ -119,15 +110,17 @@ fn extrapolated(
         to_start = avg / 2.0;
     }
     if is_counter {
+        // Counters cannot go below zero: do not extrapolate past the point where
+        // the counter would have been zero.
         let mut to_zero = to_start;
-        if result_f > 0.0 && !x.floats.is_empty() && x.floats[0].f >= 0.0 {
-            to_zero = sampled * (x.floats[0].f / result_f);
+        if result_f > 0.0 && !w.floats.is_empty() && w.floats[0].f >= 0.0 {
+            to_zero = sampled * (w.floats[0].f / result_f);
         } else if let Some(h) = &result_h
             && h.count > 0.0
-            && !x.hists.is_empty()
-            && x.hists[0].h.count >= 0.0
+            && !w.hists.is_empty()
+            && w.hists[0].h.count >= 0.0
         {
-            to_zero = sampled * (x.hists[0].h.count / h.count);
+            to_zero = sampled * (w.hists[0].h.count / h.count);
         }
         if to_zero < to_start {
             to_start = to_zero;
@@ -142,92 +135,534 @@ fn extrapolated(
         1.0
     };
     if is_rate {
-        factor /= x.range as f64 / 1000.0;
+        factor /= w.range as f64 / 1000.0;
     }
     match result_h {
         Some(mut h) => {
-            fh::scale(&mut h, factor);
+            fhist::mul(&mut h, factor);
             Some(Out::H(Arc::new(h)))
         }
         None => Some(Out::F(result_f * factor)),
     }
 }
 
-fn instant_value(
+/// The increase over a range of histograms, resets accounted for (Prometheus's
+/// `histogramRate`); `None` when the histograms cannot be combined.
+fn histogram_rate(
     ev: &mut Evaluator<'_>,
-    x: &RangeCtx<'_>,
-    pos: usize,
-    is_rate: bool,
-) -> Option<Out> {
-    if x.floats.len() + x.hists.len() < 2 {
+    w: &Win<'_>,
+    points: &[HPoint],
+    is_counter: bool,
+) -> Option<FloatHistogram> {
+    let name = w.name();
+    let pos = w.pos;
+    let last = &points[points.len() - 1].h;
+    let mut prev: Arc<FloatHistogram> = points[0].h.clone();
+    let mut custom = fhist::is_custom(&prev);
+    if is_counter
+        && (prev.counter_reset_hint == CounterResetHint::Gauge
+            || last.counter_reset_hint == CounterResetHint::Gauge)
+    {
+        warn_not_counter(ev, &name, pos);
+    }
+    if is_counter {
+        // After a reset between the first two samples the first one does not
+        // matter, not even its bucket layout.
+        let second = &points[1].h;
+        if fhist::detect_reset(second, &prev) {
+            prev = Arc::new(FloatHistogram {
+                schema: second.schema,
+                custom_values: second.custom_values.clone(),
+                ..Default::default()
+            });
+            custom = fhist::is_custom(second);
+        }
+    }
+    if fhist::is_custom(last) != custom {
+        warn_exp_custom(ev, &name, pos);
         return None;
     }
-    // The last two samples, whichever kind they are.
-    type Point<'a> = (
-        i64,
-        Option<f64>,
-        Option<&'a Arc<ember_model::histogram::FloatHistogram>>,
-    );
-    let mut last: Vec<Point<'_>> = Vec::new();
-    for p in x.floats.iter().rev().take(2) {
-        last.push((p.t, Some(p.f), None));
+    let mut min_schema = last.schema.min(prev.schema);
+    for p in &points[1..points.len() - 1] {
+        if !is_counter {
+            continue;
+        }
+        if p.h.counter_reset_hint == CounterResetHint::Gauge {
+            warn_not_counter(ev, &name, pos);
+        }
+        min_schema = min_schema.min(p.h.schema);
+        if fhist::is_custom(&p.h) != custom {
+            warn_exp_custom(ev, &name, pos);
+            return None;
+        }
     }
-    for p in x.hists.iter().rev().take(2) {
-        last.push((p.t, None, Some(&p.h)));
+    let mut acc = Acc::new(last);
+    acc.reduce_to(min_schema);
+    match acc.add(&prev, true, false) {
+        Err(_) => {
+            warn_exp_custom(ev, &name, pos);
+            return None;
+        }
+        Ok(n) if n.reconciled => info_reconciled(ev, "subtraction", pos),
+        Ok(_) => {}
     }
-    last.sort_by_key(|s| std::cmp::Reverse(s.0));
-    let (s1, s0) = (&last[0], &last[1]);
-    let dt = s1.0 - s0.0;
+    if is_counter {
+        for p in &points[1..] {
+            if fhist::detect_reset(&p.h, &prev) {
+                match acc.add(&prev, false, false) {
+                    Err(_) => {
+                        warn_exp_custom(ev, &name, pos);
+                        return None;
+                    }
+                    Ok(n) if n.reconciled => info_reconciled(ev, "addition", pos),
+                    Ok(_) => {}
+                }
+            }
+            prev = p.h.clone();
+        }
+    } else if points[0].h.counter_reset_hint != CounterResetHint::Gauge
+        || last.counter_reset_hint != CounterResetHint::Gauge
+    {
+        warn_not_gauge(ev, &name, pos);
+    }
+    acc.set_hint(CounterResetHint::Gauge);
+    Some(acc.finish())
+}
+
+/// Linear interpolation between two points; a counter that went down is taken to
+/// have restarted from zero.
+pub(crate) fn interpolate(p1: FPoint, p2: FPoint, t: i64, is_counter: bool) -> f64 {
+    let mut y1 = p1.f;
+    let y2 = p2.f;
+    if is_counter && y2 < y1 {
+        y1 = 0.0;
+    }
+    y1 + (y2 - y1) * (t - p1.t) as f64 / (p2.t - p1.t) as f64
+}
+
+/// The value at the left edge of a window: the first sample's, or interpolated
+/// to the edge when smoothing.
+pub(crate) fn pick_left(
+    f: &[FPoint],
+    first: usize,
+    start: i64,
+    smoothed: bool,
+    counter: bool,
+) -> f64 {
+    if smoothed && f[first].t < start && first + 1 < f.len() {
+        return interpolate(f[first], f[first + 1], start, counter);
+    }
+    f[first].f
+}
+
+/// The value at the right edge of a window.
+pub(crate) fn pick_right(
+    f: &[FPoint],
+    last: usize,
+    end: i64,
+    smoothed: bool,
+    counter: bool,
+) -> f64 {
+    if smoothed && last > 0 && f[last].t > end {
+        return interpolate(f[last - 1], f[last], end, counter);
+    }
+    f[last].f
+}
+
+/// Interpolation between two histograms at `t`; `None` (with a warning) when they
+/// cannot be combined.
+pub(crate) fn interpolate_hist(
+    ev: &mut Evaluator<'_>,
+    p1: &HPoint,
+    p2: &HPoint,
+    t: i64,
+    is_counter: bool,
+    pos: usize,
+    metric_name: &str,
+) -> Option<FloatHistogram> {
+    if t == p1.t {
+        return Some((*p1.h).clone());
+    }
+    if t == p2.t {
+        return Some((*p2.h).clone());
+    }
+    let fraction = (t - p1.t) as f64 / (p2.t - p1.t) as f64;
+    if is_counter && fhist::detect_reset(&p2.h, &p1.h) {
+        let mut h = (*p2.h).clone();
+        fhist::mul(&mut h, fraction);
+        return Some(h);
+    }
+    let mut acc = Acc::new(&p2.h);
+    match acc.add(&p1.h, true, false) {
+        Err(_) => {
+            warn_exp_custom(ev, &crate::eval::quote(metric_name), pos);
+            return None;
+        }
+        Ok(n) if n.reconciled => info_reconciled(ev, "subtraction", pos),
+        Ok(_) => {}
+    }
+    acc.mul(fraction);
+    let diff = acc.finish();
+    let mut acc = Acc::new(&diff);
+    match acc.add(&p1.h, false, false) {
+        Err(_) => {
+            warn_exp_custom(ev, &crate::eval::quote(metric_name), pos);
+            return None;
+        }
+        Ok(n) if n.reconciled => info_reconciled(ev, "addition", pos),
+        Ok(_) => {}
+    }
+    Some(acc.finish())
+}
+
+/// Indices of the first sample at or before the window start (or 0) and of the
+/// last sample (or, smoothing, the first at or after the window end).
+fn edge_indices<T>(
+    pts: &[T],
+    t: impl Fn(&T) -> i64,
+    start: i64,
+    end: i64,
+    smoothed: bool,
+) -> (usize, usize) {
+    let mut last = pts.len() - 1;
+    let first = pts[..last]
+        .partition_point(|p| t(p) <= start)
+        .saturating_sub(1);
+    if smoothed {
+        last = pts[..last].partition_point(|p| t(p) < end);
+    }
+    (first, last)
+}
+
+/// `rate`/`increase`/`delta` over an anchored or smoothed float window.
+fn extended_rate(w: &Win<'_>, is_counter: bool, is_rate: bool) -> Option<Out> {
+    let f = w.floats;
+    if f.is_empty() {
+        return None;
+    }
+    let (mut first, mut last) = edge_indices(f, |p| p.t, w.range_start, w.range_end, w.smoothed);
+    if f[last].t <= w.range_start {
+        return None;
+    }
+    if w.smoothed && f[first].t > w.range_end {
+        return None;
+    }
+    let left = pick_left(f, first, w.range_start, w.smoothed, is_counter);
+    let right = pick_right(f, last, w.range_end, w.smoothed, is_counter);
+    let mut result = right - left;
+    if is_counter {
+        if f[first].t <= w.range_start {
+            first += 1;
+        }
+        let mut hi = last as i64;
+        if f[last].t >= w.range_end {
+            hi -= 1;
+        }
+        last = hi.max(0) as usize;
+        let inside: &[FPoint] = if hi >= first as i64 {
+            &f[first..=last]
+        } else {
+            &[]
+        };
+        let mut prev = left;
+        for p in inside {
+            if p.f < prev {
+                result += prev;
+            }
+            prev = p.f;
+        }
+        if right < prev {
+            result += prev;
+        }
+    }
+    if is_rate {
+        result /= w.range as f64 / 1000.0;
+    }
+    Some(Out::F(result))
+}
+
+/// `rate`/`increase`/`delta` over an anchored or smoothed histogram window.
+fn extended_hist_rate(
+    ev: &mut Evaluator<'_>,
+    w: &Win<'_>,
+    is_counter: bool,
+    is_rate: bool,
+) -> Option<Out> {
+    let h = w.hists;
+    let name = w.name();
+    let pos = w.pos;
+    let (first, last) = edge_indices(h, |p| p.t, w.range_start, w.range_end, w.smoothed);
+    if h[last].t <= w.range_start {
+        return None;
+    }
+    if w.smoothed && h[first].t > w.range_end {
+        return None;
+    }
+    let custom = fhist::is_custom(&h[first].h);
+    for p in &h[first..=last] {
+        if fhist::is_custom(&p.h) != custom {
+            warn_exp_custom(ev, &name, pos);
+            return None;
+        }
+        if is_counter && p.h.counter_reset_hint == CounterResetHint::Gauge {
+            warn_not_counter(ev, &name, pos);
+        }
+    }
+    let metric_name = w.metric.metric_name().to_string();
+    let left = if w.smoothed && h[first].t < w.range_start && first + 1 < h.len() {
+        interpolate_hist(
+            ev,
+            &h[first],
+            &h[first + 1],
+            w.range_start,
+            is_counter,
+            pos,
+            &metric_name,
+        )?
+    } else {
+        (*h[first].h).clone()
+    };
+    let right = if w.smoothed && last > 0 && h[last].t > w.range_end {
+        interpolate_hist(
+            ev,
+            &h[last - 1],
+            &h[last],
+            w.range_end,
+            is_counter,
+            pos,
+            &metric_name,
+        )?
+    } else {
+        (*h[last].h).clone()
+    };
+    if !is_counter
+        && (left.counter_reset_hint != CounterResetHint::Gauge
+            || right.counter_reset_hint != CounterResetHint::Gauge)
+    {
+        warn_not_gauge(ev, &name, pos);
+    }
+    let mut acc = Acc::new(&right);
+    match acc.add(&left, true, false) {
+        Err(_) => {
+            warn_exp_custom(ev, &name, pos);
+            return None;
+        }
+        Ok(n) if n.reconciled => info_reconciled(ev, "subtraction", pos),
+        Ok(_) => {}
+    }
+    if is_counter {
+        let correction = hist_reset_correction(ev, w, first, last, &left, &right)?;
+        if let Some(c) = correction {
+            match acc.add(&c, false, false) {
+                Err(_) => {
+                    warn_exp_custom(ev, &name, pos);
+                    return None;
+                }
+                Ok(n) if n.reconciled => info_reconciled(ev, "addition", pos),
+                Ok(_) => {}
+            }
+        }
+    }
+    if is_rate {
+        acc.div(w.range as f64 / 1000.0);
+    }
+    acc.set_hint(CounterResetHint::Gauge);
+    Some(Out::H(Arc::new(acc.finish())))
+}
+
+/// What counter resets inside an anchored or smoothed histogram window add to
+/// its increase; `Err` (as `None`) when histograms cannot be combined.
+fn hist_reset_correction(
+    ev: &mut Evaluator<'_>,
+    w: &Win<'_>,
+    first_idx: usize,
+    last_idx: usize,
+    left: &FloatHistogram,
+    right: &FloatHistogram,
+) -> Option<Option<FloatHistogram>> {
+    let h = w.hists;
+    let mut first = first_idx + 1;
+    let mut prev: FloatHistogram = left.clone();
+    if w.smoothed
+        && h[first_idx].t < w.range_start
+        && first_idx + 1 < h.len()
+        && fhist::detect_reset(&h[first_idx + 1].h, &h[first_idx].h)
+    {
+        // The left interpolation already spans this reset.
+        prev = (*h[first_idx + 1].h).clone();
+        first += 1;
+    }
+    // The last sample is the right edge itself; its reset is checked below.
+    let last = last_idx as i64 - 1;
+    if first as i64 > last + 1 {
+        return Some(None);
+    }
+    let mut correction: Option<Acc> = None;
+    let name = w.name();
+    let mut add = |ev: &mut Evaluator<'_>, c: &FloatHistogram| -> bool {
+        match correction.as_mut() {
+            None => {
+                correction = Some(Acc::new(c));
+                true
+            }
+            Some(acc) => match acc.add(c, false, false) {
+                Err(_) => {
+                    warn_exp_custom(ev, &name, w.pos);
+                    false
+                }
+                Ok(n) => {
+                    if n.reconciled {
+                        info_reconciled(ev, "addition", w.pos);
+                    }
+                    true
+                }
+            },
+        }
+    };
+    if last >= first as i64 {
+        for p in &h[first..=last as usize] {
+            if fhist::detect_reset(&p.h, &prev) && !add(ev, &prev) {
+                return None;
+            }
+            prev = (*p.h).clone();
+        }
+    }
+    if fhist::detect_reset(right, &prev) && !add(ev, &prev) {
+        return None;
+    }
+    Some(correction.map(|a| a.finish()))
+}
+
+fn instant_value(ev: &mut Evaluator<'_>, w: &Win<'_>, is_rate: bool) -> Option<Out> {
+    if w.floats.len() + w.hists.len() < 2 {
+        return None;
+    }
+    // The last two samples, whichever kind they are, oldest first.
+    #[derive(Clone)]
+    struct P {
+        t: i64,
+        f: f64,
+        h: Option<Arc<FloatHistogram>>,
+    }
+    let mut ss: Vec<P> = w
+        .floats
+        .iter()
+        .skip(w.floats.len().saturating_sub(2))
+        .map(|p| P {
+            t: p.t,
+            f: p.f,
+            h: None,
+        })
+        .collect();
+    for p in w.hists.iter().skip(w.hists.len().saturating_sub(2)) {
+        let s = P {
+            t: p.t,
+            f: 0.0,
+            h: Some(p.h.clone()),
+        };
+        match ss.len() {
+            0 => ss.push(s),
+            1 => {
+                if s.t < ss[0].t {
+                    ss.insert(0, s);
+                } else {
+                    ss.push(s);
+                }
+            }
+            _ => {
+                if s.t < ss[0].t {
+                } else if s.t > ss[1].t {
+                    ss[0] = ss[1].clone();
+                    ss[1] = s;
+                } else {
+                    ss[0] = s;
+                }
+            }
+        }
+    }
+    let (s0, s1) = (&ss[0], &ss[1]);
+    let dt = s1.t - s0.t;
     if dt == 0 {
         return None;
     }
-    match (s0.1, s1.1, s0.2, s1.2) {
-        (Some(f0), Some(f1), _, _) => {
-            let mut v = f1;
-            if !is_rate || f1 >= f0 {
-                v = f1 - f0;
+    let name = w.name();
+    let out = match (&s0.h, &s1.h) {
+        (None, None) => {
+            let mut v = s1.f;
+            if !is_rate || s1.f >= s0.f || s1.f.is_nan() || s0.f.is_nan() {
+                v = s1.f - s0.f;
             }
             if is_rate {
                 v /= dt as f64 / 1000.0;
             }
-            Some(Out::F(v))
+            Out::F(v)
         }
-        (_, _, Some(h0), Some(h1)) => {
-            let name = x.metric.metric_name();
+        (Some(h0), Some(h1)) => {
             if is_rate
                 && (h1.counter_reset_hint == CounterResetHint::Gauge
                     || h0.counter_reset_hint == CounterResetHint::Gauge)
             {
-                ev.warn_at(
-                    format!("this native histogram metric is not a counter: {name:?}"),
-                    pos,
-                );
+                warn_not_counter(ev, &name, w.pos);
             }
             if !is_rate
                 && (h1.counter_reset_hint != CounterResetHint::Gauge
                     || h0.counter_reset_hint != CounterResetHint::Gauge)
             {
-                ev.warn_at(
-                    format!("this native histogram metric is not a gauge: {name:?}"),
-                    pos,
-                );
+                warn_not_gauge(ev, &name, w.pos);
             }
-            let mut r = (**h1).clone();
-            if !is_rate || !fh::detect_reset(h1, h0) {
-                match fh::sub(&r, h0) {
-                    Ok(x) => r = x,
+            let mut r = if !is_rate || !fhist::detect_reset(h1, h0) {
+                let mut acc = Acc::new(h1);
+                match acc.add(h0, true, false) {
                     Err(_) => {
-                        ev.warn_at(format!("vector contains a mix of histograms with exponential and custom buckets schemas for metric name {name:?}"), pos);
+                        warn_exp_custom(ev, &name, w.pos);
                         return None;
                     }
+                    Ok(n) if n.reconciled => info_reconciled(ev, "subtraction", w.pos),
+                    Ok(_) => {}
                 }
-            }
+                acc.finish()
+            } else {
+                let mut h = (**h1).clone();
+                fhist::compact(&mut h);
+                h
+            };
             r.counter_reset_hint = CounterResetHint::Gauge;
             if is_rate {
-                fh::scale(&mut r, 1000.0 / dt as f64);
+                fhist::div(&mut r, dt as f64 / 1000.0);
             }
-            Some(Out::H(Arc::new(r)))
+            Out::H(Arc::new(r))
         }
-        _ => mixed(ev, x, pos),
+        _ => {
+            warn_mixed(ev, w);
+            return None;
+        }
+    };
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolation_restarts_counters_from_zero() {
+        let a = FPoint { t: 0, f: 10.0 };
+        let b = FPoint { t: 10, f: 20.0 };
+        assert_eq!(interpolate(a, b, 5, true), 15.0);
+        let c = FPoint { t: 10, f: 4.0 };
+        assert_eq!(interpolate(a, c, 5, true), 2.0);
+        assert_eq!(interpolate(a, c, 5, false), 7.0);
+    }
+
+    #[test]
+    fn edges_of_smoothed_windows_are_interpolated() {
+        let f = [
+            FPoint { t: 0, f: 0.0 },
+            FPoint { t: 10, f: 10.0 },
+            FPoint { t: 20, f: 20.0 },
+        ];
+        assert_eq!(pick_left(&f, 0, 5, true, false), 5.0);
+        assert_eq!(pick_left(&f, 0, 5, false, false), 0.0);
+        assert_eq!(pick_right(&f, 2, 15, true, false), 15.0);
     }
 }

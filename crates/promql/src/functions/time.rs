@@ -1,51 +1,97 @@
 //! `time()`, `timestamp()` and the calendar functions (`hour`, `day_of_week`, …),
 //! computed in UTC from Unix seconds without a date library.
 
-use super::{instant, merge_same_labels};
-use crate::eval::{Evaluator, Result, drop_name};
-use crate::value::{Sample, Value};
+use super::InstantFn;
+use crate::eval::{EMatrix, ESample, Evaluator, Result};
 use ember_model::Labels;
-use ember_promql_parser::{Call, Expr};
+use ember_promql_parser::VectorSelector;
 
-pub(crate) fn dispatch(ev: &mut Evaluator<'_>, c: &Call, name: &str) -> Option<Result<Value>> {
+/// The date functions: of the step time without arguments, else of each value
+/// (taken as Unix seconds).
+macro_rules! date {
+    ($g:expr) => {
+        |ev, c, v, ts| {
+            let g: fn(&Civil) -> f64 = $g;
+            if c.args.is_empty() {
+                return Ok(vec![ESample::float(
+                    Labels::empty(),
+                    g(&civil(ts.div_euclid(1000))),
+                )]);
+            }
+            Ok(v[0]
+                .iter()
+                .filter(|s| s.h.is_none())
+                .map(|s| ESample {
+                    metric: ev.drop_now(&s.metric, true),
+                    t: s.t,
+                    f: g(&civil(go_int64(s.f))),
+                    h: None,
+                    drop_name: true,
+                })
+                .collect())
+        }
+    };
+}
+
+pub(crate) fn instant_fn(name: &str) -> Option<InstantFn> {
     Some(match name {
-        "time" => instant(ev, c, |_, _, _, ts, out| {
-            out.push(Sample::float(Labels::empty(), 0, ts as f64 / 1000.0));
-            Ok(())
-        }),
-        "timestamp" => timestamp(ev, c),
-        "minute" => date_fn(ev, c, |d| d.minute as f64),
-        "hour" => date_fn(ev, c, |d| d.hour as f64),
-        "day_of_week" => date_fn(ev, c, |d| d.weekday as f64),
-        "day_of_month" => date_fn(ev, c, |d| d.day as f64),
-        "day_of_year" => date_fn(ev, c, |d| d.yday as f64),
-        "days_in_month" => date_fn(ev, c, |d| days_in_month(d.year, d.month) as f64),
-        "month" => date_fn(ev, c, |d| d.month as f64),
-        "year" => date_fn(ev, c, |d| d.year as f64),
+        "time" => |_, _, _, ts| Ok(vec![ESample::float(Labels::empty(), ts as f64 / 1000.0)]),
+        "timestamp" => |ev, _, v, _| {
+            Ok(v[0]
+                .iter()
+                .map(|s| ESample {
+                    metric: ev.drop_now(&s.metric, true),
+                    t: s.t,
+                    f: s.t as f64 / 1000.0,
+                    h: None,
+                    drop_name: true,
+                })
+                .collect())
+        },
+        "minute" => date!(|d| d.minute as f64),
+        "hour" => date!(|d| d.hour as f64),
+        "day_of_week" => date!(|d| d.weekday as f64),
+        "day_of_month" => date!(|d| d.day as f64),
+        "day_of_year" => date!(|d| d.yday as f64),
+        "days_in_month" => date!(|d| days_in_month(d.year, d.month) as f64),
+        "month" => date!(|d| d.month as f64),
+        "year" => date!(|d| d.year as f64),
         _ => return None,
     })
 }
 
-fn timestamp(ev: &mut Evaluator<'_>, c: &Call) -> Result<Value> {
-    let mut arg = &c.args[0];
-    while let Expr::Paren(p) = arg {
-        arg = &p.expr;
+/// `timestamp(selector)`: the time of the sample each step finds, not the step's.
+pub(crate) fn timestamp_of_selector(
+    ev: &mut Evaluator<'_>,
+    vs: &VectorSelector,
+) -> Result<EMatrix> {
+    let series = ev.select_for(vs, 0)?;
+    let found = ev.selector_found(vs, &series, true)?;
+    let mut out = Vec::with_capacity(found.len());
+    for (labels, pts) in found {
+        let mut s = crate::eval::ESeries::new(ev.drop_now(&labels, true), true);
+        s.floats = pts
+            .into_iter()
+            .map(|(ts, t, _)| crate::value::FPoint {
+                t: ts,
+                f: t as f64 / 1000.0,
+            })
+            .collect();
+        out.push(s);
     }
-    if let Expr::VectorSelector(vs) = arg {
-        // The time of the sample found, not of the step.
-        let series = ev.select(vs, 0)?;
-        let mut m = ev.selector_points(vs, &series, true)?;
-        for s in &mut m {
-            s.metric = drop_name(&s.metric);
-        }
-        return Ok(Value::Matrix(merge_same_labels(m)?));
+    if !ev.delayed_name_removal {
+        out = crate::eval::merge_same_labels(out)?;
     }
-    instant(ev, c, |_, _, v, ts, out| {
-        for s in &v[0] {
-            out.push(Sample::float(drop_name(&s.metric), 0, ts as f64 / 1000.0));
-        }
-        Ok(())
-    })
+    Ok(out)
+}
+
+/// Go's `int64(f)` on amd64: truncation, and the minimum for what does not fit.
+fn go_int64(f: f64) -> i64 {
+    if f.is_nan() || !(i64::MIN as f64..i64::MAX as f64).contains(&f) {
+        i64::MIN
+    } else {
+        f as i64
+    }
 }
 
 /// A UTC calendar date and time.
@@ -59,7 +105,7 @@ pub(crate) struct Civil {
     pub(crate) yday: u32,
 }
 
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+/// The UTC date of a Unix time in seconds (Howard Hinnant's days-to-civil).
 pub(crate) fn civil(secs: i64) -> Civil {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
@@ -93,31 +139,6 @@ fn days_in_month(y: i64, m: u32) -> u32 {
         2 => 28,
         _ => 31,
     }
-}
-
-fn date_fn(ev: &mut Evaluator<'_>, c: &Call, g: fn(&Civil) -> f64) -> Result<Value> {
-    instant(ev, c, move |_, c, v, ts, out| {
-        if c.args.is_empty() {
-            out.push(Sample::float(
-                Labels::empty(),
-                0,
-                g(&civil(ts.div_euclid(1000))),
-            ));
-            return Ok(());
-        }
-        for s in &v[0] {
-            if s.h.is_some() {
-                continue;
-            }
-            let val = if s.f.is_nan() || s.f.is_infinite() || s.f.abs() > 9.2e15 {
-                f64::NAN
-            } else {
-                g(&civil(s.f.floor() as i64))
-            };
-            out.push(Sample::float(drop_name(&s.metric), 0, val));
-        }
-        Ok(())
-    })
 }
 
 #[cfg(test)]
