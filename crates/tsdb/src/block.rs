@@ -269,7 +269,7 @@ const TOMBSTONES_MAGIC: u32 = 0x0130_BA30;
 /// Deleted intervals per series id.
 pub type Tombstones = BTreeMap<u64, Vec<(i64, i64)>>;
 
-fn encode_tombstones(t: &Tombstones) -> Vec<u8> {
+pub(crate) fn encode_tombstones(t: &Tombstones) -> Vec<u8> {
     let mut body = Vec::new();
     for (r, ivs) in t {
         for (a, b) in ivs {
@@ -402,6 +402,12 @@ impl Block {
             out.push((labels, chunks, deleted));
         }
         Ok(out)
+    }
+
+    /// Ids of the block's series (the keys of its tombstones), in label order.
+    #[cfg(test)]
+    pub(crate) fn series_ids(&self) -> Vec<u64> {
+        self.index.all_postings()
     }
 
     /// A querier over `[mint, maxt]`.

@@ -2,20 +2,37 @@
 //! most recent data (up to a few hours) before it is cut into blocks.
 //!
 //! Series are found by label hash (sharded maps, so appends to different series do
-//! not contend) or by reference; each series keeps its samples in XOR chunks cut the
-//! way Prometheus cuts them (about 120 samples, spread evenly over the chunk range),
-//! so the chunks written out later are the ones Prometheus would have written.
+//! not contend) or by reference. Each series keeps its samples in chunks cut the way
+//! Prometheus's `memSeries` cuts them, so that the chunks written out later are the
+//! ones Prometheus would have written: XOR chunks of about 120 samples spread evenly
+//! over the chunk range, histogram and float-histogram chunks of about a kilobyte
+//! (with the same end-time prediction), and a new chunk of the right encoding
+//! whenever a series switches between floats, integer histograms and float
+//! histograms.
+//!
+//! An appender keeps its samples in batches in which every series has one kind of
+//! sample, as Prometheus's head appender does: the WAL logs float, histogram and
+//! float-histogram records per batch, so that replaying them applies each series'
+//! samples in the order they were appended even when the kind changes mid-commit.
 
 use crate::head_chunks::HeadChunkFiles;
+use crate::hist;
 use crate::iter::{ChunkView, ChunksIterator};
 use crate::postings::{MemPostings, Ref};
+use ember_chunkenc::float_histogram::FloatHistogramChunk;
+use ember_chunkenc::histogram::HistogramChunk;
 use ember_chunkenc::xor::XorChunk;
+use ember_chunkenc::{
+    Appended, Encoding, MIN_SAMPLES_PER_HISTOGRAM_CHUNK, TARGET_BYTES_PER_HISTOGRAM_CHUNK,
+};
 use ember_model::Labels;
-use ember_model::value::{Exemplar, Metadata};
+use ember_model::histogram::{FloatHistogram, Histogram};
+use ember_model::value::{Exemplar, Metadata, is_stale_nan};
 use ember_storage::{
     Appendable, Appender, BoxSeries, Error, HistogramRef, LabelHints, LabelQuerier, Querier,
     Queryable, SampleIterator, SelectHints, Series, SeriesRef, SeriesSet, Timestamp,
 };
+use ember_wal::record::{RefFloatHistogram, RefHistogram, RefSample};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -42,6 +59,188 @@ impl Default for HeadOptions {
     }
 }
 
+/// A sample value of any kind, as applied to a series.
+#[derive(Clone, Debug)]
+pub(crate) enum Value {
+    Float(f64),
+    Histogram(Box<Histogram>),
+    FloatHistogram(Box<FloatHistogram>),
+}
+
+/// A borrowed [`Value`], for comparisons without copying histograms.
+#[derive(Clone, Copy, Debug)]
+enum ValueRef<'a> {
+    Float(f64),
+    Histogram(&'a Histogram),
+    FloatHistogram(&'a FloatHistogram),
+}
+
+impl Value {
+    fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            Value::Float(v) => ValueRef::Float(*v),
+            Value::Histogram(h) => ValueRef::Histogram(h),
+            Value::FloatHistogram(h) => ValueRef::FloatHistogram(h),
+        }
+    }
+}
+
+impl ValueRef<'_> {
+    /// Whether a sample at the latest timestamp repeats the latest sample exactly,
+    /// which Prometheus accepts as a no-op (federation and retried remote writes
+    /// send such repeats); a value of another kind never does.
+    fn repeats(self, last: ValueRef<'_>) -> bool {
+        match (self, last) {
+            (ValueRef::Float(a), ValueRef::Float(b)) => a.to_bits() == b.to_bits(),
+            (ValueRef::Histogram(a), ValueRef::Histogram(b)) => hist::equals(a, b),
+            (ValueRef::FloatHistogram(a), ValueRef::FloatHistogram(b)) => hist::equals_float(a, b),
+            _ => false,
+        }
+    }
+
+    fn kind(self) -> Kind {
+        match self {
+            ValueRef::Float(_) => Kind::Float,
+            ValueRef::Histogram(_) => Kind::Histogram,
+            ValueRef::FloatHistogram(_) => Kind::FloatHistogram,
+        }
+    }
+}
+
+/// The kind of a series' latest sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Float,
+    Histogram,
+    FloatHistogram,
+}
+
+/// What Prometheus stores as a staleness marker in a histogram series: a histogram
+/// with the stale-NaN sum and nothing else.
+fn stale_histogram(sum: f64) -> Histogram {
+    Histogram {
+        sum,
+        ..Histogram::default()
+    }
+}
+
+fn stale_float_histogram(sum: f64) -> FloatHistogram {
+    FloatHistogram {
+        sum,
+        ..FloatHistogram::default()
+    }
+}
+
+/// The open chunk of a series, of whichever encoding its samples need.
+#[derive(Clone, Debug)]
+enum MemChunk {
+    Xor(XorChunk),
+    Histogram(HistogramChunk),
+    FloatHistogram(FloatHistogramChunk),
+}
+
+impl MemChunk {
+    fn encoding(&self) -> Encoding {
+        match self {
+            MemChunk::Xor(_) => Encoding::Xor,
+            MemChunk::Histogram(_) => Encoding::Histogram,
+            MemChunk::FloatHistogram(_) => Encoding::FloatHistogram,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            MemChunk::Xor(c) => c.bytes(),
+            MemChunk::Histogram(c) => c.bytes(),
+            MemChunk::FloatHistogram(c) => c.bytes(),
+        }
+    }
+
+    fn num_samples(&self) -> u16 {
+        match self {
+            MemChunk::Xor(c) => c.num_samples(),
+            MemChunk::Histogram(c) => c.num_samples(),
+            MemChunk::FloatHistogram(c) => c.num_samples(),
+        }
+    }
+}
+
+/// The two histogram chunk types, so that one implementation of Prometheus's
+/// histogram cutting rules serves both.
+trait HistogramChunkKind: Sized {
+    type Sample;
+    fn new_chunk() -> Self;
+    fn wrap(self) -> MemChunk;
+    fn get(c: &MemChunk) -> Option<&Self>;
+    fn get_mut(c: &mut MemChunk) -> Option<&mut Self>;
+    fn append_after(
+        &mut self,
+        prev: Option<&Self>,
+        t: i64,
+        h: &Self::Sample,
+    ) -> Result<Appended<Self>, ember_chunkenc::Error>;
+}
+
+impl HistogramChunkKind for HistogramChunk {
+    type Sample = Histogram;
+    fn new_chunk() -> Self {
+        HistogramChunk::new()
+    }
+    fn wrap(self) -> MemChunk {
+        MemChunk::Histogram(self)
+    }
+    fn get(c: &MemChunk) -> Option<&Self> {
+        match c {
+            MemChunk::Histogram(x) => Some(x),
+            _ => None,
+        }
+    }
+    fn get_mut(c: &mut MemChunk) -> Option<&mut Self> {
+        match c {
+            MemChunk::Histogram(x) => Some(x),
+            _ => None,
+        }
+    }
+    fn append_after(
+        &mut self,
+        prev: Option<&Self>,
+        t: i64,
+        h: &Histogram,
+    ) -> Result<Appended<Self>, ember_chunkenc::Error> {
+        HistogramChunk::append_after(self, prev, t, h)
+    }
+}
+
+impl HistogramChunkKind for FloatHistogramChunk {
+    type Sample = FloatHistogram;
+    fn new_chunk() -> Self {
+        FloatHistogramChunk::new()
+    }
+    fn wrap(self) -> MemChunk {
+        MemChunk::FloatHistogram(self)
+    }
+    fn get(c: &MemChunk) -> Option<&Self> {
+        match c {
+            MemChunk::FloatHistogram(x) => Some(x),
+            _ => None,
+        }
+    }
+    fn get_mut(c: &mut MemChunk) -> Option<&mut Self> {
+        match c {
+            MemChunk::FloatHistogram(x) => Some(x),
+            _ => None,
+        }
+    }
+    fn append_after(
+        &mut self,
+        prev: Option<&Self>,
+        t: i64,
+        h: &FloatHistogram,
+    ) -> Result<Appended<Self>, ember_chunkenc::Error> {
+        FloatHistogramChunk::append_after(self, prev, t, h)
+    }
+}
+
 /// A chunk of one series, with its time bounds.
 #[derive(Clone, Debug)]
 struct HeadChunk {
@@ -54,8 +253,9 @@ struct HeadChunk {
 /// to `chunks_head/`, only as a reference.
 #[derive(Clone, Debug)]
 enum ChunkStore {
-    Mem(XorChunk),
-    Disk { r: u64, samples: u16 },
+    // Boxed: full chunks on disk, the common case, stay small.
+    Mem(Box<MemChunk>),
+    Disk { r: u64, samples: u16, encoding: u8 },
 }
 
 impl HeadChunk {
@@ -63,6 +263,13 @@ impl HeadChunk {
         match &self.store {
             ChunkStore::Mem(c) => c.num_samples(),
             ChunkStore::Disk { samples, .. } => *samples,
+        }
+    }
+
+    fn encoding(&self) -> u8 {
+        match &self.store {
+            ChunkStore::Mem(c) => c.encoding() as u8,
+            ChunkStore::Disk { encoding, .. } => *encoding,
         }
     }
 
@@ -87,8 +294,14 @@ struct SeriesData {
     chunks: Vec<HeadChunk>,
     /// Time at which the open chunk should be cut.
     next_at: i64,
+    /// Prometheus's `histogramChunkHasComputedEndTime`: whether `next_at` was
+    /// already predicted from the open histogram chunk's size.
+    hist_end_computed: bool,
     last_t: i64,
-    last_v: u64,
+    /// The latest sample (Prometheus's `lastValue`/`lastHistogramValue`/
+    /// `lastFloatHistogramValue`): what a repeat at `last_t` must equal, and what
+    /// kind of staleness marker the series takes.
+    last: Value,
     metadata: Option<Metadata>,
 }
 
@@ -108,8 +321,9 @@ impl MemSeries {
             data: Mutex::new(SeriesData {
                 chunks: Vec::new(),
                 next_at: i64::MIN,
+                hist_end_computed: false,
                 last_t: i64::MIN,
-                last_v: 0,
+                last: Value::Float(0.0),
                 metadata: None,
             }),
         }
@@ -138,10 +352,85 @@ fn compute_chunk_end(start: i64, cur: i64, max: i64, ratio_to_full: f64) -> i64 
 }
 
 impl SeriesData {
-    /// Appends a sample that passed the ordering checks. When this cuts a new chunk,
-    /// the full one goes to `chunks_head/` (if there are chunk files); should the write
-    /// fail (disk full), it simply stays in memory.
-    fn append(
+    /// Applies a sample that passed the appender's checks (or comes from the WAL);
+    /// false when it is not newer than the latest sample, which can happen when
+    /// another appender committed in between. A float staleness marker in a
+    /// histogram series becomes a histogram staleness marker of the series' kind,
+    /// as in Prometheus's commit and WAL replay.
+    fn apply(
+        &mut self,
+        series: Ref,
+        t: i64,
+        v: Value,
+        opts: &HeadOptions,
+        files: Option<&Mutex<HeadChunkFiles>>,
+    ) -> bool {
+        if t <= self.last_t {
+            return false;
+        }
+        let v = match v {
+            Value::Float(x) if is_stale_nan(x) => match self.last {
+                Value::Histogram(_) => Value::Histogram(Box::new(stale_histogram(x))),
+                Value::FloatHistogram(_) => {
+                    Value::FloatHistogram(Box::new(stale_float_histogram(x)))
+                }
+                Value::Float(_) => Value::Float(x),
+            },
+            v => v,
+        };
+        let ok = match &v {
+            Value::Float(x) => {
+                self.append_float(series, t, *x, opts, files);
+                true
+            }
+            Value::Histogram(h) => {
+                self.append_histogram::<HistogramChunk>(series, t, h, opts, files)
+            }
+            Value::FloatHistogram(h) => {
+                self.append_histogram::<FloatHistogramChunk>(series, t, h, opts, files)
+            }
+        };
+        if ok {
+            self.last_t = t;
+            self.last = v;
+        }
+        ok
+    }
+
+    /// Makes a new open chunk starting at `t`. The previous one stays in memory
+    /// until [`SeriesData::write_out`], since a histogram chunk's first sample is
+    /// coded against it.
+    fn push(&mut self, t: i64, chunk: MemChunk, opts: &HeadOptions) {
+        self.chunks.push(HeadChunk {
+            min_t: t,
+            max_t: t,
+            store: ChunkStore::Mem(Box::new(chunk)),
+        });
+        self.next_at = range_end(t, opts.chunk_range);
+    }
+
+    /// Sends the chunk before the open one to `chunks_head/` (if there are chunk
+    /// files); should the write fail (disk full), it simply stays in memory.
+    fn write_out(&mut self, series: Ref, files: Option<&Mutex<HeadChunkFiles>>) {
+        let Some(files) = files else { return };
+        let Some(i) = self.chunks.len().checked_sub(2) else {
+            return;
+        };
+        let c = &mut self.chunks[i];
+        let ChunkStore::Mem(m) = &c.store else { return };
+        let mut f = files.lock().unwrap_or_else(|p| p.into_inner());
+        let encoding = m.encoding() as u8;
+        if let Ok(r) = f.write(series, c.min_t, c.max_t, encoding, m.bytes()) {
+            c.store = ChunkStore::Disk {
+                r,
+                samples: m.num_samples(),
+                encoding,
+            };
+        }
+    }
+
+    /// Prometheus's `appendPreprocessor` and `append` for a float sample.
+    fn append_float(
         &mut self,
         series: Ref,
         t: i64,
@@ -150,51 +439,148 @@ impl SeriesData {
         files: Option<&Mutex<HeadChunkFiles>>,
     ) {
         let per_chunk = opts.samples_per_chunk;
-        let need_new = match self.chunks.last() {
-            None => true,
-            Some(c) => {
-                let n = c.num_samples();
+        let open_xor = self.chunks.last().and_then(|c| match &c.store {
+            ChunkStore::Mem(m) => match &**m {
+                MemChunk::Xor(x) => Some((c.min_t, c.max_t, x)),
+                _ => None,
+            },
+            ChunkStore::Disk { .. } => None,
+        });
+        let need_new = match open_xor {
+            // Size first: Prometheus cuts a chunk that could not take a maximally
+            // sized sample before predicting anything from it.
+            Some((_, _, x)) if x.is_full() => true,
+            Some((min_t, max_t, x)) => {
+                let n = x.num_samples();
                 if n == per_chunk / 4 {
-                    self.next_at = compute_chunk_end(c.min_t, c.max_t, self.next_at, 4.0);
+                    self.next_at = compute_chunk_end(min_t, max_t, self.next_at, 4.0);
                 }
-                let full = matches!(&c.store, ChunkStore::Mem(x) if x.is_full());
-                t >= self.next_at || n >= per_chunk.saturating_mul(2) || full
+                t >= self.next_at || n >= per_chunk.saturating_mul(2)
             }
+            // No chunk yet, or the series held histograms until now.
+            None => true,
         };
         if need_new {
-            if let (Some(files), Some(last)) = (files, self.chunks.last_mut())
-                && let ChunkStore::Mem(c) = &last.store
-            {
-                let mut f = files.lock().unwrap_or_else(|p| p.into_inner());
-                if let Ok(r) = f.write(
-                    series,
-                    last.min_t,
-                    last.max_t,
-                    ember_chunkenc::Encoding::Xor as u8,
-                    c.bytes(),
-                ) {
-                    last.store = ChunkStore::Disk {
-                        r,
-                        samples: c.num_samples(),
-                    };
-                }
-            }
-            let end = range_end(t, opts.chunk_range);
-            self.next_at = end;
-            self.chunks.push(HeadChunk {
-                min_t: t,
-                max_t: t,
-                store: ChunkStore::Mem(XorChunk::new()),
-            });
+            self.push(t, MemChunk::Xor(XorChunk::new()), opts);
         }
         if let Some(c) = self.chunks.last_mut()
-            && let ChunkStore::Mem(x) = &mut c.store
+            && let ChunkStore::Mem(m) = &mut c.store
+            && let MemChunk::Xor(x) = &mut **m
         {
             x.append(t, v);
             c.max_t = t;
         }
-        self.last_t = t;
-        self.last_v = v.to_bits();
+        if need_new {
+            self.write_out(series, files);
+        }
+    }
+
+    /// Prometheus's `histogramsAppendPreprocessor` and `appendHistogram` (or
+    /// `appendFloatHistogram`): histogram chunks are cut by time like XOR chunks, but
+    /// the end time is predicted from the chunk's size in bytes, a chunk past twice
+    /// the target size is cut, and no chunk is cut for either reason before it has
+    /// [`MIN_SAMPLES_PER_HISTOGRAM_CHUNK`] samples unless the chunk range ends. The
+    /// chunk encoder itself may also start a new chunk (counter reset, layout
+    /// change) or rewrite the open one with more buckets.
+    fn append_histogram<C: HistogramChunkKind>(
+        &mut self,
+        series: Ref,
+        t: i64,
+        h: &C::Sample,
+        opts: &HeadOptions,
+        files: Option<&Mutex<HeadChunkFiles>>,
+    ) -> bool {
+        let target = TARGET_BYTES_PER_HISTOGRAM_CHUNK;
+        let mut created = false;
+        let open_is_c = matches!(
+            self.chunks.last().map(|c| &c.store),
+            Some(ChunkStore::Mem(m)) if C::get(m).is_some()
+        );
+        if !open_is_c {
+            self.push(t, C::new_chunk().wrap(), opts);
+            created = true;
+        }
+        let Some(open) = self.chunks.last() else {
+            return false;
+        };
+        let (n, n_bytes, c_min, c_max) = match &open.store {
+            ChunkStore::Mem(m) => (m.num_samples(), m.bytes().len(), open.min_t, open.max_t),
+            ChunkStore::Disk { .. } => return false,
+        };
+        let next_range_start = if self.hist_end_computed {
+            range_end(c_min, opts.chunk_range)
+        } else {
+            // Either the end of the chunk's range (set when it was cut) or an end
+            // set for an immediate cut: both override the minimum sample count.
+            self.next_at
+        };
+        if !self.hist_end_computed && n_bytes >= target / 4 {
+            let ratio = target as f64 / n_bytes as f64;
+            self.next_at = compute_chunk_end(c_min, c_max, self.next_at, ratio);
+            self.hist_end_computed = true;
+        }
+        if (t >= self.next_at || n_bytes >= 2 * target)
+            && (n >= MIN_SAMPLES_PER_HISTOGRAM_CHUNK || t >= next_range_start)
+        {
+            self.push(t, C::new_chunk().wrap(), opts);
+            created = true;
+        }
+        if created {
+            self.hist_end_computed = false;
+        }
+
+        enum Outcome<C> {
+            Done,
+            New(Box<C>),
+            Failed,
+        }
+        let outcome = {
+            let len = self.chunks.len();
+            let (before, open) = self.chunks.split_at_mut(len - 1);
+            let open = &mut open[0];
+            // A chunk cut here continues the previous chunk's counter, if that held
+            // the same kind of histogram: its header says whether the counter reset.
+            let prev = if created {
+                before.last().and_then(|p| match &p.store {
+                    ChunkStore::Mem(m) => C::get(m),
+                    ChunkStore::Disk { .. } => None,
+                })
+            } else {
+                None
+            };
+            match &mut open.store {
+                ChunkStore::Mem(m) => match C::get_mut(m).map(|c| c.append_after(prev, t, h)) {
+                    Some(Ok(Appended::InPlace | Appended::Recoded)) => {
+                        open.max_t = t;
+                        Outcome::Done
+                    }
+                    Some(Ok(Appended::NewChunk(c))) => Outcome::New(c),
+                    Some(Err(_)) | None => Outcome::Failed,
+                },
+                ChunkStore::Disk { .. } => Outcome::Failed,
+            }
+        };
+        match outcome {
+            Outcome::Done => {}
+            Outcome::New(c) => {
+                // Prometheus leaves `hist_end_computed` alone here; so do we, so
+                // that the next cut lands where Prometheus's would.
+                self.push(t, c.wrap(), opts);
+                created = true;
+            }
+            Outcome::Failed => {
+                // Only a structurally broken histogram (from a damaged WAL; appends
+                // are validated) gets here: drop it, and the chunk made for it.
+                if created && self.chunks.last().is_some_and(|c| c.num_samples() == 0) {
+                    self.chunks.pop();
+                }
+                return false;
+            }
+        }
+        if created {
+            self.write_out(series, files);
+        }
+        true
     }
 }
 
@@ -220,8 +606,10 @@ pub struct Head {
 /// Counters kept by the head (exported under Prometheus's `prometheus_tsdb_*` names).
 #[derive(Debug, Default)]
 pub struct HeadStats {
-    /// Samples appended.
+    /// Samples appended, of every kind.
     pub samples_appended: AtomicU64,
+    /// Of those, native-histogram samples (Prometheus's `type="histogram"`).
+    pub histogram_samples_appended: AtomicU64,
     /// Samples rejected for being out of order (including at commit).
     pub out_of_order_samples: AtomicU64,
     /// WAL corruptions found (and repaired) at start-up.
@@ -251,16 +639,19 @@ impl Head {
         self.get_or_create_with_ref(labels, Some(r)).map(|_| ())
     }
 
-    /// Applies a replayed sample; samples that no longer fit (duplicates after a
-    /// crash mid-commit) are skipped.
-    pub(crate) fn replay_sample(&self, r: Ref, t: i64, v: f64) {
+    /// Applies a replayed sample of any kind. As in Prometheus, samples before the
+    /// head's lower bound (already in a block) are dropped, and so are samples
+    /// that no longer fit (duplicates after a crash mid-commit).
+    pub(crate) fn replay_value(&self, r: Ref, t: i64, v: Value) {
         let Some(s) = self.series_by_ref(r) else {
             self.stats.wal_unknown_refs.fetch_add(1, Ordering::Relaxed);
             return;
         };
+        if t < self.min_valid_time.load(Ordering::Acquire) {
+            return;
+        }
         let mut d = s.lock();
-        if t > d.last_t {
-            d.append(s.r, t, v, &self.opts, self.chunk_files.as_ref());
+        if d.apply(s.r, t, v, &self.opts, self.chunk_files.as_ref()) {
             drop(d);
             self.update_bounds(t, t);
         }
@@ -398,7 +789,7 @@ impl Head {
                     chunks.push(crate::block::ChunkData {
                         min_t: c.min_t,
                         max_t: c.max_t,
-                        encoding: ember_chunkenc::Encoding::Xor as u8,
+                        encoding: c.encoding(),
                         bytes: c.bytes(self.chunk_files.as_ref())?,
                         samples: c.num_samples() as u64,
                     });
@@ -411,7 +802,6 @@ impl Head {
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
-
     /// Drops data before `mint` (now in a block): chunks that end before it, and
     /// series left with no data. Appends before `mint` are refused from now on.
     pub fn truncate(&self, mint: i64) {
@@ -489,14 +879,74 @@ impl Head {
     }
 }
 
+/// The kinds of sample an append batch keeps apart (Prometheus's `sampleType`):
+/// each goes to its own WAL record type or chunk encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SampleType {
+    Float,
+    Histogram,
+    CustomBucketsHistogram,
+    FloatHistogram,
+    CustomBucketsFloatHistogram,
+}
+
+/// Appended data in which every series has one kind of sample, except that
+/// histograms may follow floats (floats are applied first). Batches are logged and
+/// applied in order, so each series' samples keep their order through the WAL.
+#[derive(Default)]
+struct Batch {
+    floats: Vec<RefSample>,
+    float_series: Vec<Arc<MemSeries>>,
+    histograms: Vec<RefHistogram>,
+    histogram_series: Vec<Arc<MemSeries>>,
+    float_histograms: Vec<RefFloatHistogram>,
+    float_histogram_series: Vec<Arc<MemSeries>>,
+    metadata: Vec<(Arc<MemSeries>, Metadata)>,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.floats.is_empty()
+            && self.histograms.is_empty()
+            && self.float_histograms.is_empty()
+            && self.metadata.is_empty()
+    }
+}
+
+/// Where a series' latest pending sample is, to check the next one against it.
+#[derive(Clone, Copy, Debug)]
+enum Pending {
+    Float(f64),
+    Histogram { batch: usize, i: usize },
+    FloatHistogram { batch: usize, i: usize },
+}
+
+/// Prometheus's ordering rule: older is out of order, the same timestamp is a
+/// no-op for an exact repeat (`Ok(false)`) and a duplicate otherwise.
+fn check_order(t: i64, v: ValueRef<'_>, last_t: i64, last: ValueRef<'_>) -> Result<bool, Error> {
+    if t < last_t {
+        return Err(Error::OutOfOrderSample);
+    }
+    if t == last_t {
+        return if v.repeats(last) {
+            Ok(false)
+        } else {
+            Err(Error::DuplicateSampleForTimestamp)
+        };
+    }
+    Ok(true)
+}
+
 /// A transaction against the head.
 pub struct HeadAppender<'a> {
     head: &'a Head,
     min_valid: i64,
-    samples: Vec<(Arc<MemSeries>, i64, f64)>,
-    /// Latest pending (timestamp, value bits) per series, for in-batch ordering.
-    pending_last: FastMap<Ref, (i64, u64)>,
-    metadata: Vec<(Arc<MemSeries>, Metadata)>,
+    batches: Vec<Batch>,
+    /// The histogram kind each series holds in the newest batch (floats are
+    /// implicit), to know when a new batch must start.
+    types_in_batch: FastMap<Ref, SampleType>,
+    /// Latest pending sample per series, for in-transaction ordering.
+    pending_last: FastMap<Ref, (i64, Pending)>,
     /// Series this transaction created; their definitions go to the WAL with it.
     created: Vec<Arc<MemSeries>>,
 }
@@ -513,6 +963,128 @@ impl HeadAppender<'_> {
         Ok(s)
     }
 
+    fn pending_value(&self, p: Pending) -> ValueRef<'_> {
+        match p {
+            Pending::Float(v) => ValueRef::Float(v),
+            Pending::Histogram { batch, i } => {
+                ValueRef::Histogram(&self.batches[batch].histograms[i].h)
+            }
+            Pending::FloatHistogram { batch, i } => {
+                ValueRef::FloatHistogram(&self.batches[batch].float_histograms[i].h)
+            }
+        }
+    }
+
+    /// Checks a sample against the series' latest one, pending in this transaction
+    /// or else committed: `Ok(true)` to queue it, `Ok(false)` for an exact repeat
+    /// (accepted, nothing to do).
+    fn check(&self, s: &MemSeries, t: i64, v: ValueRef<'_>) -> Result<bool, Error> {
+        if let Some((last_t, p)) = self.pending_last.get(&s.r) {
+            return check_order(t, v, *last_t, self.pending_value(*p));
+        }
+        let d = s.lock();
+        if d.chunks.is_empty() && d.last_t == i64::MIN {
+            return Ok(true);
+        }
+        check_order(t, v, d.last_t, d.last.as_ref())
+    }
+
+    /// The kind of the series' latest sample, pending or committed.
+    fn last_kind(&self, s: &MemSeries) -> Kind {
+        match self.pending_last.get(&s.r) {
+            Some((_, p)) => self.pending_value(*p).kind(),
+            None => s.lock().last.as_ref().kind(),
+        }
+    }
+
+    /// The batch a sample of type `st` (or metadata, `None`) for series `r` goes
+    /// into: Prometheus's `getCurrentBatch`.
+    fn batch_for(&mut self, st: Option<SampleType>, r: Ref) -> usize {
+        let last = self.batches.len().checked_sub(1);
+        let new_batch = match (last, st) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(_), Some(st)) => match (self.types_in_batch.get(&r).copied(), st) {
+                (Some(prev), st) if prev == st => false,
+                (None, SampleType::Float) => false,
+                // A float after a histogram of the same series.
+                (Some(_), SampleType::Float) => true,
+                // Histograms after floats are fine: floats are applied first.
+                (None, st) => {
+                    self.types_in_batch.insert(r, st);
+                    false
+                }
+                // One histogram kind after another.
+                (Some(_), _) => true,
+            },
+        };
+        if !new_batch {
+            return last.unwrap_or(0);
+        }
+        self.types_in_batch.clear();
+        if let Some(st) = st
+            && st != SampleType::Float
+        {
+            self.types_in_batch.insert(r, st);
+        }
+        self.batches.push(Batch::default());
+        self.batches.len() - 1
+    }
+
+    fn push_histogram(
+        &mut self,
+        s: Arc<MemSeries>,
+        t: i64,
+        h: &Histogram,
+    ) -> Result<SeriesRef, Error> {
+        let r = s.r;
+        if !self.check(&s, t, ValueRef::Histogram(h))? {
+            return Ok(r);
+        }
+        let st = if h.uses_custom_buckets() {
+            SampleType::CustomBucketsHistogram
+        } else {
+            SampleType::Histogram
+        };
+        let batch = self.batch_for(Some(st), r);
+        let b = &mut self.batches[batch];
+        b.histograms.push(RefHistogram { r, t, h: h.clone() });
+        b.histogram_series.push(s);
+        let i = b.histograms.len() - 1;
+        self.pending_last
+            .insert(r, (t, Pending::Histogram { batch, i }));
+        Ok(r)
+    }
+
+    fn push_float_histogram(
+        &mut self,
+        s: Arc<MemSeries>,
+        t: i64,
+        h: &FloatHistogram,
+    ) -> Result<SeriesRef, Error> {
+        let r = s.r;
+        if !self.check(&s, t, ValueRef::FloatHistogram(h))? {
+            return Ok(r);
+        }
+        let st = if h.uses_custom_buckets() {
+            SampleType::CustomBucketsFloatHistogram
+        } else {
+            SampleType::FloatHistogram
+        };
+        let batch = self.batch_for(Some(st), r);
+        let b = &mut self.batches[batch];
+        b.float_histograms
+            .push(RefFloatHistogram { r, t, h: h.clone() });
+        b.float_histogram_series.push(s);
+        let i = b.float_histograms.len() - 1;
+        self.pending_last
+            .insert(r, (t, Pending::FloatHistogram { batch, i }));
+        Ok(r)
+    }
+
+    /// The WAL records of this transaction, in Prometheus's order: new series, then
+    /// per batch its metadata, floats, histograms (exponential, then custom
+    /// buckets) and float histograms.
     fn wal_records(&self) -> Vec<Vec<u8>> {
         use ember_wal::record;
         let mut recs = Vec::new();
@@ -529,34 +1101,33 @@ impl HeadAppender<'_> {
             record::encode_series(&series, &mut b);
             recs.push(b);
         }
-        if !self.samples.is_empty() {
-            let samples: Vec<record::RefSample> = self
-                .samples
-                .iter()
-                .map(|(s, t, v)| record::RefSample {
-                    r: s.r,
-                    t: *t,
-                    v: *v,
-                })
-                .collect();
-            let mut b = Vec::new();
-            record::encode_samples(&samples, &mut b);
-            recs.push(b);
-        }
-        if !self.metadata.is_empty() {
-            let md: Vec<record::RefMetadata> = self
-                .metadata
-                .iter()
-                .map(|(s, m)| record::RefMetadata {
-                    r: s.r,
-                    metric_type: wal_metric_type(m.metric_type),
-                    unit: m.unit.clone(),
-                    help: m.help.clone(),
-                })
-                .collect();
-            let mut b = Vec::new();
-            record::encode_metadata(&md, &mut b);
-            recs.push(b);
+        for batch in &self.batches {
+            if !batch.metadata.is_empty() {
+                let md: Vec<record::RefMetadata> = batch
+                    .metadata
+                    .iter()
+                    .map(|(s, m)| record::RefMetadata {
+                        r: s.r,
+                        metric_type: wal_metric_type(m.metric_type),
+                        unit: m.unit.clone(),
+                        help: m.help.clone(),
+                    })
+                    .collect();
+                let mut b = Vec::new();
+                record::encode_metadata(&md, &mut b);
+                recs.push(b);
+            }
+            if !batch.floats.is_empty() {
+                let mut b = Vec::new();
+                record::encode_samples(&batch.floats, &mut b);
+                recs.push(b);
+            }
+            if !batch.histograms.is_empty() {
+                recs.extend(record::encode_histograms(&batch.histograms));
+            }
+            if !batch.float_histograms.is_empty() {
+                recs.extend(record::encode_float_histograms(&batch.float_histograms));
+            }
         }
         recs
     }
@@ -589,40 +1160,52 @@ impl Appender for HeadAppender<'_> {
             return Err(Error::OutOfBounds);
         }
         let s = self.series(r, labels)?;
-        let last = match self.pending_last.get(&s.r) {
-            Some(p) => *p,
-            None => {
-                let d = s.lock();
-                (d.last_t, d.last_v)
+        if is_stale_nan(v) {
+            // Callers (scrape, rules) mark staleness with a float whatever the
+            // series holds; a histogram series gets a histogram marker, so that it
+            // does not cut a float chunk of one sample.
+            match self.last_kind(&s) {
+                Kind::Histogram => return self.push_histogram(s, t, &stale_histogram(v)),
+                Kind::FloatHistogram => {
+                    return self.push_float_histogram(s, t, &stale_float_histogram(v));
+                }
+                Kind::Float => {}
             }
-        };
-        if t < last.0 {
-            return Err(Error::OutOfOrderSample);
         }
-        if t == last.0 {
-            // Prometheus compares bit patterns, so a repeated stale marker is a no-op.
-            return if last.1 == v.to_bits() {
-                Ok(s.r)
-            } else {
-                Err(Error::DuplicateSampleForTimestamp)
-            };
-        }
-        self.pending_last.insert(s.r, (t, v.to_bits()));
         let r = s.r;
-        self.samples.push((s, t, v));
+        if !self.check(&s, t, ValueRef::Float(v))? {
+            return Ok(r);
+        }
+        let batch = self.batch_for(Some(SampleType::Float), r);
+        let b = &mut self.batches[batch];
+        b.floats.push(RefSample { r, t, v });
+        b.float_series.push(s);
+        self.pending_last.insert(r, (t, Pending::Float(v)));
         Ok(r)
     }
 
     fn append_histogram(
         &mut self,
-        _r: Option<SeriesRef>,
-        _labels: &Labels,
-        _t: Timestamp,
-        _h: HistogramRef<'_>,
+        r: Option<SeriesRef>,
+        labels: &Labels,
+        t: Timestamp,
+        h: HistogramRef<'_>,
     ) -> Result<SeriesRef, Error> {
-        // The head stores native histograms once the histogram chunk encodings land
-        // in ember-chunkenc; until then it refuses them rather than dropping data.
-        Err(Error::NativeHistogramsDisabled)
+        if t < self.min_valid {
+            return Err(Error::OutOfBounds);
+        }
+        // Validated before the series is looked up, so that an invalid histogram
+        // does not create one.
+        match h {
+            HistogramRef::Int(h) => hist::validate(h),
+            HistogramRef::Float(h) => hist::validate_float(h),
+        }
+        .map_err(Error::InvalidSample)?;
+        let s = self.series(r, labels)?;
+        match h {
+            HistogramRef::Int(h) => self.push_histogram(s, t, h),
+            HistogramRef::Float(h) => self.push_float_histogram(s, t, h),
+        }
     }
 
     fn append_exemplar(
@@ -645,22 +1228,23 @@ impl Appender for HeadAppender<'_> {
     ) -> Result<SeriesRef, Error> {
         let s = self.series(r, labels)?;
         let r = s.r;
-        self.metadata.push((s, m.clone()));
+        let batch = self.batch_for(None, r);
+        self.batches[batch].metadata.push((s, m.clone()));
         Ok(r)
     }
 
     fn commit(self: Box<Self>) -> Result<(), Error> {
-        let opts = &self.head.opts;
+        let this = *self;
+        let head = this.head;
+        let opts = &head.opts;
+        let files = head.chunk_files.as_ref();
         // Log first: a sample is acknowledged only once it is in the WAL. The guard is
         // held while applying so that the WAL's order is the head's order.
-        let _wal_guard = match &self.head.wal {
-            Some(w)
-                if !self.samples.is_empty()
-                    || !self.created.is_empty()
-                    || !self.metadata.is_empty() =>
-            {
+        let has_data = !this.created.is_empty() || this.batches.iter().any(|b| !b.is_empty());
+        let _wal_guard = match &head.wal {
+            Some(w) if has_data => {
                 let mut w = w.lock().unwrap_or_else(|p| p.into_inner());
-                let recs = self.wal_records();
+                let recs = this.wal_records();
                 let refs: Vec<&[u8]> = recs.iter().map(Vec::as_slice).collect();
                 w.log(&refs)
                     .map_err(|e| Error::Io(format!("writing WAL: {e}")))?;
@@ -669,32 +1253,48 @@ impl Appender for HeadAppender<'_> {
             _ => None,
         };
         let (mut min, mut max) = (i64::MAX, i64::MIN);
-        let mut appended = 0u64;
-        for (s, t, v) in &self.samples {
-            let mut d = s.lock();
+        let (mut appended, mut histograms, mut rejected) = (0u64, 0u64, 0u64);
+        let mut apply = |s: &MemSeries, t: i64, v: Value| {
+            let is_histogram = !matches!(v, Value::Float(_));
             // Another appender may have committed newer samples since the checks.
-            if *t <= d.last_t {
-                self.head
-                    .stats
-                    .out_of_order_samples
-                    .fetch_add(1, Ordering::Relaxed);
-                continue;
+            if s.lock().apply(s.r, t, v, opts, files) {
+                appended += 1;
+                histograms += is_histogram as u64;
+                min = min.min(t);
+                max = max.max(t);
+            } else {
+                rejected += 1;
             }
-            appended += 1;
-            d.append(s.r, *t, *v, opts, self.head.chunk_files.as_ref());
-            min = min.min(*t);
-            max = max.max(*t);
-        }
-        for (s, m) in self.metadata {
-            s.lock().metadata = Some(m);
+        };
+        for b in this.batches {
+            // Floats first, then histograms: a batch may hold a series' floats
+            // followed by its histograms, never the other way round.
+            for (x, s) in b.floats.into_iter().zip(&b.float_series) {
+                apply(s, x.t, Value::Float(x.v));
+            }
+            for (x, s) in b.histograms.into_iter().zip(&b.histogram_series) {
+                apply(s, x.t, Value::Histogram(Box::new(x.h)));
+            }
+            for (x, s) in b
+                .float_histograms
+                .into_iter()
+                .zip(&b.float_histogram_series)
+            {
+                apply(s, x.t, Value::FloatHistogram(Box::new(x.h)));
+            }
+            for (s, m) in b.metadata {
+                s.lock().metadata = Some(m);
+            }
         }
         if min <= max {
-            self.head.update_bounds(min, max);
+            head.update_bounds(min, max);
         }
-        self.head
-            .stats
-            .samples_appended
-            .fetch_add(appended, Ordering::Relaxed);
+        let st = &head.stats;
+        st.samples_appended.fetch_add(appended, Ordering::Relaxed);
+        st.histogram_samples_appended
+            .fetch_add(histograms, Ordering::Relaxed);
+        st.out_of_order_samples
+            .fetch_add(rejected, Ordering::Relaxed);
         Ok(())
     }
 
@@ -708,9 +1308,9 @@ impl Appendable for Head {
         Box::new(HeadAppender {
             head: self,
             min_valid: self.appendable_min_valid_time(),
-            samples: Vec::new(),
+            batches: Vec::new(),
+            types_in_batch: FastMap::default(),
             pending_last: FastMap::default(),
-            metadata: Vec::new(),
             created: Vec::new(),
         })
     }
@@ -721,6 +1321,7 @@ impl Appendable for Head {
 #[derive(Clone, Debug)]
 struct ChunkSnapshot {
     max_t: i64,
+    encoding: u8,
     bytes: Vec<u8>,
 }
 
@@ -743,7 +1344,7 @@ impl Series for HeadSeries {
             .iter()
             .map(|c| ChunkView {
                 max_t: c.max_t,
-                encoding: ember_chunkenc::Encoding::Xor as u8,
+                encoding: c.encoding,
                 bytes: &c.bytes,
             })
             .collect();
@@ -781,6 +1382,7 @@ impl HeadQuerier<'_> {
             match c.bytes(self.head.chunk_files.as_ref()) {
                 Ok(bytes) => chunks.push(ChunkSnapshot {
                     max_t: c.max_t,
+                    encoding: c.encoding(),
                     bytes,
                 }),
                 Err(e) => return Some(Err(e)),
@@ -919,8 +1521,9 @@ impl Queryable for Head {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use ember_model::histogram::CounterResetHint;
     use ember_model::{MatchType, Matcher};
     use ember_storage::ValueType;
 
@@ -1067,5 +1670,560 @@ mod tests {
         );
         assert_eq!(all.len(), 50);
         assert!(all.iter().all(|(_, v)| v.len() == 200));
+    }
+
+    fn span(offset: i32, length: u32) -> ember_model::histogram::Span {
+        ember_model::histogram::Span { offset, length }
+    }
+
+    /// Prometheus's `tsdbutil.GenerateTestHistogram`.
+    pub(crate) fn test_histogram(i: i64) -> Histogram {
+        Histogram {
+            count: 12 + (i * 9) as u64,
+            zero_count: 2 + i as u64,
+            zero_threshold: 0.001,
+            sum: 18.4 * (i + 1) as f64,
+            schema: 1,
+            positive_spans: vec![span(0, 2), span(1, 2)],
+            positive_buckets: vec![i + 1, 1, -1, 0],
+            negative_spans: vec![span(0, 2), span(1, 2)],
+            negative_buckets: vec![i + 1, 1, -1, 0],
+            ..Default::default()
+        }
+    }
+
+    /// Prometheus's `tsdbutil.GenerateTestHistograms`.
+    pub(crate) fn test_histograms(n: i64) -> Vec<Histogram> {
+        (0..n)
+            .map(|i| {
+                let mut h = test_histogram(i);
+                if i > 0 {
+                    h.counter_reset_hint = CounterResetHint::NotCounterReset;
+                }
+                h
+            })
+            .collect()
+    }
+
+    /// Prometheus's `tsdbutil.GenerateTestFloatHistograms`.
+    pub(crate) fn test_float_histograms(n: i64) -> Vec<FloatHistogram> {
+        (0..n)
+            .map(|i| {
+                let f = i as f64;
+                FloatHistogram {
+                    counter_reset_hint: if i > 0 {
+                        CounterResetHint::NotCounterReset
+                    } else {
+                        CounterResetHint::Unknown
+                    },
+                    count: 12.0 + f * 9.0,
+                    zero_count: 2.0 + f,
+                    zero_threshold: 0.001,
+                    sum: 18.4 * (f + 1.0),
+                    schema: 1,
+                    positive_spans: vec![span(0, 2), span(1, 2)],
+                    positive_buckets: vec![f + 1.0, f + 2.0, f + 1.0, f + 1.0],
+                    negative_spans: vec![span(0, 2), span(1, 2)],
+                    negative_buckets: vec![f + 1.0, f + 2.0, f + 1.0, f + 1.0],
+                    ..Default::default()
+                }
+            })
+            .collect()
+    }
+
+    /// Prometheus's `tsdbutil.GenerateTestCustomBucketsHistogram`.
+    pub(crate) fn test_custom_histogram(i: i64) -> Histogram {
+        Histogram {
+            count: 5 + (i * 4) as u64,
+            sum: 18.4 * (i + 1) as f64,
+            schema: ember_model::histogram::CUSTOM_BUCKETS_SCHEMA,
+            positive_spans: vec![span(0, 2), span(1, 2)],
+            positive_buckets: vec![i + 1, 1, -1, 0],
+            custom_values: vec![0.0, 1.0, 2.0, 3.0, 4.0],
+            ..Default::default()
+        }
+    }
+
+    /// A sample of any kind, as read back.
+    #[derive(Clone, Debug, PartialEq)]
+    pub(crate) enum S {
+        F(f64),
+        H(Histogram),
+        Fh(FloatHistogram),
+    }
+
+    pub(crate) fn read_samples(it: &mut dyn SampleIterator) -> Vec<(i64, S)> {
+        let mut v = Vec::new();
+        loop {
+            match it.next() {
+                ValueType::None => break,
+                ValueType::Float => {
+                    let (t, x) = it.at();
+                    v.push((t, S::F(x)));
+                }
+                ValueType::Histogram => {
+                    let mut h = Histogram::default();
+                    let t = it.at_histogram(&mut h);
+                    v.push((t, S::H(h)));
+                }
+                ValueType::FloatHistogram => {
+                    let mut h = FloatHistogram::default();
+                    let t = it.at_float_histogram(&mut h);
+                    v.push((t, S::Fh(h)));
+                }
+            }
+        }
+        assert!(it.err().is_none(), "{:?}", it.err());
+        v
+    }
+
+    fn query(q: &dyn Querier, name: &str, value: &str) -> Vec<(i64, S)> {
+        let m = Matcher::new(MatchType::Equal, name, value).unwrap();
+        let set: Vec<_> = q.select(true, None, &[m]).collect();
+        assert_eq!(set.len(), 1);
+        let s = set[0].as_ref().unwrap();
+        read_samples(s.iter().as_mut())
+    }
+
+    fn encodings(h: &Head, l: &Labels) -> Vec<u8> {
+        let (s, _) = h.get_or_create(l).unwrap();
+        s.lock().chunks.iter().map(|c| c.encoding()).collect()
+    }
+
+    fn headers(h: &Head, l: &Labels) -> Vec<ember_chunkenc::CounterResetHeader> {
+        let (s, _) = h.get_or_create(l).unwrap();
+        s.lock()
+            .chunks
+            .iter()
+            .map(|c| ember_chunkenc::CounterResetHeader::from_flags(c.bytes(None).unwrap()[2]))
+            .collect()
+    }
+
+    fn ab() -> Labels {
+        Labels::from_pairs([("a", "b")])
+    }
+
+    /// Prometheus's `TestMemSeries_appendHistogram`: a new chunk at the chunk-range
+    /// boundary, none for a sample that only widens the bucket layout.
+    #[test]
+    fn histogram_chunk_cut_at_range_end_and_recoded_in_place() {
+        let opts = HeadOptions {
+            chunk_range: 1000,
+            ..Default::default()
+        };
+        let s = MemSeries::new(1, Labels::empty());
+        let mut d = s.lock();
+        let hs = test_histograms(4);
+        let mut wider = hs[3].clone();
+        wider.count += 1;
+        wider.sum += 1.23;
+        wider.positive_spans[1].length = 3;
+        wider.positive_buckets.push(1);
+        for (t, h) in [998, 999, 1000, 1001].into_iter().zip(&hs) {
+            assert!(d.apply(1, t, Value::Histogram(Box::new(h.clone())), &opts, None));
+        }
+        let bounds = |d: &SeriesData| -> Vec<(i64, i64)> {
+            d.chunks.iter().map(|c| (c.min_t, c.max_t)).collect()
+        };
+        assert_eq!(bounds(&d), vec![(998, 999), (1000, 1001)]);
+        assert!(d.apply(1, 1002, Value::Histogram(Box::new(wider)), &opts, None));
+        assert_eq!(bounds(&d), vec![(998, 999), (1000, 1002)]);
+        assert!(!d.apply(
+            1,
+            1002,
+            Value::Histogram(Box::new(hs[0].clone())),
+            &opts,
+            None
+        ));
+    }
+
+    /// Prometheus's `TestHistogramCounterResetHeader`, integer and float.
+    #[test]
+    fn histogram_counter_reset_headers() {
+        use ember_chunkenc::CounterResetHeader::{CounterReset, NotCounterReset, Unknown};
+        for float in [false, true] {
+            let h = Head::new(HeadOptions {
+                chunk_range: 1000,
+                ..Default::default()
+            });
+            let l = ab();
+            let mut ts = 0;
+            let mut append = |x: &Histogram| {
+                ts += 1;
+                let mut app = h.appender();
+                let f = x.to_float();
+                let v = if float {
+                    HistogramRef::Float(&f)
+                } else {
+                    HistogramRef::Int(x)
+                };
+                app.append_histogram(None, &l, ts, v).unwrap();
+                app.commit().unwrap();
+            };
+            let mut want = Vec::new();
+            let mut x = test_histogram(0);
+            x.positive_buckets = vec![100, 1, 1, 1];
+            x.negative_buckets = vec![100, 1, 1, 1];
+            x.count = 814;
+            append(&x);
+            want.push(Unknown);
+            assert_eq!(headers(&h, &l), want, "float={float}");
+            *x.positive_buckets.last_mut().unwrap() += 1;
+            x.count += 1;
+            append(&x);
+            assert_eq!(headers(&h, &l), want);
+            *x.positive_buckets.last_mut().unwrap() -= 1;
+            x.count -= 1;
+            append(&x);
+            want.push(CounterReset);
+            assert_eq!(headers(&h, &l), want);
+            // Cut two chunks by size and time: they continue the counter.
+            let n = want.len();
+            while headers(&h, &l).len() < n + 2 {
+                append(&x);
+            }
+            want.extend([NotCounterReset, NotCounterReset]);
+            assert_eq!(headers(&h, &l), want);
+            x.schema += 1;
+            append(&x);
+            want.push(Unknown);
+            assert_eq!(headers(&h, &l), want);
+            x.zero_threshold += 0.01;
+            append(&x);
+            want.push(Unknown);
+            assert_eq!(headers(&h, &l), want);
+            x.positive_spans[1].length -= 1;
+            x.positive_buckets.remove(0);
+            x.count = 414;
+            append(&x);
+            want.push(CounterReset);
+            assert_eq!(headers(&h, &l), want);
+            x.negative_spans[1].length -= 1;
+            x.negative_buckets.remove(0);
+            x.count = 14;
+            append(&x);
+            want.push(CounterReset);
+            assert_eq!(headers(&h, &l), want);
+            let n = want.len();
+            while headers(&h, &l).len() < n + 2 {
+                append(&x);
+            }
+            want.extend([NotCounterReset, NotCounterReset]);
+            assert_eq!(headers(&h, &l), want);
+            *x.positive_buckets.last_mut().unwrap() -= 1;
+            x.count = 13;
+            append(&x);
+            want.push(CounterReset);
+            *x.negative_buckets.last_mut().unwrap() -= 1;
+            x.count = 12;
+            append(&x);
+            want.push(CounterReset);
+            assert_eq!(headers(&h, &l), want, "float={float}");
+        }
+    }
+
+    /// Prometheus's `TestHistogramStaleSample`: a float staleness marker in a
+    /// histogram series is stored as a histogram marker in the same chunk, and the
+    /// series continues in a new chunk after it.
+    #[test]
+    fn histogram_staleness_markers() {
+        use ember_model::value::stale_nan;
+        for float in [false, true] {
+            let h = Head::new(HeadOptions {
+                chunk_range: 100_000,
+                ..Default::default()
+            });
+            let l = ab();
+            let hs = test_histograms(40);
+            let mut want: Vec<(i64, S)> = Vec::new();
+            let add =
+                |app: &mut Box<dyn Appender + '_>, want: &mut Vec<(i64, S)>, x: &Histogram| {
+                    let t = 100 * want.len() as i64;
+                    if float {
+                        let f = x.to_float();
+                        app.append_histogram(None, &l, t, HistogramRef::Float(&f))
+                            .unwrap();
+                        want.push((t, S::Fh(f)));
+                    } else {
+                        app.append_histogram(None, &l, t, HistogramRef::Int(x))
+                            .unwrap();
+                        want.push((t, S::H(x.clone())));
+                    }
+                };
+            let stale = |t: i64| {
+                if float {
+                    (t, S::Fh(stale_float_histogram(stale_nan())))
+                } else {
+                    (t, S::H(stale_histogram(stale_nan())))
+                }
+            };
+            // The marker in the same transaction as the histograms.
+            let mut app = h.appender();
+            for x in &hs[..20] {
+                add(&mut app, &mut want, x);
+            }
+            let t = 100 * want.len() as i64 + 1;
+            app.append(None, &l, t, stale_nan()).unwrap();
+            want.push(stale(t));
+            app.commit().unwrap();
+            assert_eq!(encodings(&h, &l).len(), 1);
+            // Then in a transaction of its own, after the series came back.
+            let mut app = h.appender();
+            for x in &hs[20..] {
+                add(&mut app, &mut want, x);
+            }
+            app.commit().unwrap();
+            let mut app = h.appender();
+            let t = 100 * want.len() as i64 + 1;
+            app.append(None, &l, t, stale_nan()).unwrap();
+            want.push(stale(t));
+            // A repeated marker is a no-op.
+            app.append(None, &l, t, stale_nan()).unwrap();
+            app.commit().unwrap();
+            let enc = if float {
+                Encoding::FloatHistogram
+            } else {
+                Encoding::Histogram
+            } as u8;
+            assert_eq!(encodings(&h, &l), vec![enc, enc]);
+
+            let q = h.querier(i64::MIN, i64::MAX).unwrap();
+            let got = query(q.as_ref(), "a", "b");
+            assert_eq!(got.len(), want.len());
+            for (i, ((gt, g), (wt, w))) in got.iter().zip(&want).enumerate() {
+                assert_eq!(gt, wt);
+                let (gs, ws) = match (g, w) {
+                    (S::H(g), S::H(w)) => (g.sum, w.sum),
+                    (S::Fh(g), S::Fh(w)) => (g.sum, w.sum),
+                    _ => panic!("{g:?} for {w:?}"),
+                };
+                if is_stale_nan(ws) {
+                    assert!(is_stale_nan(gs), "sample {i}");
+                    continue;
+                }
+                // The first sample of each chunk reads back with an unknown hint.
+                let mut w = w.clone();
+                if i == 0 || i == 21 {
+                    match &mut w {
+                        S::H(x) => x.counter_reset_hint = CounterResetHint::Unknown,
+                        S::Fh(x) => x.counter_reset_hint = CounterResetHint::Unknown,
+                        S::F(_) => {}
+                    }
+                }
+                assert_eq!(g, &w, "sample {i}");
+            }
+        }
+    }
+
+    /// Prometheus's `TestAppendingDifferentEncodingToSameSeries`.
+    #[test]
+    fn switching_sample_kinds_cuts_chunks() {
+        let h = Head::new(HeadOptions::default());
+        let l = ab();
+        let hists = test_histograms(10);
+        let fhists = test_float_histograms(10);
+        let (hh, fh) = (
+            |i: usize| S::H(hists[i].clone()),
+            |i: usize| S::Fh(fhists[i].clone()),
+        );
+        type Step = (Vec<(i64, S)>, Result<usize, Error>);
+        let steps: Vec<Step> = vec![
+            (vec![(100, hh(0))], Ok(1)),
+            (vec![(200, S::F(2.0))], Ok(2)),
+            (vec![(210, fh(0))], Ok(3)),
+            (vec![(220, hh(1))], Ok(4)),
+            (vec![(230, fh(3))], Ok(5)),
+            (vec![(100, hh(2))], Err(Error::OutOfOrderSample)),
+            (vec![(300, hh(3))], Ok(6)),
+            (vec![(100, S::F(2.0))], Err(Error::OutOfOrderSample)),
+            (vec![(100, fh(4))], Err(Error::OutOfOrderSample)),
+            (
+                vec![(400, S::F(4.0)), (500, hh(5)), (600, S::F(6.0))],
+                Ok(9),
+            ),
+            (vec![(700, hh(7)), (800, S::F(8.0)), (900, hh(9))], Ok(12)),
+            (vec![(1000, fh(7)), (1100, hh(9))], Ok(14)),
+        ];
+        let mut want: Vec<(i64, S)> = Vec::new();
+        for (samples, res) in steps {
+            let mut app = h.appender();
+            let mut err = None;
+            for (t, s) in &samples {
+                let r = match s {
+                    S::F(v) => app.append(None, &l, *t, *v),
+                    S::H(x) => app.append_histogram(None, &l, *t, HistogramRef::Int(x)),
+                    S::Fh(x) => app.append_histogram(None, &l, *t, HistogramRef::Float(x)),
+                };
+                if let Err(e) = r {
+                    err = Some(e);
+                }
+            }
+            match res {
+                Ok(n) => {
+                    assert_eq!(err, None);
+                    app.commit().unwrap();
+                    want.extend(samples);
+                    assert_eq!(encodings(&h, &l).len(), n);
+                }
+                Err(e) => {
+                    assert_eq!(err, Some(e));
+                    app.rollback().unwrap();
+                }
+            }
+        }
+        // Every histogram here starts a chunk, so it reads back with no hint.
+        for (_, s) in &mut want {
+            match s {
+                S::H(x) => x.counter_reset_hint = CounterResetHint::Unknown,
+                S::Fh(x) => x.counter_reset_hint = CounterResetHint::Unknown,
+                S::F(_) => {}
+            }
+        }
+        let q = h.querier(i64::MIN, i64::MAX).unwrap();
+        assert_eq!(query(q.as_ref(), "a", "b"), want);
+    }
+
+    #[test]
+    fn histogram_append_errors() {
+        let h = Head::new(HeadOptions::default());
+        let l = ab();
+        let x = test_histogram(1);
+        let mut app = h.appender();
+        app.append(None, &l, 1000, 10.0).unwrap();
+        app.commit().unwrap();
+        let mut app = h.appender();
+        app.append_histogram(None, &l, 2000, HistogramRef::Int(&x))
+            .unwrap();
+        app.commit().unwrap();
+        let mut app = h.appender();
+        // Prometheus's TestHeadAppender_AppendFloatWithSameTimestampAsPreviousHistogram.
+        assert_eq!(
+            app.append(None, &l, 2000, 10.0),
+            Err(Error::DuplicateSampleForTimestamp)
+        );
+        // The same histogram again is fine, a different one or a float histogram not.
+        assert!(
+            app.append_histogram(None, &l, 2000, HistogramRef::Int(&x))
+                .is_ok()
+        );
+        let y = test_histogram(2);
+        assert_eq!(
+            app.append_histogram(None, &l, 2000, HistogramRef::Int(&y)),
+            Err(Error::DuplicateSampleForTimestamp)
+        );
+        assert_eq!(
+            app.append_histogram(None, &l, 2000, HistogramRef::Float(&x.to_float())),
+            Err(Error::DuplicateSampleForTimestamp)
+        );
+        assert_eq!(
+            app.append_histogram(None, &l, 1999, HistogramRef::Int(&y)),
+            Err(Error::OutOfOrderSample)
+        );
+        // Invalid histograms are refused before a series is created for them.
+        let bad = Histogram {
+            count: 1,
+            ..test_histogram(1)
+        };
+        let n = h.num_series();
+        let other = Labels::from_pairs([("a", "c")]);
+        assert!(matches!(
+            app.append_histogram(None, &other, 3000, HistogramRef::Int(&bad)),
+            Err(Error::InvalidSample(_))
+        ));
+        let bad = FloatHistogram {
+            schema: 9,
+            ..x.to_float()
+        };
+        assert!(matches!(
+            app.append_histogram(None, &other, 3000, HistogramRef::Float(&bad)),
+            Err(Error::InvalidSample(_))
+        ));
+        assert_eq!(h.num_series(), n);
+        // In-transaction ordering holds across kinds too.
+        app.append_histogram(None, &l, 3000, HistogramRef::Int(&y))
+            .unwrap();
+        assert_eq!(
+            app.append(None, &l, 3000, 1.0),
+            Err(Error::DuplicateSampleForTimestamp)
+        );
+        assert_eq!(
+            app.append(None, &l, 2500, 1.0),
+            Err(Error::OutOfOrderSample)
+        );
+        app.commit().unwrap();
+        assert_eq!(
+            h.stats().histogram_samples_appended.load(Ordering::Relaxed),
+            2
+        );
+    }
+
+    #[test]
+    fn custom_bucket_histograms() {
+        let h = Head::new(HeadOptions::default());
+        let l = ab();
+        let mut app = h.appender();
+        let mut want = Vec::new();
+        for i in 0..5 {
+            let mut x = test_custom_histogram(i);
+            if i > 0 {
+                x.counter_reset_hint = CounterResetHint::NotCounterReset;
+            }
+            app.append_histogram(None, &l, i * 1000, HistogramRef::Int(&x))
+                .unwrap();
+            want.push((i * 1000, S::H(x)));
+        }
+        app.commit().unwrap();
+        let q = h.querier(i64::MIN, i64::MAX).unwrap();
+        assert_eq!(query(q.as_ref(), "a", "b"), want);
+        assert_eq!(encodings(&h, &l), vec![Encoding::Histogram as u8]);
+    }
+
+    #[test]
+    fn full_histogram_chunks_go_to_chunks_head_with_their_encoding() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = Head::new(HeadOptions {
+            chunk_range: 1000,
+            ..Default::default()
+        });
+        h.set_chunk_files(HeadChunkFiles::create(dir.path()).unwrap());
+        let l = ab();
+        let hs = test_histograms(4);
+        let fs = test_float_histograms(4);
+        let mut app = h.appender();
+        // One chunk of each kind per range; the open one stays in memory.
+        for (i, t) in [10, 20, 1010, 1020, 2010].into_iter().enumerate() {
+            if !(1000..=2000).contains(&t) {
+                app.append_histogram(None, &l, t, HistogramRef::Int(&hs[i % 4]))
+                    .unwrap();
+            } else {
+                app.append_histogram(None, &l, t, HistogramRef::Float(&fs[i % 4]))
+                    .unwrap();
+            }
+        }
+        app.commit().unwrap();
+        let (s, _) = h.get_or_create(&l).unwrap();
+        let d = s.lock();
+        let stores: Vec<(u8, bool)> = d
+            .chunks
+            .iter()
+            .map(|c| (c.encoding(), matches!(c.store, ChunkStore::Disk { .. })))
+            .collect();
+        assert_eq!(stores, vec![(2, true), (3, true), (2, false)]);
+        let files = h.chunk_files.as_ref().unwrap().lock().unwrap();
+        for c in &d.chunks[..2] {
+            let ChunkStore::Disk { r, encoding, .. } = c.store else {
+                unreachable!()
+            };
+            let (e, bytes) = files.read(r).unwrap();
+            assert_eq!(e, encoding);
+            assert_eq!(
+                ember_chunkenc::CounterResetHeader::from_flags(bytes[2]),
+                ember_chunkenc::CounterResetHeader::Unknown
+            );
+        }
+        drop(files);
+        drop(d);
+        let q = h.querier(i64::MIN, i64::MAX).unwrap();
+        assert_eq!(query(q.as_ref(), "a", "b").len(), 5);
     }
 }

@@ -5,9 +5,11 @@
 //! label index ([`postings`]) answers matchers without scanning every value when a
 //! regex reduces to literals or a prefix.
 //!
-//! Still to come, in this order: the WAL (crash safety), `chunks_head/` files, blocks
-//! in Prometheus's format with compaction and retention, and native histograms in
-//! the head.
+//! Around it: the WAL (crash safety), `chunks_head/` files, and blocks in
+//! Prometheus's format with compaction and retention ([`db::Db`]). Native
+//! histograms (integer and float, exponential and custom buckets) go everywhere
+//! float samples go, in Prometheus's chunk encodings and WAL records, so that
+//! Prometheus's tools read Ember's data and the other way round.
 
 pub mod block;
 pub mod chunks;
@@ -16,6 +18,7 @@ pub mod db;
 mod encoding;
 pub mod head;
 pub mod head_chunks;
+mod hist;
 pub mod index;
 mod iter;
 pub mod postings;
