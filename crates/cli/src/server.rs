@@ -426,6 +426,9 @@ async fn serve(args: ServerArgs, source: ConfigSource, announce: bool) -> anyhow
     stats.last_success_ts.store(now_secs(), Ordering::Relaxed);
     stats.start_ts.store(now_secs(), Ordering::Relaxed);
 
+    let scrape = Arc::new(tokio::sync::Mutex::new(ember_scrape::ScrapeManager::new(
+        db.clone(),
+    )));
     let (tx, mut rx) = mpsc::channel(8);
     let metrics_stats = stats.clone();
     let metrics_db = db.clone();
@@ -444,6 +447,7 @@ async fn serve(args: ServerArgs, source: ConfigSource, announce: bool) -> anyhow
         remote_write: args
             .enable_remote_write_receiver
             .then(|| db.clone() as Arc<dyn ember_storage::Appendable>),
+        scrape: Some(scrape.clone()),
     });
 
     let mut servers = Vec::new();
@@ -469,9 +473,6 @@ async fn serve(args: ServerArgs, source: ConfigSource, announce: bool) -> anyhow
 
     // Discovery feeds scraping; scraping writes into the TSDB.
     let mut discovery = ember_discovery::Manager::new();
-    let scrape = Arc::new(tokio::sync::Mutex::new(ember_scrape::ScrapeManager::new(
-        db.clone(),
-    )));
     apply_scrape(&cfg, &mut discovery, &scrape).await;
     let syncer = {
         let scrape = scrape.clone();

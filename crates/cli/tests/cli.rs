@@ -407,4 +407,46 @@ fn server_scrapes_itself() {
     }
     let (_, body) = http(port, "GET", "/api/v1/query?query=prometheus_build_info").unwrap();
     assert!(body.contains("\"job\":\"self\""), "{body}");
+    let (code, body) = http(port, "GET", "/api/v1/targets").unwrap();
+    assert_eq!(code, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let t = &v["data"]["activeTargets"][0];
+    assert_eq!(t["health"], "up", "{body}");
+    assert_eq!(t["scrapePool"], "self");
+    assert_eq!(t["scrapeUrl"], format!("http://127.0.0.1:{port}/metrics"));
+    assert_eq!(t["labels"]["instance"], format!("127.0.0.1:{port}"));
+    // Debian's promtool speaks to Ember's query API as to Prometheus's.
+    if let Ok(out) = Command::new("promtool")
+        .args(["query", "instant"])
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg("up")
+        .output()
+    {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "promtool: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("job=\"self\"") && text.contains("=> 1 @"),
+            "{text}"
+        );
+        let out = Command::new("promtool")
+            .args(["query", "range", "--step=1s"])
+            .arg(format!("http://127.0.0.1:{port}"))
+            .arg("sum(up)")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool range: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("{} =>"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
 }

@@ -70,6 +70,8 @@ pub struct WebState {
     pub query: Option<Arc<QueryService>>,
     /// Where remote-write requests go, when `--web.enable-remote-write-receiver`.
     pub remote_write: Option<Arc<dyn ember_storage::Appendable>>,
+    /// The scrape manager, for `/api/v1/targets`.
+    pub scrape: Option<Arc<tokio::sync::Mutex<ember_scrape::ScrapeManager>>>,
 }
 
 /// Builds the router over `state`.
@@ -97,6 +99,7 @@ pub fn router(state: Arc<WebState>) -> Router {
             get(api::format_query).post(api::format_query),
         )
         .route("/api/v1/write", post(remote_write))
+        .route("/api/v1/targets", get(targets))
         .fallback(not_found)
         .with_state(state)
 }
@@ -209,6 +212,84 @@ async fn status_flags(State(s): State<Arc<WebState>>) -> Response {
     success(map)
 }
 
+fn rfc3339(ms: i64) -> String {
+    // Civil date from days since the epoch (Hinnant), UTC.
+    let secs = ms.div_euclid(1000);
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        sod / 3600,
+        (sod % 3600) / 60,
+        sod % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+fn labels_json(l: &ember_model::Labels) -> serde_json::Value {
+    serde_json::Value::Object(
+        l.iter()
+            .map(|x| (x.name.clone(), serde_json::Value::String(x.value.clone())))
+            .collect(),
+    )
+}
+
+/// `GET /api/v1/targets`: active and dropped targets, with Prometheus's fields.
+async fn targets(State(s): State<Arc<WebState>>) -> Response {
+    let Some(m) = s.scrape.clone() else {
+        return success(
+            serde_json::json!({"activeTargets": [], "droppedTargets": [], "droppedTargetCounts": {}}),
+        );
+    };
+    let m = m.lock().await;
+    let active: Vec<serde_json::Value> = m
+        .targets()
+        .into_iter()
+        .map(|t| {
+            let h = &t.health;
+            let health = if h.last_scrape == 0 { "unknown" } else if h.up { "up" } else { "down" };
+            let dur = |d: std::time::Duration| {
+                let ms = d.as_millis();
+                if ms % 60_000 == 0 { format!("{}m", ms / 60_000) } else if ms % 1000 == 0 { format!("{}s", ms / 1000) } else { format!("{ms}ms") }
+            };
+            serde_json::json!({
+                "discoveredLabels": labels_json(&t.target.discovered),
+                "labels": labels_json(&t.target.labels),
+                "scrapePool": t.job,
+                "scrapeUrl": t.target.url,
+                "globalUrl": t.target.url,
+                "lastError": h.last_error,
+                "lastScrape": if h.last_scrape == 0 { "0001-01-01T00:00:00Z".to_string() } else { rfc3339(h.last_scrape) },
+                "lastScrapeDuration": h.last_duration.as_secs_f64(),
+                "health": health,
+                "scrapeInterval": dur(t.target.interval),
+                "scrapeTimeout": dur(t.target.timeout),
+            })
+        })
+        .collect();
+    let mut counts = serde_json::Map::new();
+    let dropped: Vec<serde_json::Value> = m
+        .dropped()
+        .iter()
+        .map(|(job, l)| {
+            let c = counts.entry(job.clone()).or_insert(serde_json::json!(0));
+            *c = serde_json::json!(c.as_u64().unwrap_or(0) + 1);
+            serde_json::json!({"discoveredLabels": labels_json(l), "scrapePool": job})
+        })
+        .collect();
+    success(
+        serde_json::json!({"activeTargets": active, "droppedTargets": dropped, "droppedTargetCounts": counts}),
+    )
+}
+
 /// `POST /api/v1/write`: remote write 1.0 and 2.0, snappy-compressed protobuf.
 async fn remote_write(
     State(s): State<Arc<WebState>>,
@@ -312,6 +393,7 @@ mod tests {
             metrics: Box::new(|| "x 1\n".into()),
             query: None,
             remote_write: None,
+            scrape: None,
         });
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
