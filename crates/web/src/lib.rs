@@ -258,7 +258,7 @@ async fn targets(State(s): State<Arc<WebState>>) -> Response {
             let health = if h.last_scrape == 0 { "unknown" } else if h.up { "up" } else { "down" };
             let dur = |d: std::time::Duration| {
                 let ms = d.as_millis();
-                if ms % 60_000 == 0 { format!("{}m", ms / 60_000) } else if ms % 1000 == 0 { format!("{}s", ms / 1000) } else { format!("{ms}ms") }
+                if ms.is_multiple_of(60_000) { format!("{}m", ms / 60_000) } else if ms.is_multiple_of(1000) { format!("{}s", ms / 1000) } else { format!("{ms}ms") }
             };
             serde_json::json!({
                 "discoveredLabels": labels_json(&t.target.discovered),
