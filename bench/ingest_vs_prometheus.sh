@@ -9,7 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 targets=${1:-50}; per=${2:-1000}; secs=${3:-180}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+pids=()
+# Servers are started inside command substitutions, so they are not jobs of this
+# shell: kill them by pid.
+cleanup() { kill "${pids[@]}" $(jobs -p) 2>/dev/null || true; sleep 1; rm -rf "$work"; }
+trap cleanup EXIT
 cargo build --release -q
 python3 bench/targets.py 21000 "$targets" "$per" > "$work/targets.log" &
 for _ in $(seq 50); do grep -qs ready "$work/targets.log" && break; sleep 0.2; done
@@ -27,11 +31,12 @@ metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1==m || index
 cpu_s() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
-pp=$(start_prom); pe=$(start_ember)
+pp=$(start_prom); pe=$(start_ember); pids+=("$pp" "$pe")
 wait_ready 19190 >/dev/null; wait_ready 19191 >/dev/null
 sleep "$secs"
 for who in prom ember; do
   if [ $who = prom ]; then pid=$pp; port=19190; else pid=$pe; port=19191; fi
+  if [ ! -d "/proc/$pid" ]; then echo "$who exited early; last log lines:"; tail -20 "$work/$who.log"; continue; fi
   series=$(metric $port prometheus_tsdb_head_series)
   appended=$(metric $port prometheus_tsdb_head_samples_appended_total)
   cpu=$(cpu_s "$pid"); rss=$(rss_kb "$pid")
@@ -48,5 +53,5 @@ for who in prom ember; do
   [ "$samples" -gt 0 ] && echo "$who: blocks=$(echo "$blocks" | wc -w) bytes_per_sample=$(echo "scale=3; $bytes / $samples" | bc)"
 done
 kill -TERM "$pp" "$pe"; wait "$pp" "$pe" 2>/dev/null || true
-pp=$(start_prom); echo "prom: restart_to_ready_s=$(wait_ready 19190)"
-pe=$(start_ember); echo "ember: restart_to_ready_s=$(wait_ready 19191)"
+pp=$(start_prom); pids+=("$pp"); echo "prom: restart_to_ready_s=$(wait_ready 19190)"
+pe=$(start_ember); pids+=("$pe"); echo "ember: restart_to_ready_s=$(wait_ready 19191)"
