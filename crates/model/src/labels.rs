@@ -31,14 +31,16 @@ impl Label {
 /// A label set, sorted by name, each name at most once, no empty values.
 ///
 /// An empty value means "label absent" in Prometheus, so constructors drop such
-/// labels rather than keeping two spellings of the same series.
+/// labels rather than keeping two spellings of the same series. The labels are
+/// shared behind an `Arc`: the same set is held by the head, the scrape cache, query
+/// results and more, and cloning it must not copy every string.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Labels(Vec<Label>);
+pub struct Labels(std::sync::Arc<[Label]>);
 
 impl Labels {
     /// The empty label set.
-    pub const fn empty() -> Self {
-        Labels(Vec::new())
+    pub fn empty() -> Self {
+        Labels(std::sync::Arc::from(Vec::new()))
     }
 
     /// Builds a label set from pairs in any order. Later duplicates of a name win,
@@ -61,7 +63,7 @@ impl Labels {
     pub fn from_sorted_unchecked(labels: Vec<Label>) -> Self {
         debug_assert!(labels.windows(2).all(|w| w[0].name < w[1].name));
         debug_assert!(labels.iter().all(|l| !l.value.is_empty()));
-        Labels(labels)
+        Labels(labels.into())
     }
 
     /// Value of `name`, if present.
@@ -109,13 +111,13 @@ impl Labels {
 
     /// Consumes the set, giving the sorted vector.
     pub fn into_vec(self) -> Vec<Label> {
-        self.0
+        self.0.to_vec()
     }
 
     /// xxh64 over `name 0xff value 0xff …`, the hash Prometheus uses for label sets.
     pub fn hash64(&self) -> u64 {
         let mut h = xxhash_rust::xxh64::Xxh64::new(0);
-        for l in &self.0 {
+        for l in self.0.iter() {
             h.update(l.name.as_bytes());
             h.update(&[SEP]);
             h.update(l.value.as_bytes());
@@ -211,7 +213,7 @@ pub struct LabelsBuilder {
 impl LabelsBuilder {
     /// Starts from `base`.
     pub fn new(base: Labels) -> Self {
-        LabelsBuilder { base: base.0 }
+        LabelsBuilder { base: base.0.to_vec() }
     }
 
     /// Sets `name` to `value`; an empty value deletes the label.
@@ -258,12 +260,12 @@ impl LabelsBuilder {
 
     /// The resulting label set.
     pub fn labels(&self) -> Labels {
-        Labels(self.base.clone())
+        Labels(self.base.as_slice().into())
     }
 
     /// The resulting label set, consuming the builder.
     pub fn into_labels(self) -> Labels {
-        Labels(self.base)
+        Labels(self.base.into())
     }
 }
 

@@ -428,7 +428,7 @@ mod tests {
         assert!(v["data"]["goVersion"].is_string());
         let (_, b) = request(&addr, "GET", "/api/v1/status/config").await;
         assert!(b.contains("global: {}"));
-        let (c, b) = request(&addr, "GET", "/api/v1/targets").await;
+        let (c, b) = request(&addr, "GET", "/api/v1/rules").await;
         assert_eq!(c, 404);
         assert!(b.contains("\"status\":\"error\""));
         assert_eq!(request(&addr, "GET", "/metrics").await.1, "x 1\n");
