@@ -1,0 +1,179 @@
+//! `netclass`: interface properties from `/sys/class/net/<iface>` (state, MTU,
+//! speed, carrier changes, ...), skipping `--collector.netclass.ignored-devices`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ember_exposition::MetricType;
+
+use super::{CollectError, Collector, Config};
+use crate::metrics::Out;
+use crate::read::{is_absent, parse_int_base0, read_sys};
+
+pub(crate) struct NetClass(pub(crate) Arc<Config>);
+
+/// (sysfs file, metric suffix, is counter), in node_exporter's order.
+const NUMERIC: [(&str, &str, bool); 15] = [
+    ("addr_assign_type", "address_assign_type", false),
+    ("carrier", "carrier", false),
+    ("carrier_changes", "carrier_changes_total", true),
+    ("carrier_up_count", "carrier_up_changes_total", true),
+    ("carrier_down_count", "carrier_down_changes_total", true),
+    ("dev_id", "device_id", false),
+    ("dormant", "dormant", false),
+    ("flags", "flags", false),
+    ("ifindex", "iface_id", false),
+    ("iflink", "iface_link", false),
+    ("link_mode", "iface_link_mode", false),
+    ("mtu", "mtu_bytes", false),
+    ("name_assign_type", "name_assign_type", false),
+    ("netdev_group", "net_dev_group", false),
+    ("tx_queue_len", "transmit_queue_length", false),
+];
+
+impl Collector for NetClass {
+    fn update(&self, out: &mut Out) -> Result<(), CollectError> {
+        let root = self.0.sys("class/net");
+        let entries = match std::fs::read_dir(&root) {
+            Ok(rd) => rd,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                return Err(CollectError::NoData(format!(
+                    "could not read {}: {e}",
+                    root.display()
+                )));
+            }
+            Err(e) => return Err(CollectError::io(&root, e)),
+        };
+        let mut devices = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| CollectError::io(&root, e))?;
+            // Interfaces are symlinks (or directories); `bonding_masters` is a file.
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
+            if let Some(name) = entry.file_name().to_str() {
+                devices.push(name.to_owned());
+            }
+        }
+        devices.sort();
+        for dev in devices {
+            if self.0.netclass_ignored.is_match(&dev) {
+                continue;
+            }
+            self.update_device(out, &root.join(&dev), &dev)?;
+        }
+        Ok(())
+    }
+}
+
+impl NetClass {
+    fn update_device(&self, out: &mut Out, dir: &Path, dev: &str) -> Result<(), CollectError> {
+        let text = |f: &str| -> Result<Option<String>, CollectError> {
+            let p = dir.join(f);
+            match read_sys(&p) {
+                Ok(s) => Ok(Some(s)),
+                Err(e) if is_absent(&e) => Ok(None),
+                Err(e) => Err(CollectError::io(&p, e)),
+            }
+        };
+        let num = |f: &str| -> Result<Option<i64>, CollectError> {
+            Ok(text(f)?.and_then(|s| parse_int_base0(&s)))
+        };
+        let operstate = text("operstate")?.unwrap_or_default();
+        out.gauge(
+            "node_network_up",
+            "Value is 1 if operstate is 'up', 0 otherwise.",
+            &[("device", dev)],
+            if operstate == "up" { 1.0 } else { 0.0 },
+        );
+        let address = text("address")?.unwrap_or_default();
+        let broadcast = text("broadcast")?.unwrap_or_default();
+        let duplex = text("duplex")?.unwrap_or_default();
+        let ifalias = text("ifalias")?.unwrap_or_default();
+        out.gauge(
+            "node_network_info",
+            "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
+            &[
+                ("device", dev),
+                ("address", &address),
+                ("broadcast", &broadcast),
+                ("duplex", &duplex),
+                ("operstate", &operstate),
+                ("ifalias", &ifalias),
+            ],
+            1.0,
+        );
+        let mut emit = |suffix: &str, counter: bool, v: i64| {
+            out.add(
+                &format!("node_network_{suffix}"),
+                &format!("Network device property: {suffix}"),
+                if counter {
+                    MetricType::Counter
+                } else {
+                    MetricType::Gauge
+                },
+                &[("device", dev)],
+                v as f64,
+            );
+        };
+        for (file, suffix, counter) in NUMERIC {
+            if let Some(v) = num(file)? {
+                emit(suffix, counter, v);
+            }
+        }
+        if let Some(speed) = num("speed")?
+            && (speed >= 0 || !self.0.netclass_ignore_invalid_speed)
+        {
+            emit("speed_bytes", false, speed.saturating_mul(1000 * 1000) / 8);
+        }
+        if let Some(t) = num("type")? {
+            emit("protocol_type", false, t);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::collectors::testutil::*;
+
+    #[test]
+    fn fixture() {
+        let text = collect_ok("netclass", &[]);
+        let has = |l: &str| assert!(text.lines().any(|x| x == l), "missing {l:?} in\n{text}");
+        has("node_network_up{device=\"eth0\"} 1");
+        has("node_network_up{device=\"lo\"} 0");
+        has(
+            "node_network_info{address=\"52:54:00:12:34:56\",broadcast=\"ff:ff:ff:ff:ff:ff\",device=\"eth0\",duplex=\"full\",ifalias=\"\",operstate=\"up\"} 1",
+        );
+        has(
+            "node_network_info{address=\"00:00:00:00:00:00\",broadcast=\"00:00:00:00:00:00\",device=\"lo\",duplex=\"\",ifalias=\"uplink to switch\",operstate=\"unknown\"} 1",
+        );
+        has("node_network_flags{device=\"eth0\"} 4099");
+        has("node_network_speed_bytes{device=\"eth0\"} 1.25e+08");
+        has("node_network_speed_bytes{device=\"lo\"} -125000");
+        has("node_network_carrier_changes_total{device=\"eth0\"} 2");
+        has("node_network_protocol_type{device=\"lo\"} 772");
+        has("node_network_mtu_bytes{device=\"lo\"} 65536");
+        assert!(text.contains("# TYPE node_network_carrier_up_changes_total counter\n"));
+        assert!(
+            text.contains("# HELP node_network_iface_link Network device property: iface_link\n")
+        );
+        assert!(!text.contains("bonding_masters"));
+        assert!(!text.contains("node_network_dormant{device=\"lo\"}"));
+
+        let text = collect_ok(
+            "netclass",
+            &[
+                "--collector.netclass.ignore-invalid-speed",
+                "--collector.netclass.ignored-devices=^eth",
+            ],
+        );
+        assert!(!text.contains("speed_bytes") && !text.contains("eth0"));
+    }
+}

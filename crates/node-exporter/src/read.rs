@@ -1,0 +1,180 @@
+//! Bounded reads of /proc and /sys files, and the small parsers they share.
+//!
+//! Every read is bounded: a /proc file larger than [`MAX_PROC_FILE`] is an error for the
+//! collector reading it, never an unbounded allocation. sysfs attributes are read as
+//! the kernel serves them, with one `read(2)` of at most a page, as procfs's
+//! `SysReadFile` does (some attributes block or fail on a second read).
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use crate::collectors::CollectError;
+
+/// The most a /proc or /sys file may hold (4 MiB); larger is an error.
+pub(crate) const MAX_PROC_FILE: u64 = 4 << 20;
+
+/// Reads a whole file of at most `limit` bytes, as text (invalid UTF-8 replaced).
+pub(crate) fn read_limited(path: &Path, limit: u64) -> io::Result<String> {
+    let f = File::open(path)?;
+    let mut buf = Vec::new();
+    f.take(limit + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("file larger than {limit} bytes"),
+        ));
+    }
+    Ok(match String::from_utf8(buf) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+/// Reads a /proc file (at most [`MAX_PROC_FILE`] bytes).
+pub(crate) fn read_proc(path: &Path) -> io::Result<String> {
+    read_limited(path, MAX_PROC_FILE)
+}
+
+/// Reads a /proc file, the error naming the path.
+pub(crate) fn read_file(path: &Path) -> Result<String, CollectError> {
+    read_proc(path).map_err(|e| CollectError::io(path, e))
+}
+
+/// Reads a sysfs attribute with a single `read(2)` of at most 4 KiB, trimmed of
+/// surrounding whitespace.
+pub(crate) fn read_sys(path: &Path) -> io::Result<String> {
+    let mut f = File::open(path)?;
+    let mut buf = vec![0u8; 4096];
+    let n = loop {
+        match f.read(&mut buf) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    buf.truncate(n);
+    Ok(String::from_utf8_lossy(&buf).trim().to_owned())
+}
+
+/// Reads an unsigned integer from a file (procfs's `ReadUintFromFile`).
+pub(crate) fn read_u64(path: &Path) -> Result<u64, CollectError> {
+    let s = read_limited(path, 4096).map_err(|e| CollectError::io(path, e))?;
+    s.trim()
+        .parse()
+        .map_err(|_| CollectError::invalid(path, format!("not an unsigned integer: {s:?}")))
+}
+
+/// Reads a signed integer from a file (procfs's `ReadIntFromFile`).
+pub(crate) fn read_i64(path: &Path) -> Result<i64, CollectError> {
+    let s = read_limited(path, 4096).map_err(|e| CollectError::io(path, e))?;
+    s.trim()
+        .parse()
+        .map_err(|_| CollectError::invalid(path, format!("not an integer: {s:?}")))
+}
+
+/// The entries of a directory whose names start with `prefix` followed by a digit (the
+/// glob `prefix[0-9]*`), sorted by name as Go's `filepath.Glob` returns them. A missing
+/// directory has none.
+pub(crate) fn glob_numbered(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>, CollectError> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(CollectError::io(dir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|e| CollectError::io(dir, e))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        {
+            out.push(entry.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The names in a directory, sorted.
+pub(crate) fn dir_names(dir: &Path) -> io::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if let Some(n) = entry.file_name().to_str() {
+            out.push(n.to_owned());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Parses an integer as Go's `strconv.ParseInt(s, 0, 64)`: an optional sign, then
+/// `0x`/`0o`/`0b` prefixes or a leading `0` for octal.
+pub(crate) fn parse_int_base0(s: &str) -> Option<i64> {
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (radix, digits) =
+        if let Some(d) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            (16, d)
+        } else if let Some(d) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
+            (2, d)
+        } else if let Some(d) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
+            (8, d)
+        } else if body.len() > 1 && body.starts_with('0') {
+            (8, &body[1..])
+        } else {
+            (10, body)
+        };
+    if digits.is_empty() || digits.starts_with(['+', '-']) {
+        return None;
+    }
+    let v = i128::from_str_radix(digits, radix).ok()?;
+    let v = if neg { -v } else { v };
+    i64::try_from(v).ok()
+}
+
+/// Whether an I/O error says the file or attribute is absent or not readable by us,
+/// which collectors treat as "no such value" rather than as a failure.
+pub(crate) fn is_absent(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+    ) || matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) | Some(libc::ENODATA)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_base0_integers() {
+        assert_eq!(parse_int_base0("0x1003"), Some(4099));
+        assert_eq!(parse_int_base0("1500"), Some(1500));
+        assert_eq!(parse_int_base0("-1"), Some(-1));
+        assert_eq!(parse_int_base0("0"), Some(0));
+        assert_eq!(parse_int_base0("010"), Some(8));
+        assert_eq!(parse_int_base0(""), None);
+        assert_eq!(parse_int_base0("x"), None);
+        assert_eq!(parse_int_base0("0x"), None);
+        assert_eq!(parse_int_base0("--1"), None);
+    }
+
+    #[test]
+    fn bounded() {
+        let dir = std::env::temp_dir().join(format!("ember-ne-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("f");
+        std::fs::write(&p, "hello").unwrap();
+        assert_eq!(read_limited(&p, 5).unwrap(), "hello");
+        assert!(read_limited(&p, 4).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,419 @@
+//! Interop against the real node_exporter: runs Debian's `prometheus-node-exporter`
+//! (1.5) and Ember's collectors side by side on this host, with the same collectors
+//! and filters, and compares what they expose.
+//!
+//! - Every family Ember emits must be one node_exporter emits (an extra one would be
+//!   a name no dashboard or alert knows).
+//! - For every shared family, HELP, TYPE and the label names must be equal.
+//! - A collector that succeeds under node_exporter must succeed under Ember.
+//! - Families node_exporter emits and Ember lacks are printed. `go_*` (Go runtime
+//!   internals, which a Rust process has no equivalent of) are not counted; of the
+//!   rest at most [`MAX_MISSING`] may be missing. It is 0: the collectors compared
+//!   are the ones Ember implements, so on the same host the same files give the same
+//!   families, and any gap is a bug or an unported corner of a collector worth a
+//!   failure rather than a silent difference.
+//!
+//! The binary is `/usr/bin/prometheus-node-exporter` or `$EMBER_NODE_EXPORTER_BIN`.
+//! Without it the test says so and passes, unless `EMBER_REQUIRE_INTEROP=1`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use ember_exposition::{Format, MetricFamily, MetricType};
+use ember_node_exporter::{Args, Exporter};
+
+/// node_exporter families (other than `go_*`) Ember may lack; see the module doc.
+const MAX_MISSING: usize = 0;
+
+/// Upstream's default; Debian's also excludes /run, /mnt and /media.
+const UPSTREAM_MOUNT_POINTS_EXCLUDE: &str =
+    "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
+
+/// Families whose values differ between two scrapes of the same fixtures: clocks,
+/// durations, the processes themselves, and statfs of live directories.
+const VOLATILE: &[&str] = &[
+    "node_scrape_collector_duration_seconds",
+    "node_time_seconds",
+    "node_filesystem_avail_bytes",
+    "node_filesystem_free_bytes",
+    "node_filesystem_files_free",
+    "node_filesystem_size_bytes",
+    "node_filesystem_files",
+];
+
+fn volatile(name: &str) -> bool {
+    VOLATILE.contains(&name)
+        || ["go_", "process_", "promhttp_", "node_timex_"]
+            .iter()
+            .any(|p| name.starts_with(p))
+}
+
+/// Kills the child on drop.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("EMBER_NODE_EXPORTER_BIN") {
+        return Some(PathBuf::from(p));
+    }
+    let p = PathBuf::from("/usr/bin/prometheus-node-exporter");
+    p.exists().then_some(p)
+}
+
+fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return Err(std::io::Error::other("no HTTP header"));
+    };
+    if !head.contains(" 200 ") {
+        return Err(std::io::Error::other(head.to_owned()));
+    }
+    Ok(body.to_owned())
+}
+
+/// Starts node_exporter with `args` and returns its first scrape.
+fn scrape_node_exporter(bin: &Path, args: &[String]) -> (Guard, String) {
+    let port = free_port();
+    let child = Command::new(bin)
+        .args(args)
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start node_exporter");
+    let guard = Guard(child);
+    let start = Instant::now();
+    loop {
+        match http_get(port, "/metrics") {
+            Ok(t) => return (guard, t),
+            Err(e) if start.elapsed() > Duration::from_secs(10) => {
+                panic!("node_exporter did not answer: {e}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Per family: help, type, and the label names its series use.
+type Shape = BTreeMap<String, (Option<String>, MetricType, BTreeSet<String>)>;
+
+fn shape(fams: &[MetricFamily]) -> Shape {
+    let mut out = Shape::new();
+    for f in fams {
+        let labels: BTreeSet<String> = f
+            .samples
+            .iter()
+            .flat_map(|s| s.labels.iter().map(|l| l.name.clone()))
+            .collect();
+        out.insert(f.name.clone(), (f.help.clone(), f.metric_type, labels));
+    }
+    out
+}
+
+fn successes(fams: &[MetricFamily]) -> BTreeMap<String, f64> {
+    fams.iter()
+        .filter(|f| f.name == "node_scrape_collector_success")
+        .flat_map(|f| f.samples.iter())
+        .filter_map(|s| {
+            let c = s.labels.iter().find(|l| l.name == "collector")?;
+            Some((c.value.clone(), s.value))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_families_as_node_exporter() {
+    let Some(bin) = binary() else {
+        if std::env::var("EMBER_REQUIRE_INTEROP").as_deref() == Ok("1") {
+            panic!("prometheus-node-exporter not found and EMBER_REQUIRE_INTEROP=1");
+        }
+        eprintln!(
+            "skipping: /usr/bin/prometheus-node-exporter not found (apt install prometheus-node-exporter)"
+        );
+        return;
+    };
+    let textfiles = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/textfile/good");
+    let collectors = Args::default().enabled_collectors();
+    // Flags both get: the same collectors and the same filters (Debian patches some
+    // defaults, so they are spelled out).
+    let mut common = vec![
+        "--collector.disable-defaults".to_owned(),
+        "--collector.cpu.info".to_owned(),
+        "--collector.cpu.info.flags-include=^(fpu|sse2|avx)$".to_owned(),
+        "--collector.cpu.info.bugs-include=.".to_owned(),
+        "--collector.stat.softirq".to_owned(),
+        format!("--collector.textfile.directory={}", textfiles.display()),
+        format!("--collector.filesystem.mount-points-exclude={UPSTREAM_MOUNT_POINTS_EXCLUDE}"),
+        "--collector.netdev.device-exclude=".to_owned(),
+    ];
+    common.extend(collectors.iter().map(|c| format!("--collector.{c}")));
+
+    let (_guard, ne_text) = scrape_node_exporter(&bin, &common);
+
+    let args = Args::try_parse_from(std::iter::once("node-exporter".to_owned()).chain(common))
+        .expect("Ember takes node_exporter's flags");
+    let exporter = Exporter::new(&args).expect("exporter");
+    let ember = exporter.gather(&[]).await.expect("gather");
+    let mut ember_text = Vec::new();
+    ember_exposition::write_text(&mut ember_text, &ember);
+    // Read back what Ember serves, as a scraper would.
+    let ember = ember_exposition::parse(&ember_text, Format::Text).expect("Ember's output parses");
+    let ne = ember_exposition::parse(ne_text.as_bytes(), Format::Text)
+        .expect("node_exporter's output parses");
+
+    let (ours, theirs) = (shape(&ember), shape(&ne));
+    let extra: Vec<&String> = ours.keys().filter(|k| !theirs.contains_key(*k)).collect();
+    let missing: Vec<&String> = theirs.keys().filter(|k| !ours.contains_key(*k)).collect();
+    let (go, missing): (Vec<&String>, Vec<&String>) =
+        missing.into_iter().partition(|k| k.starts_with("go_"));
+    let mut help = Vec::new();
+    let mut types = Vec::new();
+    let mut labels = Vec::new();
+    let mut shared = 0;
+    for (name, (h, t, l)) in &ours {
+        let Some((h2, t2, l2)) = theirs.get(name) else {
+            continue;
+        };
+        shared += 1;
+        if h != h2 {
+            help.push(format!("{name}: Ember {h:?}, node_exporter {h2:?}"));
+        }
+        if t != t2 {
+            types.push(format!("{name}: Ember {t}, node_exporter {t2}"));
+        }
+        if l != l2 {
+            labels.push(format!("{name}: Ember {l:?}, node_exporter {l2:?}"));
+        }
+    }
+    let (ok_ours, ok_theirs) = (successes(&ember), successes(&ne));
+    let mut failing = Vec::new();
+    for (c, v) in &ok_theirs {
+        let mine = ok_ours.get(c).copied();
+        if mine != Some(*v) {
+            failing.push(format!("{c}: Ember {mine:?}, node_exporter {v}"));
+        }
+    }
+
+    // Series (name and labels, not values) of the shared families: on the same host
+    // they should be the same; printed, not asserted, since a device or an ARP entry
+    // can come or go between the two scrapes.
+    let series = |fams: &[MetricFamily]| -> BTreeSet<String> {
+        fams.iter()
+            .filter(|f| !f.name.starts_with("go_") && f.name != "node_exporter_build_info")
+            .flat_map(|f| f.samples.iter())
+            .map(|s| {
+                let l: Vec<String> = s
+                    .labels
+                    .iter()
+                    .map(|l| format!("{}={:?}", l.name, l.value))
+                    .collect();
+                format!("{}{{{}}}", s.name, l.join(","))
+            })
+            .collect()
+    };
+    let (s_ours, s_theirs) = (series(&ember), series(&ne));
+    let only_theirs: Vec<&String> = s_theirs.difference(&s_ours).collect();
+    let only_ours: Vec<&String> = s_ours.difference(&s_theirs).collect();
+
+    println!("node_exporter: {}", bin.display());
+    println!(
+        "collectors compared ({}): {}",
+        collectors.len(),
+        collectors.join(",")
+    );
+    println!(
+        "families: node_exporter {}, Ember {}, shared {shared}, missing {} (+{} go_*), extra {}",
+        theirs.len(),
+        ours.len(),
+        missing.len(),
+        go.len(),
+        extra.len()
+    );
+    println!(
+        "mismatches: HELP {}, TYPE {}, label names {}, collector success {}",
+        help.len(),
+        types.len(),
+        labels.len(),
+        failing.len()
+    );
+    println!(
+        "series: node_exporter {}, Ember {}, only node_exporter {}, only Ember {}",
+        s_theirs.len(),
+        s_ours.len(),
+        only_theirs.len(),
+        only_ours.len()
+    );
+    for s in only_theirs.iter().take(20) {
+        println!("  series only in node_exporter: {s}");
+    }
+    for s in only_ours.iter().take(20) {
+        println!("  series only in Ember: {s}");
+    }
+    for m in &missing {
+        println!("  missing: {m}");
+    }
+    for e in &extra {
+        println!("  extra: {e}");
+    }
+    for m in help.iter().chain(&types).chain(&labels).chain(&failing) {
+        println!("  mismatch: {m}");
+    }
+
+    assert!(
+        extra.is_empty(),
+        "families node_exporter doesn't have: {extra:?}"
+    );
+    assert!(help.is_empty(), "HELP differs: {help:#?}");
+    assert!(types.is_empty(), "TYPE differs: {types:#?}");
+    assert!(labels.is_empty(), "label names differ: {labels:#?}");
+    // Ember succeeding where node_exporter fails is fine (it is more lenient in a few
+    // places); the reverse is not.
+    let worse: Vec<&String> = failing.iter().filter(|m| m.ends_with(" 1")).collect();
+    assert!(
+        worse.is_empty(),
+        "collectors failing under Ember only: {worse:?}"
+    );
+    #[allow(
+        clippy::absurd_extreme_comparisons,
+        reason = "the threshold is a policy that may be raised"
+    )]
+    let within = missing.len() <= MAX_MISSING;
+    assert!(
+        within,
+        "{} node_exporter families missing (at most {MAX_MISSING} allowed): {missing:?}",
+        missing.len()
+    );
+}
+
+/// Both exporters over Ember's fixture trees (`testdata/`): this covers the
+/// collectors this host has nothing for (hwmon, thermal zones, md arrays, EDAC, DMI,
+/// cpufreq, schedstat...). Every series must be the same, and every value too, but
+/// for clocks, durations and the exporters' own process metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_output_as_node_exporter_on_fixtures() {
+    compare_on_fixtures("good").await;
+}
+
+/// The same with broken and timestamped textfiles beside a good one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_output_as_node_exporter_on_bad_textfiles() {
+    compare_on_fixtures("bad").await;
+}
+
+async fn compare_on_fixtures(textfiles: &str) {
+    let Some(bin) = binary() else {
+        if std::env::var("EMBER_REQUIRE_INTEROP").as_deref() == Ok("1") {
+            panic!("prometheus-node-exporter not found and EMBER_REQUIRE_INTEROP=1");
+        }
+        eprintln!("skipping: /usr/bin/prometheus-node-exporter not found");
+        return;
+    };
+    let td = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let mut common = vec![
+        "--collector.disable-defaults".to_owned(),
+        format!("--path.procfs={}", td.join("proc").display()),
+        format!("--path.sysfs={}", td.join("sys").display()),
+        format!("--path.rootfs={}", td.join("rootfs").display()),
+        format!("--path.udev.data={}", td.join("udev").display()),
+        "--collector.cpu.info".to_owned(),
+        "--collector.cpu.info.flags-include=^(sse2|avx)$".to_owned(),
+        "--collector.stat.softirq".to_owned(),
+        format!(
+            "--collector.textfile.directory={}",
+            td.join("textfile").join(textfiles).display()
+        ),
+        "--collector.netdev.device-exclude=".to_owned(),
+        format!("--collector.filesystem.mount-points-exclude={UPSTREAM_MOUNT_POINTS_EXCLUDE}"),
+    ];
+    common.extend(
+        Args::default()
+            .enabled_collectors()
+            .iter()
+            .map(|c| format!("--collector.{c}")),
+    );
+    // node_exporter reads interfaces over netlink (the host's, not the fixtures')
+    // unless told to read /proc/net/dev.
+    let mut ne_args = common.clone();
+    ne_args.push("--no-collector.netdev.netlink".to_owned());
+    let (_guard, ne_text) = scrape_node_exporter(&bin, &ne_args);
+
+    let args = Args::try_parse_from(std::iter::once("node-exporter".to_owned()).chain(common))
+        .expect("flags");
+    let ember = Exporter::new(&args).unwrap().gather(&[]).await.unwrap();
+    let mut ember_text = Vec::new();
+    ember_exposition::write_text(&mut ember_text, &ember);
+    let ember = ember_exposition::parse(&ember_text, Format::Text).unwrap();
+    let ne = ember_exposition::parse(ne_text.as_bytes(), Format::Text).unwrap();
+
+    let lines = |fams: &[MetricFamily]| -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        // The build info names each exporter's own version.
+        for f in fams
+            .iter()
+            .filter(|f| !f.name.starts_with("go_") && f.name != "node_exporter_build_info")
+        {
+            out.insert(format!("# HELP {} {:?}", f.name, f.help));
+            out.insert(format!("# TYPE {} {}", f.name, f.metric_type));
+            for s in &f.samples {
+                let l: Vec<String> = s
+                    .labels
+                    .iter()
+                    .map(|l| format!("{}={:?}", l.name, l.value))
+                    .collect();
+                let v = if volatile(&f.name) {
+                    String::new()
+                } else {
+                    format!(" {}", s.value)
+                };
+                out.insert(format!("{}{{{}}}{v}", s.name, l.join(",")));
+            }
+        }
+        out
+    };
+    let (ours, theirs) = (lines(&ember), lines(&ne));
+    // In /proc/net/dev mode node_exporter has no rx_nohandler; over netlink (its
+    // default, and what Ember matches) it has.
+    let only_ours: Vec<&String> = ours
+        .difference(&theirs)
+        .filter(|l| !l.contains("node_network_receive_nohandler_total"))
+        .collect();
+    let only_theirs: Vec<&String> = theirs.difference(&ours).collect();
+    println!(
+        "fixtures ({textfiles} textfiles): node_exporter {} lines, Ember {} lines, only node_exporter {}, only Ember {}",
+        theirs.len(),
+        ours.len(),
+        only_theirs.len(),
+        only_ours.len()
+    );
+    for l in &only_theirs {
+        println!("  only node_exporter: {l}");
+    }
+    for l in &only_ours {
+        println!("  only Ember: {l}");
+    }
+    assert!(
+        only_theirs.is_empty() && only_ours.is_empty(),
+        "outputs differ over the fixtures"
+    );
+}
