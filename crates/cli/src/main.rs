@@ -30,6 +30,8 @@ struct Cli {
 enum Command {
     /// Run the server: discovery, scraping, TSDB, PromQL, HTTP API (like `prometheus`).
     Server(Box<server::ServerArgs>),
+    /// Host metrics with node_exporter's names (like `node_exporter`).
+    NodeExporter(Box<ember_node_exporter::Args>),
     /// Tooling, like `promtool`: check configs, lint metrics.
     Tool {
         #[command(subcommand)]
@@ -43,5 +45,6 @@ fn main() -> ExitCode {
         None => server::run_all_in_one(),
         Some(Command::Server(args)) => server::run(*args, None),
         Some(Command::Tool { command }) => tool::run(command),
+        Some(Command::NodeExporter(args)) => server::run_node_exporter(*args),
     }
 }

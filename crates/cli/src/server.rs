@@ -243,6 +243,33 @@ impl ConfigSource {
     }
 }
 
+/// `ember node-exporter`.
+pub(crate) fn run_node_exporter(args: ember_node_exporter::Args) -> ExitCode {
+    init_logging(&args.log_level, &args.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(err = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async {
+        tokio::select! {
+            r = ember_node_exporter::run(args) => match r {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(err = %e, "node exporter failed");
+                    ExitCode::FAILURE
+                }
+            },
+            _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+        }
+    })
+}
+
 /// `ember` with no subcommand: the whole stack on the embedded default configuration.
 pub(crate) fn run_all_in_one() -> ExitCode {
     use clap::Parser;
@@ -274,6 +301,7 @@ fn init_logging(level: &str, format: &str) {
 pub(crate) fn run(args: ServerArgs, source: Option<ConfigSource>) -> ExitCode {
     init_logging(&args.log_level, &args.log_format);
     let announce = source.is_some();
+    let all_in_one = announce;
     let source = source.unwrap_or_else(|| ConfigSource::File(args.config_file.clone()));
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -285,7 +313,7 @@ pub(crate) fn run(args: ServerArgs, source: Option<ConfigSource>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(serve(args, source, announce)) {
+    match rt.block_on(serve(args, source, announce, all_in_one)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -378,7 +406,21 @@ fn tsdb_options(args: &ServerArgs) -> anyhow::Result<ember_tsdb::DbOptions> {
     })
 }
 
-async fn serve(args: ServerArgs, source: ConfigSource, announce: bool) -> anyhow::Result<()> {
+async fn serve(
+    args: ServerArgs,
+    source: ConfigSource,
+    announce: bool,
+    all_in_one: bool,
+) -> anyhow::Result<()> {
+    // The all-in-one start runs the node exporter beside the server, on :9100, which
+    // the embedded configuration scrapes. A busy port is a warning, not a failure.
+    let node_exporter = all_in_one.then(|| {
+        tokio::spawn(async {
+            if let Err(e) = ember_node_exporter::run(ember_node_exporter::Args::default()).await {
+                tracing::warn!(err = %e, "node exporter not started");
+            }
+        })
+    });
     let cfg = source.load().context("Error loading config")?;
     tracing::info!(source = ?source, "configuration loaded");
 
@@ -512,6 +554,9 @@ async fn serve(args: ServerArgs, source: ConfigSource, announce: bool) -> anyhow
     state.ready.store(false, Ordering::Release);
     compactor.abort();
     syncer.abort();
+    if let Some(n) = node_exporter {
+        n.abort();
+    }
     drop(discovery);
     // Stopping the loops marks their series stale, as Prometheus does on shutdown.
     scrape.lock().await.stop_all();

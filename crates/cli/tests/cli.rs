@@ -450,3 +450,39 @@ fn server_scrapes_itself() {
         );
     }
 }
+
+/// `ember node-exporter` serves the host's metrics under node_exporter's names.
+#[test]
+fn node_exporter_subcommand() {
+    let port = free_port();
+    let _ne = Server(
+        ember()
+            .args(["node-exporter"])
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let start = Instant::now();
+    let body = loop {
+        if let Some((200, b)) = http(port, "GET", "/metrics") {
+            break b;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "node exporter did not answer"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for family in [
+        "node_cpu_seconds_total",
+        "node_memory_MemTotal_bytes",
+        "node_load1",
+        "node_scrape_collector_success",
+    ] {
+        assert!(
+            body.contains(&format!("# TYPE {family} ")),
+            "missing {family}"
+        );
+    }
+}
