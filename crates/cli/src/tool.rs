@@ -11,6 +11,15 @@ pub(crate) enum ToolCommand {
     /// Check the resources for validity.
     #[command(subcommand)]
     Check(CheckCommand),
+    /// Run PromQL test files (Prometheus's promqltest language).
+    Promqltest {
+        /// Test files, or folders whose `*.test` files to run.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Print each failing case.
+        #[arg(long, short)]
+        verbose: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -43,6 +52,54 @@ pub(crate) fn run(cmd: ToolCommand) -> ExitCode {
             files,
         }) => check_config(&files, syntax_only, agent),
         ToolCommand::Check(CheckCommand::Metrics) => check_metrics(),
+        ToolCommand::Promqltest { paths, verbose } => promqltest(&paths, verbose),
+    }
+}
+
+/// Runs test files and prints `file: passed P of T` per file, then `N passed, N
+/// failed`; exits non-zero when any case failed or a file could not be read.
+fn promqltest(paths: &[PathBuf], verbose: bool) -> ExitCode {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|f| f.extension().is_some_and(|e| e == "test"))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for f in &files {
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("{}: {e}", f.display());
+                failed += 1;
+                continue;
+            }
+        };
+        let r = ember_promql::promqltest::run_file(&text);
+        println!("{}: passed {} of {}", f.display(), r.passed, r.total);
+        if verbose {
+            for (line, msg) in &r.failures {
+                println!("  line {line}: {msg}");
+            }
+        }
+        passed += r.passed;
+        failed += r.total - r.passed;
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        ExitCode::from(FAILURE)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -486,3 +486,32 @@ fn node_exporter_subcommand() {
         );
     }
 }
+
+/// `ember tool promqltest` runs promqltest files; one wrong expected value makes the
+/// case fail and the exit status non-zero.
+#[test]
+fn promqltest_tool_counts_passes_and_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = "load 1m\n  m{a=\"1\"} 0+1x10\n\neval instant at 5m sum(m)\n  {} 5\n\neval instant at 5m m\n  m{a=\"1\"} 5\n";
+    let f = write(dir.path(), "ok.test", good);
+    let out = ember()
+        .args(["tool", "promqltest"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("ok.test: passed 2 of 2") && text.ends_with("2 passed, 0 failed\n"),
+        "{text}"
+    );
+    let bad = write(dir.path(), "bad.test", &good.replace("{} 5", "{} 6"));
+    let out = ember()
+        .args(["tool", "promqltest"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text.ends_with("1 passed, 1 failed\n"), "{text}");
+}
