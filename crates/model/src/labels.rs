@@ -213,7 +213,9 @@ pub struct LabelsBuilder {
 impl LabelsBuilder {
     /// Starts from `base`.
     pub fn new(base: Labels) -> Self {
-        LabelsBuilder { base: base.0.to_vec() }
+        LabelsBuilder {
+            base: base.0.to_vec(),
+        }
     }
 
     /// Sets `name` to `value`; an empty value deletes the label.
