@@ -3,9 +3,13 @@
 //! `limit_ratio`) with Prometheus's numerics: Kahan-compensated sums of floats and
 //! histograms, an incremental mean once a sum overflows, Welford's variance, and
 //! its NaN ordering.
+//!
+//! Over floats only, the arithmetic aggregations and `quantile` go series by
+//! series into per-group, per-step cells ([`aggregate_floats`]); each cell sees
+//! its inputs in the same order as the step-by-step evaluation would.
 
 use crate::Error;
-use crate::eval::{EMatrix, ESample, ESeries, EVector, Evaluator, Result};
+use crate::eval::{EMatrix, ESample, ESeries, EVector, Evaluator, FastMap, Metric, Result};
 use crate::fhist::{self, Acc, go_g, kahan_inc};
 use crate::value::{FPoint, HPoint};
 use ember_model::histogram::{CounterResetHint, FloatHistogram};
@@ -37,13 +41,27 @@ pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    values.sort_by(nan_first);
     let n = values.len() as f64;
     let rank = q * (n - 1.0);
     let lo = rank.floor().max(0.0);
     let hi = (lo + 1.0).min(n - 1.0);
     let w = rank - rank.floor();
-    values[lo as usize] * (1.0 - w) + values[hi as usize] * w
+    let (lo, hi) = (lo as usize, hi as usize);
+    let (a, b) = if values.iter().any(|v| v.is_nan() || *v == 0.0) {
+        values.sort_by(nan_first);
+        (values[lo], values[hi])
+    } else {
+        // Without NaN and zeros, values that compare equal are identical, so the
+        // two order statistics do not depend on how a sort would order ties.
+        let (_, a, rest) = values.select_nth_unstable_by(lo, f64::total_cmp);
+        let a = *a;
+        let b = match rest.split_first() {
+            Some((first, more)) if hi != lo => more.iter().fold(*first, |m, v| m.min(*v)),
+            _ => a,
+        };
+        (a, b)
+    };
+    a * (1.0 - w) + b * w
 }
 
 fn nan_first(a: &f64, b: &f64) -> std::cmp::Ordering {
@@ -206,7 +224,7 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
         AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Limitk | AggregateOp::LimitRatio
     );
     // Group of every input series, and the labels of every group.
-    let mut key_to_group: HashMap<Labels, usize> = HashMap::new();
+    let mut key_to_group: FastMap<Labels, usize> = FastMap::default();
     let mut series_group = Vec::with_capacity(input.len());
     let mut result: EMatrix = Vec::new();
     for s in &input {
@@ -301,11 +319,25 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
         _ => {}
     }
     let steps = ev.steps();
+    if !k_op
+        && let Some(out) = aggregate_floats(
+            ev,
+            a.op,
+            &p.values,
+            &input,
+            &series_group,
+            key_to_group.len(),
+            &steps,
+            &mut result,
+        )?
+    {
+        return Ok(out);
+    }
     let instant = ev.is_instant();
     let mut fcur = vec![0usize; input.len()];
     let mut hcur = vec![0usize; input.len()];
     let mut groups = vec![Group::default(); key_to_group.len()];
-    let mut k_index: HashMap<Labels, usize> = HashMap::new();
+    let mut k_index: FastMap<Metric, usize> = FastMap::default();
     let mut k_out: EMatrix = Vec::new();
     for (si, &ts) in steps.iter().enumerate() {
         ev.check_deadline()?;
@@ -381,6 +413,224 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
     Ok(result)
 }
 
+/// What a group holds at one step while aggregating floats.
+#[derive(Clone, Copy, Default)]
+struct Cell {
+    seen: bool,
+    f_incremental: bool,
+    drop_name: bool,
+    f: f64,
+    mean: f64,
+    kahan_c: f64,
+    count: f64,
+}
+
+/// Most group-steps [`aggregate_floats`] holds at once.
+const MAX_CELLS: usize = 1 << 22;
+
+/// `sum`, `avg`, `count`, `min`, `max`, `group`, `stddev` and `stdvar` over input
+/// of floats only, series by series: each series' points go into its group's
+/// cells, one per step. Every cell sees its inputs in input order, as the step by
+/// step evaluation ([`aggregate_step`]) adds them, with the same arithmetic, so
+/// the results are the same; floats only means no annotations either. `None` when
+/// the input does not qualify (histograms, points off the steps, too many cells).
+#[allow(clippy::too_many_arguments)]
+fn aggregate_floats(
+    ev: &mut Evaluator<'_>,
+    op: AggregateOp,
+    params: &[f64],
+    input: &EMatrix,
+    series_group: &[usize],
+    groups: usize,
+    steps: &[i64],
+    result: &mut EMatrix,
+) -> Result<Option<EMatrix>> {
+    if !matches!(
+        op,
+        AggregateOp::Sum
+            | AggregateOp::Avg
+            | AggregateOp::Count
+            | AggregateOp::Min
+            | AggregateOp::Max
+            | AggregateOp::Group
+            | AggregateOp::Stddev
+            | AggregateOp::Stdvar
+            | AggregateOp::Quantile
+    ) || input.iter().any(|s| !s.hists.is_empty())
+        || steps.is_empty()
+        || groups.saturating_mul(steps.len()) > MAX_CELLS
+    {
+        return Ok(None);
+    }
+    let n = steps.len();
+    let (start, interval) = (steps[0], if n > 1 { steps[1] - steps[0] } else { 1 });
+    if op == AggregateOp::Quantile {
+        return quantile_floats(ev, params, input, series_group, groups, steps, result);
+    }
+    let mut cells = vec![Cell::default(); groups * n];
+    for (si, s) in input.iter().enumerate() {
+        ev.check_deadline()?;
+        let base = series_group[si] * n;
+        let drop = s.drop_name;
+        for p in &s.floats {
+            let k = (p.t - start) / interval;
+            if p.t < start || k as usize >= n || steps[k as usize] != p.t {
+                return Ok(None);
+            }
+            let g = &mut cells[base + k as usize];
+            let f = p.f;
+            if !g.seen {
+                *g = Cell {
+                    seen: true,
+                    f,
+                    mean: f,
+                    count: 1.0,
+                    drop_name: drop,
+                    ..Cell::default()
+                };
+                match op {
+                    AggregateOp::Stddev | AggregateOp::Stdvar => {
+                        g.f = if f.is_nan() || f.is_infinite() {
+                            f64::NAN
+                        } else {
+                            0.0
+                        };
+                    }
+                    AggregateOp::Group => g.f = 1.0,
+                    _ => {}
+                }
+                continue;
+            }
+            if drop {
+                g.drop_name = true;
+            }
+            match op {
+                AggregateOp::Sum => (g.f, g.kahan_c) = kahan_inc(f, g.f, g.kahan_c),
+                AggregateOp::Avg => {
+                    g.count += 1.0;
+                    if !g.f_incremental {
+                        let (nv, nc) = kahan_inc(f, g.f, g.kahan_c);
+                        if !nv.is_infinite() {
+                            (g.f, g.kahan_c) = (nv, nc);
+                            continue;
+                        }
+                        g.f_incremental = true;
+                        g.mean = g.f / (g.count - 1.0);
+                        g.kahan_c /= g.count - 1.0;
+                    }
+                    let q = (g.count - 1.0) / g.count;
+                    (g.mean, g.kahan_c) = kahan_inc(f / g.count, q * g.mean, q * g.kahan_c);
+                }
+                AggregateOp::Max if g.f < f || g.f.is_nan() => g.f = f,
+                AggregateOp::Min if g.f > f || g.f.is_nan() => g.f = f,
+                AggregateOp::Count => g.count += 1.0,
+                AggregateOp::Stddev | AggregateOp::Stdvar => {
+                    g.count += 1.0;
+                    let delta = f - g.mean;
+                    g.mean += delta / g.count;
+                    g.f += delta * (f - g.mean);
+                }
+                _ => {}
+            }
+        }
+    }
+    for (gi, s) in result.iter_mut().enumerate() {
+        let row = &cells[gi * n..(gi + 1) * n];
+        let seen = row.iter().filter(|c| c.seen).count();
+        if seen == 0 {
+            continue;
+        }
+        s.floats.reserve_exact(seen);
+        for (k, g) in row.iter().enumerate() {
+            if !g.seen {
+                continue;
+            }
+            let f = match op {
+                AggregateOp::Avg => {
+                    if g.f_incremental {
+                        g.mean + g.kahan_c
+                    } else {
+                        g.f / g.count + g.kahan_c / g.count
+                    }
+                }
+                AggregateOp::Sum => g.f + g.kahan_c,
+                AggregateOp::Count => g.count,
+                AggregateOp::Stdvar => g.f / g.count,
+                AggregateOp::Stddev => (g.f / g.count).sqrt(),
+                _ => g.f,
+            };
+            s.floats.push(FPoint { t: steps[k], f });
+            s.drop_name = g.drop_name;
+        }
+    }
+    let mut out = std::mem::take(result);
+    out.retain(|s| !s.is_empty());
+    Ok(Some(out))
+}
+
+/// `quantile` over floats only, series by series (see [`aggregate_floats`]): each
+/// group-step's values are gathered in input order into one shared buffer, then
+/// the quantile is taken of each.
+fn quantile_floats(
+    ev: &mut Evaluator<'_>,
+    params: &[f64],
+    input: &EMatrix,
+    series_group: &[usize],
+    groups: usize,
+    steps: &[i64],
+    result: &mut EMatrix,
+) -> Result<Option<EMatrix>> {
+    let n = steps.len();
+    let (start, interval) = (steps[0], if n > 1 { steps[1] - steps[0] } else { 1 });
+    // Where each point goes, and how many values and which name flags each cell gets.
+    let mut counts = vec![0u32; groups * n];
+    let mut drop = vec![false; groups * n];
+    for (si, s) in input.iter().enumerate() {
+        ev.check_deadline()?;
+        let base = series_group[si] * n;
+        for p in &s.floats {
+            let k = (p.t - start) / interval;
+            if p.t < start || k as usize >= n || steps[k as usize] != p.t {
+                return Ok(None);
+            }
+            counts[base + k as usize] += 1;
+            drop[base + k as usize] |= s.drop_name;
+        }
+    }
+    let mut offsets = Vec::with_capacity(counts.len() + 1);
+    let mut total = 0usize;
+    for &c in &counts {
+        offsets.push(total);
+        total += c as usize;
+    }
+    offsets.push(total);
+    let mut values = vec![0.0; total];
+    let mut fill = offsets.clone();
+    for (si, s) in input.iter().enumerate() {
+        let base = series_group[si] * n;
+        for p in &s.floats {
+            let cell = base + ((p.t - start) / interval) as usize;
+            values[fill[cell]] = p.f;
+            fill[cell] += 1;
+        }
+    }
+    for (gi, s) in result.iter_mut().enumerate() {
+        for (k, &t) in steps.iter().enumerate() {
+            let cell = gi * n + k;
+            if counts[cell] == 0 {
+                continue;
+            }
+            let q = params.get(k).copied().unwrap_or(0.0);
+            let f = quantile(q, &mut values[offsets[cell]..offsets[cell + 1]]);
+            s.floats.push(FPoint { t, f });
+            s.drop_name = drop[cell];
+        }
+    }
+    let mut out = std::mem::take(result);
+    out.retain(|s| !s.is_empty());
+    Ok(Some(out))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn aggregate_step(
     ev: &mut Evaluator<'_>,
@@ -407,12 +657,16 @@ fn aggregate_step(
         let (si, f) = (*si, *f);
         let g = &mut groups[series_group[si]];
         if !g.seen {
+            // The buffer for quantile values is kept from step to step.
+            let mut values = std::mem::take(&mut g.values);
+            values.clear();
             *g = Group {
                 seen: true,
                 f,
                 mean: f,
                 count: 1.0,
                 drop_name: input[si].drop_name,
+                values,
                 ..Group::default()
             };
             match op {
@@ -439,7 +693,7 @@ fn aggregate_step(
                         g.seen = false;
                         ignored(ev);
                     }
-                    g.values = vec![f];
+                    g.values.push(f);
                 }
                 AggregateOp::Group => g.f = 1.0,
                 AggregateOp::Min | AggregateOp::Max if h.is_some() => {
@@ -774,7 +1028,7 @@ fn count_values(v: &EVector, label: &str, grouping: &[&str], without: bool) -> E
             Some(h) => fhist::to_string(h),
             None => format_f(s.f),
         };
-        let mut b = LabelsBuilder::new(s.metric.clone());
+        let mut b = LabelsBuilder::new((*s.metric).clone());
         b.set(label, val);
         let metric = b.into_labels();
         let key = group_labels(&metric, grouping, without);

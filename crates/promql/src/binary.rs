@@ -5,14 +5,13 @@
 //! error texts.
 
 use crate::Error;
-use crate::eval::{EMatrix, ESample, EVector, Evaluator, Result};
+use crate::eval::{EMatrix, ESample, EVector, Evaluator, FastMap, FastSet, Metric, Result};
 use crate::fhist;
 use ember_model::histogram::{CounterResetHint, FloatHistogram};
 use ember_model::{Labels, LabelsBuilder};
 use ember_promql_parser::{
     BinaryExpr, BinaryOp, ValueType, VectorMatchCardinality, VectorMatching,
 };
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Arithmetic changes what a metric means, so the result loses its name.
@@ -214,11 +213,13 @@ pub(crate) fn eval_binary(ev: &mut Evaluator<'_>, b: &BinaryExpr) -> Result<EMat
         }
         _ => {
             let matching = b.vector_matching.clone().unwrap_or_default();
+            // Signatures and result labels are worked out once per series (pair).
+            let kind = ev.new_derive_kind();
             ev.range_eval(&[&lhs, &rhs], |ev, v, _| match op {
                 BinaryOp::And | BinaryOp::Or | BinaryOp::Unless => {
-                    Ok(set_op(op, &v[0], &v[1], &matching))
+                    Ok(set_op(ev, kind, op, &v[0], &v[1], &matching))
                 }
-                _ => vector_binop(ev, op, &v[0], &v[1], &matching, b.return_bool, pos),
+                _ => vector_binop(ev, kind, op, &v[0], &v[1], &matching, b.return_bool, pos),
             })
         }
     }
@@ -281,9 +282,19 @@ fn add_note(ev: &mut Evaluator<'_>, n: Note, pos: usize) {
     }
 }
 
+/// The matching key of a series (interned, so that equal keys are one allocation).
+fn signature(ev: &Evaluator<'_>, kind: usize, l: &Metric, m: &VectorMatching) -> Metric {
+    ev.derive(l, kind, |l| signature_labels(l, m))
+}
+
+/// The address standing for an interned label set.
+fn addr(m: &Metric) -> usize {
+    Arc::as_ptr(m) as usize
+}
+
 /// The matching key of a series: the `on` labels, or everything but the `ignoring`
 /// labels and the name.
-fn signature(l: &Labels, m: &VectorMatching) -> Labels {
+fn signature_labels(l: &Labels, m: &VectorMatching) -> Labels {
     if m.on {
         let names: Vec<&str> = m.matching_labels.iter().map(String::as_str).collect();
         l.only(&names)
@@ -294,15 +305,23 @@ fn signature(l: &Labels, m: &VectorMatching) -> Labels {
     }
 }
 
-fn set_op(op: BinaryOp, lhs: &EVector, rhs: &EVector, m: &VectorMatching) -> EVector {
+fn set_op(
+    ev: &Evaluator<'_>,
+    kind: usize,
+    op: BinaryOp,
+    lhs: &EVector,
+    rhs: &EVector,
+    m: &VectorMatching,
+) -> EVector {
+    let sig = |s: &ESample| addr(&signature(ev, kind, &s.metric, m));
     match op {
         BinaryOp::And => {
             if lhs.is_empty() || rhs.is_empty() {
                 return Vec::new();
             }
-            let right: HashSet<Labels> = rhs.iter().map(|s| signature(&s.metric, m)).collect();
+            let right: FastSet<usize> = rhs.iter().map(sig).collect();
             lhs.iter()
-                .filter(|s| right.contains(&signature(&s.metric, m)))
+                .filter(|s| right.contains(&sig(s)))
                 .cloned()
                 .collect()
         }
@@ -310,20 +329,16 @@ fn set_op(op: BinaryOp, lhs: &EVector, rhs: &EVector, m: &VectorMatching) -> EVe
             if lhs.is_empty() || rhs.is_empty() {
                 return lhs.clone();
             }
-            let right: HashSet<Labels> = rhs.iter().map(|s| signature(&s.metric, m)).collect();
+            let right: FastSet<usize> = rhs.iter().map(sig).collect();
             lhs.iter()
-                .filter(|s| !right.contains(&signature(&s.metric, m)))
+                .filter(|s| !right.contains(&sig(s)))
                 .cloned()
                 .collect()
         }
         _ => {
-            let left: HashSet<Labels> = lhs.iter().map(|s| signature(&s.metric, m)).collect();
+            let left: FastSet<usize> = lhs.iter().map(sig).collect();
             let mut out = lhs.clone();
-            out.extend(
-                rhs.iter()
-                    .filter(|s| !left.contains(&signature(&s.metric, m)))
-                    .cloned(),
-            );
+            out.extend(rhs.iter().filter(|s| !left.contains(&sig(s))).cloned());
             out
         }
     }
@@ -365,6 +380,7 @@ fn result_metric(
 #[allow(clippy::too_many_arguments)]
 fn vector_binop(
     ev: &mut Evaluator<'_>,
+    kind: usize,
     op: BinaryOp,
     lhs: &EVector,
     rhs: &EVector,
@@ -380,10 +396,11 @@ fn vector_binop(
     }
     let one_to_many = m.card == VectorMatchCardinality::OneToMany;
     let (lhs, rhs) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
-    let mut right: HashMap<Labels, &ESample> = HashMap::with_capacity(rhs.len());
+    let mut right: FastMap<usize, &ESample> = FastMap::default();
+    right.reserve(rhs.len());
     for rs in rhs {
-        let sig = signature(&rs.metric, m);
-        if let Some(dup) = right.get(&sig) {
+        let sig = signature(ev, kind, &rs.metric, m);
+        if let Some(dup) = right.get(&addr(&sig)) {
             let side = if one_to_many { "left" } else { "right" };
             let (mut a, mut b) = (rs.metric.to_string(), dup.metric.to_string());
             if a > b {
@@ -393,15 +410,17 @@ fn vector_binop(
                 "found duplicate series for the match group {sig} on the {side} hand-side of the operation: [{a}, {b}];many-to-many matching not allowed: matching labels must be unique on one side"
             )));
         }
-        right.insert(sig, rs);
+        right.insert(addr(&sig), rs);
     }
     let mut st = MatchState {
-        one: HashSet::new(),
-        many: HashMap::new(),
-        out: Vec::new(),
+        one: FastSet::default(),
+        many: FastMap::default(),
+        out: Vec::with_capacity(lhs.len()),
         last: None,
     };
     let ctx = OpCtx {
+        ev,
+        kind,
         op,
         m,
         one_to_many,
@@ -409,8 +428,8 @@ fn vector_binop(
         delayed: ev.delayed_name_removal,
     };
     for ls in lhs {
-        let sig = signature(&ls.metric, m);
-        match right.get(&sig) {
+        let sig = signature(ev, kind, &ls.metric, m);
+        match right.get(&addr(&sig)) {
             Some(rs) => ctx.apply(ls, rs, sig, &mut st)?,
             None => {
                 let Some(fill) = fills.rhs else { continue };
@@ -427,11 +446,11 @@ fn vector_binop(
     }
     if let Some(fill) = fills.lhs {
         for rs in rhs {
-            let sig = signature(&rs.metric, m);
+            let sig = signature(ev, kind, &rs.metric, m);
             let matched = if m.card == VectorMatchCardinality::OneToOne {
-                st.one.contains(&sig)
+                st.one.contains(&addr(&sig))
             } else {
-                st.many.get(&sig).is_some_and(|s| !s.is_empty())
+                st.many.get(&addr(&sig)).is_some_and(|s| !s.is_empty())
             };
             if matched {
                 continue;
@@ -453,15 +472,18 @@ fn vector_binop(
     Ok(out)
 }
 
-/// What a vector operation has matched so far at one step.
+/// What a vector operation has matched so far at one step: signatures and result
+/// labels by the address of their interned allocation.
 struct MatchState {
-    one: HashSet<Labels>,
-    many: HashMap<Labels, HashSet<Labels>>,
+    one: FastSet<usize>,
+    many: FastMap<usize, FastSet<usize>>,
     out: EVector,
     last: Option<Note>,
 }
 
-struct OpCtx<'a> {
+struct OpCtx<'a, 'q> {
+    ev: &'a Evaluator<'q>,
+    kind: usize,
     op: BinaryOp,
     m: &'a VectorMatching,
     one_to_many: bool,
@@ -469,9 +491,9 @@ struct OpCtx<'a> {
     delayed: bool,
 }
 
-impl OpCtx<'_> {
+impl OpCtx<'_, '_> {
     /// One matched pair (sides as after the `group_right` swap).
-    fn apply(&self, ls: &ESample, rs: &ESample, sig: Labels, st: &mut MatchState) -> Result<()> {
+    fn apply(&self, ls: &ESample, rs: &ESample, sig: Metric, st: &mut MatchState) -> Result<()> {
         let (mut fl, mut fr) = (ls.f, rs.f);
         let (mut hl, mut hr) = (ls.h.as_ref(), rs.h.as_ref());
         if self.one_to_many {
@@ -490,14 +512,16 @@ impl OpCtx<'_> {
             e.f = btos(e.keep);
         }
         let drop_name = !self.delayed && self.return_bool;
-        let metric = result_metric(&ls.metric, &rs.metric, self.op, self.m, drop_name);
+        let metric = self.ev.derive2(&ls.metric, &rs.metric, self.kind, |l, r| {
+            result_metric(l, r, self.op, self.m, drop_name)
+        });
         if self.m.card == VectorMatchCardinality::OneToOne {
-            if !st.one.insert(sig) {
+            if !st.one.insert(addr(&sig)) {
                 return Err(Error::Eval(
                     "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
                 ));
             }
-        } else if !st.many.entry(sig).or_default().insert(metric.clone()) {
+        } else if !st.many.entry(addr(&sig)).or_default().insert(addr(&metric)) {
             return Err(Error::Eval(
                 "multiple matches for labels: grouping labels must ensure unique matches".into(),
             ));

@@ -13,6 +13,7 @@ use ember_promql_parser::{
     AtModifier, DurationExpr, DurationOp, Expr, NumberLiteral, ParserOptions, ValueType,
 };
 use ember_storage::Queryable;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Engine settings.
@@ -144,6 +145,7 @@ impl Engine {
             self.opts.delayed_name_removal,
             cancel,
         );
+        ev.plan_selector_cache(&expr);
         let v = ev.eval(&expr)?;
         let mut m = match v {
             EVal::String(s) => {
@@ -157,16 +159,17 @@ impl Engine {
         if self.opts.delayed_name_removal {
             for s in &mut m {
                 if s.drop_name {
-                    s.metric = drop_metadata(&s.metric);
+                    s.metric = drop_metadata(&s.metric).into();
                 }
             }
             m = merge_same_labels(m)?;
         }
+        let annotations = std::mem::take(&mut ev.annos).finish(q);
+        // The evaluator's label caches share the result's labels; without them
+        // the labels move into the result rather than being copied.
+        drop(ev);
         let value = to_value(m, expr.value_type(), instant, start)?;
-        Ok(QueryResult {
-            value,
-            annotations: std::mem::take(&mut ev.annos).finish(q),
-        })
+        Ok(QueryResult { value, annotations })
     }
 }
 
@@ -176,7 +179,7 @@ fn to_value(m: EMatrix, t: ValueType, instant: bool, start: i64) -> Result<Value
             .into_iter()
             .filter(|s| !s.is_empty())
             .map(|s| Series {
-                metric: s.metric,
+                metric: Arc::unwrap_or_clone(s.metric),
                 floats: s.floats,
                 histograms: s.hists,
             })
@@ -197,14 +200,14 @@ fn to_value(m: EMatrix, t: ValueType, instant: bool, start: i64) -> Result<Value
                 .filter_map(|s| {
                     if let Some(p) = s.hists.first() {
                         return Some(Sample {
-                            metric: s.metric,
+                            metric: Arc::unwrap_or_clone(s.metric),
                             t: start,
                             f: 0.0,
                             h: Some(p.h.clone()),
                         });
                     }
                     s.floats.first().map(|p| Sample {
-                        metric: s.metric,
+                        metric: Arc::unwrap_or_clone(s.metric),
                         t: start,
                         f: p.f,
                         h: None,

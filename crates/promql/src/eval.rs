@@ -6,6 +6,19 @@
 //! Series carry a "drop the name" flag rather than losing `__name__` on the spot
 //! when Prometheus's delayed name removal is on: functions such as `label_replace`
 //! and `sum by (__name__)` can still see the name, and it goes at the very end.
+//!
+//! Cost model, as in Prometheus's engine: work per series is done once per series,
+//! not once per step. Labels are shared ([`Metric`]) so that step vectors hold
+//! references, label sets derived per step (signatures, names dropped, `le`
+//! removed) are computed once per source series and interned
+//! ([`Evaluator::derive`]), and the step-by-step assembly of results finds a
+//! series by its label allocation before hashing labels. Storage samples are kept
+//! as plain floats, histograms and staleness times per series; a selector that
+//! the query uses once is read series by series and not kept
+//! ([`Evaluator::select_each`]). Aggregations, range functions and
+//! `histogram_quantile` over floats have series-major paths that do the same
+//! arithmetic in the same order as the step-by-step ones, so that every answer,
+//! annotation and error stays the same.
 
 use crate::annotations::Annos;
 use crate::fhist;
@@ -24,10 +37,20 @@ use std::time::Instant;
 
 pub(crate) type Result<T> = std::result::Result<T, Error>;
 
+/// Fast hashing for maps keyed by addresses and label sets.
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// Fast hashing for sets.
+pub(crate) type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
+/// A label set shared by the steps and nodes of a query: cloning it is a reference
+/// count, and the same series keeps the same allocation from step to step (which
+/// [`Evaluator::range_eval`] and the label caches use to skip hashing).
+pub(crate) type Metric = Arc<Labels>;
+
 /// A series of an intermediate result.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ESeries {
-    pub(crate) metric: Labels,
+    pub(crate) metric: Metric,
     pub(crate) floats: Vec<FPoint>,
     pub(crate) hists: Vec<HPoint>,
     /// `__name__` (and the type and unit labels) go when the result is handed out.
@@ -35,9 +58,9 @@ pub(crate) struct ESeries {
 }
 
 impl ESeries {
-    pub(crate) fn new(metric: Labels, drop_name: bool) -> Self {
+    pub(crate) fn new(metric: impl Into<Metric>, drop_name: bool) -> Self {
         ESeries {
-            metric,
+            metric: metric.into(),
             floats: Vec::new(),
             hists: Vec::new(),
             drop_name,
@@ -59,7 +82,7 @@ pub(crate) type EMatrix = Vec<ESeries>;
 /// One element of an instant vector at a step.
 #[derive(Clone, Debug)]
 pub(crate) struct ESample {
-    pub(crate) metric: Labels,
+    pub(crate) metric: Metric,
     /// The sample's own time (the step, except for `timestamp()` over a selector).
     pub(crate) t: i64,
     pub(crate) f: f64,
@@ -68,9 +91,9 @@ pub(crate) struct ESample {
 }
 
 impl ESample {
-    pub(crate) fn float(metric: Labels, f: f64) -> Self {
+    pub(crate) fn float(metric: impl Into<Metric>, f: f64) -> Self {
         ESample {
-            metric,
+            metric: metric.into(),
             t: 0,
             f,
             h: None,
@@ -89,27 +112,212 @@ pub(crate) enum EVal {
     String(String),
 }
 
-/// One raw sample read from storage.
+/// A series as read from storage: labels and every sample in the queried range,
+/// floats and histograms apart (as range functions want them) and staleness
+/// markers apart again (only instant selectors look at them).
 #[derive(Clone, Debug)]
-pub(crate) enum Raw {
-    F(f64),
-    H(Arc<FloatHistogram>),
+pub(crate) struct RawSeries {
+    pub(crate) labels: Metric,
+    pub(crate) floats: Vec<FPoint>,
+    pub(crate) hists: Vec<HPoint>,
+    /// Times of staleness markers (float or histogram).
+    pub(crate) stale: Vec<i64>,
 }
 
-impl Raw {
-    fn is_stale(&self) -> bool {
-        match self {
-            Raw::F(f) => is_stale_nan(*f),
-            Raw::H(h) => is_stale_nan(h.sum),
+/// What an instant selector finds in a series at one time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Pick {
+    /// The float at this index.
+    F(usize),
+    /// The histogram at this index.
+    H(usize),
+}
+
+/// Reads series from storage into [`RawSeries`], counting samples against the
+/// limit.
+struct SeriesReader {
+    lo: i64,
+    hi: i64,
+    stats_only: bool,
+    max_samples: usize,
+    total: usize,
+    /// The last series' samples: read in place and used from here, or copied out
+    /// at their final size.
+    fbuf: Vec<FPoint>,
+    hbuf: Vec<HPoint>,
+    sbuf: Vec<i64>,
+}
+
+impl SeriesReader {
+    fn new(lo: i64, hi: i64, stats_only: bool, max_samples: usize) -> Self {
+        SeriesReader {
+            lo,
+            hi,
+            stats_only,
+            max_samples,
+            total: 0,
+            fbuf: Vec::new(),
+            hbuf: Vec::new(),
+            sbuf: Vec::new(),
+        }
+    }
+
+    /// The samples of `s` in `(lo, hi]` as a [`RawSeries`]; `None` when there are
+    /// none.
+    fn read(&mut self, s: &dyn ember_storage::Series) -> Result<Option<RawSeries>> {
+        if !self.load(s)? {
+            return Ok(None);
+        }
+        Ok(Some(RawSeries {
+            labels: Arc::new(s.labels().clone()),
+            floats: self.fbuf.as_slice().to_vec(),
+            hists: std::mem::take(&mut self.hbuf),
+            stale: self.sbuf.as_slice().to_vec(),
+        }))
+    }
+
+    /// The last series loaded.
+    fn view<'a>(&'a self, labels: &'a Labels) -> RawView<'a> {
+        RawView {
+            labels,
+            floats: &self.fbuf,
+            hists: &self.hbuf,
+            stale: &self.sbuf,
+        }
+    }
+
+    /// Reads the samples of `s` in `(lo, hi]` into the buffers; false when there
+    /// are none.
+    fn load(&mut self, s: &dyn ember_storage::Series) -> Result<bool> {
+        let (lo, hi) = (self.lo, self.hi);
+        let mut it = s.iter();
+        let fbuf = &mut self.fbuf;
+        fbuf.clear();
+        let hists = &mut self.hbuf;
+        hists.clear();
+        let stale = &mut self.sbuf;
+        stale.clear();
+        let mut vt = it.seek(lo + 1);
+        while vt != VT::None {
+            match vt {
+                VT::Float => {
+                    let (t, f) = it.at();
+                    if t > hi {
+                        break;
+                    }
+                    if is_stale_nan(f) {
+                        stale.push(t);
+                    } else {
+                        fbuf.push(FPoint { t, f });
+                    }
+                }
+                VT::Histogram | VT::FloatHistogram => {
+                    let t = it.at_t();
+                    if t > hi {
+                        break;
+                    }
+                    let mut fh = FloatHistogram::default();
+                    it.at_float_histogram(&mut fh);
+                    if is_stale_nan(fh.sum) {
+                        stale.push(t);
+                    } else {
+                        hists.push(HPoint { t, h: Arc::new(fh) });
+                    }
+                }
+                VT::None => {}
+            }
+            vt = it.next();
+        }
+        if let Some(e) = it.err() {
+            return Err(Error::Storage(e.to_string()));
+        }
+        self.total += fbuf.len() + hists.len() + stale.len();
+        if self.total > self.max_samples {
+            return Err(Error::TooManySamples("query execution"));
+        }
+        if self.stats_only {
+            stats_only(hists);
+        }
+        Ok(!(fbuf.is_empty() && hists.is_empty() && stale.is_empty()))
+    }
+}
+
+/// Positions in a [`RawSeries`] for picking samples at non-decreasing times: each
+/// cursor stands after the last element at or before the time last asked for.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct PickCursor {
+    f: usize,
+    h: usize,
+    s: usize,
+}
+
+/// A series' samples as read from storage, borrowed (from a [`RawSeries`] or
+/// from the reader's buffers).
+#[derive(Clone, Copy)]
+pub(crate) struct RawView<'a> {
+    pub(crate) labels: &'a Labels,
+    pub(crate) floats: &'a [FPoint],
+    pub(crate) hists: &'a [HPoint],
+    pub(crate) stale: &'a [i64],
+}
+
+impl RawSeries {
+    pub(crate) fn view(&self) -> RawView<'_> {
+        RawView {
+            labels: &self.labels,
+            floats: &self.floats,
+            hists: &self.hists,
+            stale: &self.stale,
         }
     }
 }
 
-/// A series as read from storage: labels and every sample in the queried range.
-#[derive(Clone, Debug)]
-pub(crate) struct RawSeries {
-    pub(crate) labels: Labels,
-    pub(crate) samples: Vec<(i64, Raw)>,
+impl RawView<'_> {
+    /// The newest sample at or before `t` and after `t - lookback`, unless it is a
+    /// staleness marker. Times must not decrease from call to call on one cursor.
+    pub(crate) fn pick(&self, c: &mut PickCursor, t: i64, lookback: i64) -> Option<Pick> {
+        while c.f < self.floats.len() && self.floats[c.f].t <= t {
+            c.f += 1;
+        }
+        while c.h < self.hists.len() && self.hists[c.h].t <= t {
+            c.h += 1;
+        }
+        while c.s < self.stale.len() && self.stale[c.s] <= t {
+            c.s += 1;
+        }
+        let tf = if c.f > 0 {
+            self.floats[c.f - 1].t
+        } else {
+            i64::MIN
+        };
+        let th = if c.h > 0 {
+            self.hists[c.h - 1].t
+        } else {
+            i64::MIN
+        };
+        let tst = if c.s > 0 {
+            self.stale[c.s - 1]
+        } else {
+            i64::MIN
+        };
+        let newest = tf.max(th).max(tst);
+        if newest == i64::MIN || newest <= t - lookback || newest == tst {
+            return None;
+        }
+        Some(if newest == tf {
+            Pick::F(c.f - 1)
+        } else {
+            Pick::H(c.h - 1)
+        })
+    }
+
+    /// Time of a picked sample.
+    pub(crate) fn time_of(&self, p: Pick) -> i64 {
+        match p {
+            Pick::F(i) => self.floats[i].t,
+            Pick::H(i) => self.hists[i].t,
+        }
+    }
 }
 
 /// The names Prometheus drops with the metric name.
@@ -124,8 +332,59 @@ pub(crate) fn drop_metadata(l: &Labels) -> Labels {
     }
 }
 
+/// [`Evaluator::derive`] kind: the name (and type and unit) dropped.
+pub(crate) const DERIVE_DROP_NAME: usize = 0;
+/// [`Evaluator::derive`] kind: the `le` label dropped.
+pub(crate) const DERIVE_WITHOUT_LE: usize = 1;
+
+/// [`Evaluator::derive`] kind: the labels themselves (interned).
+pub(crate) const DERIVE_IDENTITY: usize = 2;
+/// [`Evaluator::derive`] kind: only `__name__` dropped.
+pub(crate) const DERIVE_WITHOUT_NAME: usize = 3;
+/// Kinds up to this one are fixed; [`Evaluator::new_derive_kind`] counts on.
+const DERIVE_FIXED: usize = 16;
+
+/// A derived label set and what it was derived from.
+struct Derived {
+    _sources: (Metric, Option<Metric>),
+    result: Metric,
+}
+
+/// Label sets derived during a query (see [`Evaluator::derive`]).
+pub(crate) struct LabelCache {
+    derived: FastMap<(usize, usize, usize), Derived>,
+    interned: FastSet<Metric>,
+    next_kind: usize,
+    /// Parsed `le` labels by label allocation (which the entry keeps alive).
+    le: FastMap<usize, (Metric, Option<f64>)>,
+}
+
+impl Default for LabelCache {
+    fn default() -> Self {
+        LabelCache {
+            derived: FastMap::default(),
+            interned: FastSet::default(),
+            next_kind: DERIVE_FIXED,
+            le: FastMap::default(),
+        }
+    }
+}
+
+impl LabelCache {
+    fn intern(&mut self, l: Labels) -> Metric {
+        if let Some(m) = self.interned.get(&l) {
+            return m.clone();
+        }
+        let m = Arc::new(l);
+        self.interned.insert(m.clone());
+        m
+    }
+}
+
 /// State for one query.
 pub(crate) struct Evaluator<'q> {
+    labels: std::cell::RefCell<LabelCache>,
+    deadline_checks: std::cell::Cell<u32>,
     pub(crate) querier: &'q dyn Querier,
     pub(crate) start: i64,
     pub(crate) end: i64,
@@ -140,6 +399,9 @@ pub(crate) struct Evaluator<'q> {
     /// Series read per selector and time range, so that a selector used at several
     /// steps or by several subquery evaluations is read once.
     cache: HashMap<String, Arc<Vec<RawSeries>>>,
+    /// How many selectors of the query share each set of matchers: the series of
+    /// one used once are not kept once their user is done with them.
+    selector_uses: HashMap<String, usize>,
     pub(crate) cancel: Option<&'q std::sync::atomic::AtomicBool>,
 }
 
@@ -158,6 +420,8 @@ impl<'q> Evaluator<'q> {
         cancel: Option<&'q std::sync::atomic::AtomicBool>,
     ) -> Self {
         Evaluator {
+            labels: Default::default(),
+            deadline_checks: Default::default(),
             querier,
             start,
             end,
@@ -170,8 +434,18 @@ impl<'q> Evaluator<'q> {
             annos: Annos::default(),
             delayed_name_removal,
             cache: HashMap::new(),
+            selector_uses: HashMap::new(),
             cancel,
         }
+    }
+
+    /// Notes which selectors `e` holds more than once (see `selector_uses`).
+    pub(crate) fn plan_selector_cache(&mut self, e: &Expr) {
+        e.inspect(|e, _| {
+            if let Expr::VectorSelector(vs) = e {
+                *self.selector_uses.entry(matcher_key(vs)).or_default() += 1;
+            }
+        });
     }
 
     /// The step times of the current range.
@@ -193,7 +467,12 @@ impl<'q> Evaluator<'q> {
         {
             return Err(Error::Canceled("expression evaluation"));
         }
-        if let Some(d) = self.deadline
+        // Reading the clock costs more than a series' worth of work in the tight
+        // loops that call this, so it is read on the first call and every 64th.
+        let n = self.deadline_checks.get();
+        self.deadline_checks.set(n.wrapping_add(1));
+        if n.is_multiple_of(64)
+            && let Some(d) = self.deadline
             && Instant::now() > d
         {
             return Err(Error::Timeout("expression evaluation"));
@@ -210,12 +489,84 @@ impl<'q> Evaluator<'q> {
 
     /// The labels a series keeps when its name is dropped right away (without
     /// delayed name removal).
-    pub(crate) fn drop_now(&self, l: &Labels, drop: bool) -> Labels {
-        if drop && !self.delayed_name_removal {
-            drop_metadata(l)
+    pub(crate) fn drop_now(&self, l: &Metric, drop: bool) -> Metric {
+        if drop && !self.delayed_name_removal && METADATA_LABELS.iter().any(|n| l.has(n)) {
+            self.derive(l, DERIVE_DROP_NAME, |l| l.without(&METADATA_LABELS))
         } else {
             l.clone()
         }
+    }
+
+    /// Labels computed from `l` by `f`, once per query: later calls with the same
+    /// allocation and `kind` (a `DERIVE_*` constant, or the address of the syntax
+    /// node the derivation belongs to) get the same result back, and equal results
+    /// share one allocation, so that per-step work over the same series neither
+    /// rebuilds nor rehashes label sets.
+    pub(crate) fn derive(
+        &self,
+        l: &Metric,
+        kind: usize,
+        f: impl FnOnce(&Labels) -> Labels,
+    ) -> Metric {
+        let key = (Arc::as_ptr(l) as usize, 0, kind);
+        let mut cache = self.labels.borrow_mut();
+        if let Some(d) = cache.derived.get(&key) {
+            return d.result.clone();
+        }
+        let result = cache.intern(f(l));
+        // Holding the source keeps its address from being reused for other labels.
+        cache.derived.insert(
+            key,
+            Derived {
+                _sources: (l.clone(), None),
+                result: result.clone(),
+            },
+        );
+        result
+    }
+
+    /// [`Evaluator::derive`] from two label sets.
+    pub(crate) fn derive2(
+        &self,
+        a: &Metric,
+        b: &Metric,
+        kind: usize,
+        f: impl FnOnce(&Labels, &Labels) -> Labels,
+    ) -> Metric {
+        let key = (Arc::as_ptr(a) as usize, Arc::as_ptr(b) as usize, kind);
+        let mut cache = self.labels.borrow_mut();
+        if let Some(d) = cache.derived.get(&key) {
+            return d.result.clone();
+        }
+        let result = cache.intern(f(a, b));
+        cache.derived.insert(
+            key,
+            Derived {
+                _sources: (a.clone(), Some(b.clone())),
+                result: result.clone(),
+            },
+        );
+        result
+    }
+
+    /// A fresh [`Evaluator::derive`] kind, for derivations that depend on more than
+    /// the labels (such as a binary operator's matching).
+    pub(crate) fn new_derive_kind(&self) -> usize {
+        let mut cache = self.labels.borrow_mut();
+        cache.next_kind += 1;
+        cache.next_kind
+    }
+
+    /// The upper bound a classic bucket's `le` label gives, parsed once per series.
+    pub(crate) fn le_bound(&self, l: &Metric) -> Option<f64> {
+        let key = Arc::as_ptr(l) as usize;
+        let mut cache = self.labels.borrow_mut();
+        if let Some((_, v)) = cache.le.get(&key) {
+            return *v;
+        }
+        let v = functions::histogram::parse_go_float(l.get_or_empty("le"));
+        cache.le.insert(key, (l.clone(), v));
+        v
     }
 
     /// Evaluates `e` over the evaluator's range.
@@ -255,6 +606,9 @@ impl<'q> Evaluator<'q> {
                     }
                 }
                 Ok(EVal::Matrix(m))
+            }
+            Expr::VectorSelector(vs) if !vs.smoothed && self.single_use(vs) => {
+                self.selector_points_streaming(vs).map(EVal::Matrix)
             }
             Expr::VectorSelector(vs) => {
                 let series = self.select_for(vs, 0)?;
@@ -333,7 +687,12 @@ impl<'q> Evaluator<'q> {
     ) -> Result<EMatrix> {
         let mut fcur: Vec<Vec<usize>> = inputs.iter().map(|m| vec![0; m.len()]).collect();
         let mut hcur: Vec<Vec<usize>> = inputs.iter().map(|m| vec![0; m.len()]).collect();
-        let mut index: HashMap<Labels, (usize, i64)> = HashMap::new();
+        // Output series by label allocation (the same series usually keeps its
+        // allocation from step to step) and, failing that, by labels.
+        let mut by_ptr: FastMap<usize, usize> = FastMap::default();
+        let mut by_labels: FastMap<Metric, usize> = FastMap::default();
+        let mut keep_alive: Vec<Metric> = Vec::new();
+        let mut last_ts: Vec<i64> = Vec::new();
         let mut out: EMatrix = Vec::new();
         let steps = self.steps();
         let instant = self.is_instant();
@@ -403,22 +762,31 @@ impl<'q> Evaluator<'q> {
                     .collect());
             }
             for s in result {
-                let idx = match index.get_mut(&s.metric) {
-                    Some((i, last)) => {
-                        if *last == ts {
-                            return Err(Error::Eval(
-                                "vector cannot contain metrics with the same labelset".into(),
-                            ));
-                        }
-                        *last = ts;
-                        *i
-                    }
+                let ptr = Arc::as_ptr(&s.metric) as usize;
+                let idx = match by_ptr.get(&ptr) {
+                    Some(&i) => i,
                     None => {
-                        out.push(ESeries::new(s.metric.clone(), s.drop_name));
-                        index.insert(s.metric, (out.len() - 1, ts));
-                        out.len() - 1
+                        let i = match by_labels.get(&*s.metric) {
+                            Some(&i) => i,
+                            None => {
+                                out.push(ESeries::new(s.metric.clone(), s.drop_name));
+                                last_ts.push(i64::MIN);
+                                by_labels.insert(s.metric.clone(), out.len() - 1);
+                                out.len() - 1
+                            }
+                        };
+                        by_ptr.insert(ptr, i);
+                        // The address stands for these labels only while they live.
+                        keep_alive.push(s.metric.clone());
+                        i
                     }
                 };
+                if last_ts[idx] == ts {
+                    return Err(Error::Eval(
+                        "vector cannot contain metrics with the same labelset".into(),
+                    ));
+                }
+                last_ts[idx] = ts;
                 match s.h {
                     Some(h) => out[idx].hists.push(HPoint { t: ts, h }),
                     None => out[idx].floats.push(FPoint { t: ts, f: s.f }),
@@ -441,13 +809,14 @@ impl<'q> Evaluator<'q> {
 
     /// Reads the series of a selector from storage with every sample it can need at
     /// any step: `back` ms before the earliest window end, `fwd` ms after the last.
-    pub(crate) fn select(
-        &mut self,
+    /// The time range `(lo, hi]` a selector reads, with its select hints.
+    fn select_range(
+        &self,
         vs: &VectorSelector,
         back: i64,
         fwd: i64,
         range: i64,
-    ) -> Result<Arc<Vec<RawSeries>>> {
+    ) -> (i64, i64, SelectHints) {
         let offset = vs.original_offset.as_millis();
         let (first, last) = match vs.at {
             Some(_) => {
@@ -458,6 +827,24 @@ impl<'q> Evaluator<'q> {
         };
         let lo = first - offset - back;
         let hi = last - offset + fwd;
+        let hints = SelectHints {
+            start: lo + 1,
+            end: hi,
+            step: if self.is_instant() { 0 } else { self.interval },
+            range,
+            ..Default::default()
+        };
+        (lo, hi, hints)
+    }
+
+    pub(crate) fn select(
+        &mut self,
+        vs: &VectorSelector,
+        back: i64,
+        fwd: i64,
+        range: i64,
+    ) -> Result<Arc<Vec<RawSeries>>> {
+        let (lo, hi, hints) = self.select_range(vs, back, fwd, range);
         let key = format!(
             "{}|{lo}|{hi}|{}",
             matcher_key(vs),
@@ -466,58 +853,59 @@ impl<'q> Evaluator<'q> {
         if let Some(s) = self.cache.get(&key) {
             return Ok(s.clone());
         }
-        let hints = SelectHints {
-            start: lo + 1,
-            end: hi,
-            step: if self.is_instant() { 0 } else { self.interval },
-            range,
-            ..Default::default()
-        };
         let mut out = Vec::new();
-        let mut total = 0usize;
+        let mut reader = SeriesReader::new(lo, hi, vs.skip_histogram_buckets, self.max_samples);
         for s in self.querier.select(false, Some(&hints), &vs.label_matchers) {
-            let s = s?;
-            let mut it = s.iter();
-            let mut samples = Vec::new();
-            let mut vt = it.seek(lo + 1);
-            while vt != VT::None {
-                let t = it.at_t();
-                if t > hi {
-                    break;
-                }
-                match vt {
-                    VT::Float => samples.push((t, Raw::F(it.at().1))),
-                    VT::Histogram | VT::FloatHistogram => {
-                        let mut fh = FloatHistogram::default();
-                        it.at_float_histogram(&mut fh);
-                        samples.push((t, Raw::H(Arc::new(fh))));
-                    }
-                    VT::None => {}
-                }
-                vt = it.next();
-            }
-            if let Some(e) = it.err() {
-                return Err(Error::Storage(e.to_string()));
-            }
-            total += samples.len();
-            if total > self.max_samples {
-                return Err(Error::TooManySamples("query execution"));
-            }
-            if vs.skip_histogram_buckets {
-                stats_only(&mut samples);
-            }
-            if !samples.is_empty() {
-                out.push(RawSeries {
-                    labels: s.labels().clone(),
-                    samples,
-                });
+            if let Some(r) = reader.read(s?.as_ref())? {
+                out.push(r);
             }
         }
         // Storage order is unspecified; label order keeps results reproducible.
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        if !out.is_sorted_by(|a, b| a.labels <= b.labels) {
+            out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        }
         let out = Arc::new(out);
-        self.cache.insert(key, out.clone());
+        if !self.single_use(vs) {
+            self.cache.insert(key, out.clone());
+        }
         Ok(out)
+    }
+
+    /// Whether no other selector of the query has the same matchers (so that its
+    /// series need not be kept for another user).
+    pub(crate) fn single_use(&self, vs: &VectorSelector) -> bool {
+        self.selector_uses
+            .get(&matcher_key(vs))
+            .is_some_and(|&n| n <= 1)
+    }
+
+    /// Reads a selector's series one at a time, asking storage for label order,
+    /// and hands each to `f` straight from the read buffers, keeping nothing: what
+    /// an evaluation over a selector used once needs, in a fraction of the memory
+    /// and without copying labels. Stops and gives false should storage not keep
+    /// to label order (the caller then starts over the ordinary way).
+    pub(crate) fn select_each(
+        &mut self,
+        vs: &VectorSelector,
+        range: i64,
+        mut f: impl FnMut(&mut Self, RawView<'_>) -> Result<()>,
+    ) -> Result<bool> {
+        let (back, fwd) = self.select_window(vs, range);
+        let (lo, hi, hints) = self.select_range(vs, back, fwd, range);
+        let mut reader = SeriesReader::new(lo, hi, vs.skip_histogram_buckets, self.max_samples);
+        let querier = self.querier;
+        let mut prev: Option<ember_storage::BoxSeries<'q>> = None;
+        for s in querier.select(true, Some(&hints), &vs.label_matchers) {
+            let s = s?;
+            if prev.as_ref().is_some_and(|p| p.labels() > s.labels()) {
+                return Ok(false);
+            }
+            if reader.load(s.as_ref())? {
+                f(self, reader.view(s.labels()))?;
+            }
+            prev = Some(s);
+        }
+        Ok(true)
     }
 
     /// Reads a selector for an instant selector (`range` 0) or a range selector.
@@ -526,8 +914,14 @@ impl<'q> Evaluator<'q> {
         vs: &VectorSelector,
         range: i64,
     ) -> Result<Arc<Vec<RawSeries>>> {
+        let (back, fwd) = self.select_window(vs, range);
+        self.select(vs, back, fwd, range)
+    }
+
+    /// How far before the first and after the last window end a selector reads.
+    fn select_window(&self, vs: &VectorSelector, range: i64) -> (i64, i64) {
         let lb = self.lookback;
-        let (back, fwd) = if range == 0 {
+        if range == 0 {
             (lb, if vs.smoothed { lb } else { 0 })
         } else if vs.anchored {
             (range + lb, 0)
@@ -535,70 +929,141 @@ impl<'q> Evaluator<'q> {
             (range + lb, lb)
         } else {
             (range, 0)
-        };
-        self.select(vs, back, fwd, range)
+        }
     }
 
     /// An instant selector at every step: the newest sample in the lookback window
-    /// `(t - lookback, t]`, unless it is a staleness marker. With `sample_time`,
-    /// each point carries the time of the sample found instead of its value.
+    /// `(t - lookback, t]`, unless it is a staleness marker.
     pub(crate) fn selector_points(
         &mut self,
         vs: &VectorSelector,
         series: &[RawSeries],
     ) -> Result<EMatrix> {
-        let found = self.selector_found(vs, series, false)?;
-        Ok(found
-            .into_iter()
-            .map(|(labels, pts)| {
-                let mut s = ESeries::new(labels, false);
-                for (ts, _, raw) in pts {
-                    match raw {
-                        Raw::F(f) => s.floats.push(FPoint { t: ts, f }),
-                        Raw::H(h) => s.hists.push(HPoint { t: ts, h }),
-                    }
-                }
-                s
-            })
-            .collect())
+        let times = self.selector_times(vs, false);
+        let mut out = Vec::with_capacity(series.len());
+        let mut n = 0;
+        for s in series {
+            if let Some(es) = self.series_points(s.view(), Some(&s.labels), &times) {
+                n += es.floats.len() + es.hists.len();
+                self.check_samples(n)?;
+                out.push(es);
+            }
+        }
+        Ok(out)
     }
 
-    /// Per series, per step: `(step, sample time, sample)` of the sample an instant
-    /// selector finds. With `timestamp_quirk`, `@` pins the time and the offset is
-    /// ignored, as Prometheus's `timestamp()` over a selector does.
+    /// [`Evaluator::selector_points`] for a selector nothing else reads: series by
+    /// series as storage hands them out, keeping none (see
+    /// [`Evaluator::select_each`]).
+    fn selector_points_streaming(&mut self, vs: &VectorSelector) -> Result<EMatrix> {
+        let times = self.selector_times(vs, false);
+        let mut out: EMatrix = Vec::new();
+        let mut n = 0;
+        let in_order = self.select_each(vs, 0, |ev, raw| {
+            if let Some(es) = ev.series_points(raw, None, &times) {
+                n += es.floats.len() + es.hists.len();
+                ev.check_samples(n)?;
+                out.push(es);
+            }
+            Ok(())
+        })?;
+        if !in_order {
+            let series = self.select_for(vs, 0)?;
+            return self.selector_points(vs, &series);
+        }
+        Ok(out)
+    }
+
+    /// What an instant selector finds in one series at each of `times` (as
+    /// [`Evaluator::selector_times`] gives them), labelled with `shared` or a copy
+    /// of the series' labels; `None` when nothing.
+    fn series_points(
+        &self,
+        s: RawView<'_>,
+        shared: Option<&Metric>,
+        times: &[(i64, i64)],
+    ) -> Option<ESeries> {
+        let mut es = ESeries::default();
+        if s.hists.is_empty() && s.stale.is_empty() {
+            // Floats only: the newest point at or before each time, if recent.
+            let f = &s.floats;
+            let mut c = 0;
+            for &(ts, t_eff) in times {
+                while c < f.len() && f[c].t <= t_eff {
+                    c += 1;
+                }
+                if c > 0 && f[c - 1].t > t_eff - self.lookback {
+                    if es.floats.capacity() == 0 {
+                        es.floats.reserve_exact(times.len());
+                    }
+                    es.floats.push(FPoint {
+                        t: ts,
+                        f: f[c - 1].f,
+                    });
+                }
+            }
+        } else {
+            let mut c = PickCursor::default();
+            for &(ts, t_eff) in times {
+                match s.pick(&mut c, t_eff, self.lookback) {
+                    Some(Pick::F(i)) => es.floats.push(FPoint {
+                        t: ts,
+                        f: s.floats[i].f,
+                    }),
+                    Some(Pick::H(i)) => es.hists.push(HPoint {
+                        t: ts,
+                        h: s.hists[i].h.clone(),
+                    }),
+                    None => {}
+                }
+            }
+        }
+        if es.is_empty() {
+            return None;
+        }
+        es.metric = match shared {
+            Some(m) => m.clone(),
+            None => Arc::new(s.labels.clone()),
+        };
+        Some(es)
+    }
+
+    /// Per step, `(step, time read)` for an instant selector. With
+    /// `timestamp_quirk`, `@` pins the time and the offset is ignored, as
+    /// Prometheus's `timestamp()` over a selector does.
+    fn selector_times(&self, vs: &VectorSelector, timestamp_quirk: bool) -> Vec<(i64, i64)> {
+        let offset = vs.original_offset.as_millis();
+        self.steps()
+            .into_iter()
+            .map(|ts| {
+                let t_eff = match (vs.at, timestamp_quirk) {
+                    (Some(_), true) => self.at_time(vs.at, ts),
+                    _ => self.at_time(vs.at, ts) - offset,
+                };
+                (ts, t_eff)
+            })
+            .collect()
+    }
+
+    /// Per series, per step: `(step, sample time, whether a histogram)` of the
+    /// sample an instant selector finds (see [`Evaluator::selector_times`] for
+    /// `timestamp_quirk`).
     pub(crate) fn selector_found(
         &mut self,
         vs: &VectorSelector,
         series: &[RawSeries],
         timestamp_quirk: bool,
     ) -> Result<Vec<Found>> {
-        let offset = vs.original_offset.as_millis();
-        let steps = self.steps();
+        let times = self.selector_times(vs, timestamp_quirk);
         let mut out = Vec::with_capacity(series.len());
         let mut n = 0;
         for s in series {
             let mut pts = Vec::new();
-            let mut c = 0usize;
-            for &ts in &steps {
-                let t_eff = match (vs.at, timestamp_quirk) {
-                    (Some(_), true) => self.at_time(vs.at, ts),
-                    _ => self.at_time(vs.at, ts) - offset,
-                };
-                // With `@` every step reads the same time; the cursor must not run ahead.
-                if vs.at.is_some() {
-                    c = 0;
+            let mut c = PickCursor::default();
+            for &(ts, t_eff) in &times {
+                if let Some(p) = s.view().pick(&mut c, t_eff, self.lookback) {
+                    pts.push((ts, s.view().time_of(p), matches!(p, Pick::H(_))));
                 }
-                while c < s.samples.len() && s.samples[c].0 <= t_eff {
-                    c += 1;
-                }
-                if c == 0 {
-                    continue;
-                }
-                let (t, v) = &s.samples[c - 1];
-                if *t <= t_eff - self.lookback || v.is_stale() {
-                    continue;
-                }
-                pts.push((ts, *t, v.clone()));
             }
             if pts.is_empty() {
                 continue;
@@ -623,14 +1088,14 @@ impl<'q> Evaluator<'q> {
         let steps = self.steps();
         let mut out = Vec::new();
         for s in series {
-            let (floats, hists) = split_raw(&s.samples);
+            let (floats, hists) = (&s.floats, &s.hists);
             let name = s.labels.metric_name().to_string();
             let mut es = ESeries::new(s.labels.clone(), false);
             for &ts in &steps {
                 let data = self.at_time(vs.at, ts) - offset;
                 let (lo, hi) = (data - lb, data + lb);
-                let f = window(&floats, lo, hi, |p| p.t);
-                let h = window(&hists, lo, hi, |p| p.t);
+                let f = window(floats, lo, hi, |p| p.t);
+                let h = window(hists, lo, hi, |p| p.t);
                 if f.is_empty() && h.is_empty() {
                     continue;
                 }
@@ -719,10 +1184,9 @@ impl<'q> Evaluator<'q> {
         let mut out = Vec::new();
         let mut n = 0;
         for s in series.iter() {
-            let (floats, hists) = split_raw(&s.samples);
             let mut es = ESeries::new(s.labels.clone(), false);
-            es.floats = window(&floats, lo, hi, |p| p.t).to_vec();
-            es.hists = window(&hists, lo, hi, |p| p.t).to_vec();
+            es.floats = window(&s.floats, lo, hi, |p| p.t).to_vec();
+            es.hists = window(&s.hists, lo, hi, |p| p.t).to_vec();
             if vs.anchored || vs.smoothed {
                 if !es.hists.is_empty() {
                     return Err(Error::Eval(format!(
@@ -785,6 +1249,28 @@ impl<'q> Evaluator<'q> {
 
     /// The per-series points and window ends of a range argument (a range selector
     /// or a subquery), for the range functions.
+    /// What [`Evaluator::range_arg`] gives for a range selector, without reading
+    /// its series (for [`Evaluator::select_each`]).
+    pub(crate) fn range_arg_without_series(&self, ms: &MatrixSelector) -> Result<RangeArg> {
+        let vs = ms
+            .vs()
+            .ok_or_else(|| Error::Eval("range selector without a selector".into()))?;
+        let offset = vs.original_offset.as_millis();
+        Ok(RangeArg {
+            raw: None,
+            sub: Vec::new(),
+            ends: self
+                .steps()
+                .into_iter()
+                .map(|ts| self.at_time(vs.at, ts) - offset)
+                .collect(),
+            range: ms.range.as_millis(),
+            anchored: vs.anchored,
+            smoothed: vs.smoothed,
+            lookback: self.lookback,
+        })
+    }
+
     pub(crate) fn range_arg(&mut self, e: &Expr) -> Result<RangeArg> {
         match e {
             Expr::MatrixSelector(ms) => {
@@ -799,20 +1285,9 @@ impl<'q> Evaluator<'q> {
                     .into_iter()
                     .map(|ts| self.at_time(vs.at, ts) - offset)
                     .collect();
-                let series = series
-                    .iter()
-                    .map(|s| {
-                        let (floats, hists) = split_raw(&s.samples);
-                        ESeries {
-                            metric: s.labels.clone(),
-                            floats,
-                            hists,
-                            drop_name: false,
-                        }
-                    })
-                    .collect();
                 Ok(RangeArg {
-                    series,
+                    raw: Some(series),
+                    sub: Vec::new(),
                     ends,
                     range,
                     anchored: vs.anchored,
@@ -844,7 +1319,8 @@ impl<'q> Evaluator<'q> {
                     }
                 }
                 Ok(RangeArg {
-                    series,
+                    raw: None,
+                    sub: series,
                     ends,
                     range,
                     anchored: false,
@@ -860,12 +1336,14 @@ impl<'q> Evaluator<'q> {
 }
 
 /// What an instant selector finds for one series: its labels and, per step with a
-/// sample, `(step, sample time, sample)`.
-pub(crate) type Found = (Labels, Vec<(i64, i64, Raw)>);
+/// sample, `(step, sample time, whether a histogram)`.
+pub(crate) type Found = (Metric, Vec<(i64, i64, bool)>);
 
-/// The series of a range argument and, per step, the end of its window.
+/// The series of a range argument (as read from storage, shared with the
+/// selector cache, or a subquery's result) and, per step, the end of its window.
 pub(crate) struct RangeArg {
-    pub(crate) series: EMatrix,
+    raw: Option<Arc<Vec<RawSeries>>>,
+    sub: EMatrix,
     pub(crate) ends: Vec<i64>,
     pub(crate) range: i64,
     pub(crate) anchored: bool,
@@ -873,7 +1351,67 @@ pub(crate) struct RangeArg {
     pub(crate) lookback: i64,
 }
 
+/// One series of a range argument.
+pub(crate) struct RangeSeries<'a> {
+    pub(crate) metric: &'a Labels,
+    /// The labels' shared allocation, when there is one.
+    pub(crate) shared: Option<&'a Metric>,
+    pub(crate) floats: &'a [FPoint],
+    pub(crate) hists: &'a [HPoint],
+    pub(crate) drop_name: bool,
+}
+
+impl RangeSeries<'_> {
+    /// The series' labels as a [`Metric`], shared when possible.
+    pub(crate) fn metric(&self) -> Metric {
+        match self.shared {
+            Some(m) => m.clone(),
+            None => Arc::new(self.metric.clone()),
+        }
+    }
+
+    /// [`drop_metadata`] of the labels, sharing them when there is nothing to drop.
+    pub(crate) fn without_metadata(&self) -> Metric {
+        if METADATA_LABELS.iter().any(|n| self.metric.has(n)) {
+            Arc::new(self.metric.without(&METADATA_LABELS))
+        } else {
+            self.metric()
+        }
+    }
+}
+
 impl RangeArg {
+    /// How many series there are.
+    pub(crate) fn len(&self) -> usize {
+        match &self.raw {
+            Some(r) => r.len(),
+            None => self.sub.len(),
+        }
+    }
+
+    /// Series `i`.
+    pub(crate) fn series(&self, i: usize) -> RangeSeries<'_> {
+        match &self.raw {
+            Some(r) => RangeSeries {
+                metric: &r[i].labels,
+                shared: Some(&r[i].labels),
+                floats: &r[i].floats,
+                hists: &r[i].hists,
+                drop_name: false,
+            },
+            None => {
+                let s = &self.sub[i];
+                RangeSeries {
+                    metric: &s.metric,
+                    shared: Some(&s.metric),
+                    floats: &s.floats,
+                    hists: &s.hists,
+                    drop_name: s.drop_name,
+                }
+            }
+        }
+    }
+
     /// The window `(lo, hi]` read for a window ending at `end`: anchored and
     /// smoothed selectors also see a lookback's worth of samples around it.
     pub(crate) fn bounds(&self, end: i64) -> (i64, i64) {
@@ -891,14 +1429,12 @@ impl RangeArg {
 /// What Prometheus's histogram-stats decoding reads for selectors only used by
 /// `histogram_count`, `histogram_sum` and `histogram_avg`: count and sum without
 /// buckets, and counter-reset hints worked out from consecutive samples.
-fn stats_only(samples: &mut [(i64, Raw)]) {
+fn stats_only(hists: &mut [HPoint]) {
     let mut last: Option<Arc<FloatHistogram>> = None;
-    for (_, r) in samples.iter_mut() {
-        let Raw::H(h) = r else { continue };
+    for p in hists.iter_mut() {
+        let h = &p.h;
         let mut hint = h.counter_reset_hint;
-        let stale = is_stale_nan(h.sum);
-        if !stale
-            && hint == CounterResetHint::Unknown
+        if hint == CounterResetHint::Unknown
             && let Some(l) = &last
         {
             hint = if fhist::detect_reset(h, l) {
@@ -908,38 +1444,16 @@ fn stats_only(samples: &mut [(i64, Raw)]) {
             };
         }
         let stripped = FloatHistogram {
-            counter_reset_hint: if stale { h.counter_reset_hint } else { hint },
+            counter_reset_hint: hint,
             schema: h.schema,
             count: h.count,
             sum: h.sum,
             ..Default::default()
         };
-        if !stale {
-            let mut full = (**h).clone();
-            full.counter_reset_hint = hint;
-            last = Some(Arc::new(full));
-        }
-        *r = Raw::H(Arc::new(stripped));
+        // Reset detection looks at the previous histogram's buckets, not its hint.
+        last = Some(p.h.clone());
+        p.h = Arc::new(stripped);
     }
-}
-
-/// Floats and histograms of raw samples, staleness markers left out.
-pub(crate) fn split_raw(samples: &[(i64, Raw)]) -> (Vec<FPoint>, Vec<HPoint>) {
-    let mut floats = Vec::new();
-    let mut hists = Vec::new();
-    for (t, v) in samples {
-        if v.is_stale() {
-            continue;
-        }
-        match v {
-            Raw::F(f) => floats.push(FPoint { t: *t, f: *f }),
-            Raw::H(h) => hists.push(HPoint {
-                t: *t,
-                h: h.clone(),
-            }),
-        }
-    }
-    (floats, hists)
 }
 
 /// The points with time in `(lo, hi]`.
@@ -1021,7 +1535,7 @@ pub(crate) fn merge_same_labels(m: EMatrix) -> Result<EMatrix> {
     if m.len() <= 1 {
         return Ok(m);
     }
-    let mut index: HashMap<Labels, usize> = HashMap::with_capacity(m.len());
+    let mut index: FastMap<Metric, usize> = FastMap::default();
     let mut out: EMatrix = Vec::with_capacity(m.len());
     let mut merged = false;
     for s in m {

@@ -4,12 +4,15 @@
 //! `histogram_stdvar`.
 
 use super::{InstantFn, unwrap};
-use crate::eval::{ESample, EVector, Evaluator, Result, quote};
+use crate::eval::{
+    DERIVE_IDENTITY, DERIVE_WITHOUT_LE, DERIVE_WITHOUT_NAME, EMatrix, ESample, ESeries, EVector,
+    Evaluator, FastMap, FastSet, Metric, Result, quote,
+};
 use crate::fhist::{self, Bucket, go_g, kahan_inc};
+use crate::value::FPoint;
 use ember_model::histogram::FloatHistogram;
 use ember_model::{Labels, LabelsBuilder};
 use ember_promql_parser::Call;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 pub(crate) fn instant_fn(name: &str) -> Option<InstantFn> {
@@ -35,7 +38,7 @@ fn map_hist(ev: &Evaluator<'_>, v: &EVector, g: impl Fn(&FloatHistogram) -> f64)
             let metric = if ev.delayed_name_removal {
                 s.metric.clone()
             } else {
-                s.metric.without(&["__name__"])
+                ev.derive(&s.metric, DERIVE_WITHOUT_NAME, |l| l.without(&["__name__"]))
             };
             Some(ESample {
                 metric,
@@ -76,38 +79,26 @@ fn variance(h: &FloatHistogram) -> f64 {
 /// one step's input, as Prometheus's `resetHistograms` sorts them out.
 struct Split {
     /// Labels (without `le`) and `(upper bound, cumulative count)` per group.
-    classic: Vec<(Labels, Vec<(f64, f64)>)>,
-    native: Vec<(Labels, Arc<FloatHistogram>)>,
+    classic: Vec<(Metric, Vec<(f64, f64)>)>,
+    native: Vec<(Metric, Arc<FloatHistogram>)>,
 }
 
 fn split(ev: &mut Evaluator<'_>, v: &EVector, pos: usize) -> Split {
-    let mut index: HashMap<Labels, usize> = HashMap::new();
-    let mut classic: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
+    // Groups by the address of their interned labels.
+    let mut index: FastMap<usize, usize> = FastMap::default();
+    let mut classic: Vec<(Metric, Vec<(f64, f64)>)> = Vec::new();
     let mut natives: Vec<&ESample> = Vec::new();
     for s in v {
         if s.h.is_some() {
             natives.push(s);
             continue;
         }
-        let le = s.metric.get_or_empty("le");
-        let Some(upper) = parse_go_float(le) else {
-            let name = if ev.delayed_name_removal {
-                s.metric.metric_name()
-            } else {
-                ""
-            };
-            let mut msg = format!(
-                "bucket label \"le\" is missing or has a malformed value of {}",
-                quote(le)
-            );
-            if !name.is_empty() {
-                msg.push_str(&format!(" for metric name {}", quote(name)));
-            }
-            ev.annos.warn(msg, pos);
+        let Some(upper) = ev.le_bound(&s.metric) else {
+            warn_bad_le(ev, &s.metric, pos);
             continue;
         };
-        let key = s.metric.without(&["le"]);
-        let i = *index.entry(key.clone()).or_insert_with(|| {
+        let key = ev.derive(&s.metric, DERIVE_WITHOUT_LE, |l| l.without(&["le"]));
+        let i = *index.entry(Arc::as_ptr(&key) as usize).or_insert_with(|| {
             classic.push((key, Vec::new()));
             classic.len() - 1
         });
@@ -116,7 +107,8 @@ fn split(ev: &mut Evaluator<'_>, v: &EVector, pos: usize) -> Split {
     let mut native = Vec::new();
     let mut dropped = vec![false; classic.len()];
     for s in natives {
-        if let Some(&i) = index.get(&s.metric)
+        let interned = ev.derive(&s.metric, DERIVE_IDENTITY, Labels::clone);
+        if let Some(&i) = index.get(&(Arc::as_ptr(&interned) as usize))
             && !dropped[i]
             && !classic[i].1.is_empty()
         {
@@ -146,8 +138,203 @@ fn split(ev: &mut Evaluator<'_>, v: &EVector, pos: usize) -> Split {
     Split { classic, native }
 }
 
+/// The warning for a bucket without a usable `le` label.
+fn warn_bad_le(ev: &mut Evaluator<'_>, metric: &Labels, pos: usize) {
+    let le = metric.get_or_empty("le");
+    let name = if ev.delayed_name_removal {
+        metric.metric_name()
+    } else {
+        ""
+    };
+    let mut msg = format!(
+        "bucket label \"le\" is missing or has a malformed value of {}",
+        quote(le)
+    );
+    if !name.is_empty() {
+        msg.push_str(&format!(" for metric name {}", quote(name)));
+    }
+    ev.annos.warn(msg, pos);
+}
+
+/// `histogram_quantile` over classic buckets only (no native histogram in the
+/// input), evaluated over the whole range at once: each input series' bound and
+/// group are worked out once, and each step gathers its buckets by index. Gives
+/// what [`quantile_fn`] under [`Evaluator::range_eval`] gives, annotations, errors
+/// and series order included; `None` (having done nothing) when the input does
+/// not qualify.
+pub(crate) fn classic_quantile_range(
+    ev: &mut Evaluator<'_>,
+    c: &Call,
+    qm: &EMatrix,
+    input: &EMatrix,
+) -> Result<Option<EMatrix>> {
+    let steps = ev.steps();
+    let n = steps.len();
+    if n == 0 || input.iter().any(|s| !s.hists.is_empty()) {
+        return Ok(None);
+    }
+    let (start, interval) = (steps[0], if n > 1 { steps[1] - steps[0] } else { 1 });
+    let on_step = |t: i64| {
+        let k = (t - start) / interval;
+        (t >= start && (k as usize) < n && steps[k as usize] == t).then_some(k as usize)
+    };
+    if input
+        .iter()
+        .flat_map(|s| s.floats.iter())
+        .any(|p| on_step(p.t).is_none())
+    {
+        return Ok(None);
+    }
+    // The parameter at each step: the first element of its vector there.
+    let mut q_at: Vec<Option<f64>> = vec![None; n];
+    for s in qm {
+        for p in &s.floats {
+            if let Some(k) = on_step(p.t)
+                && q_at[k].is_none()
+            {
+                q_at[k] = Some(p.f);
+            }
+        }
+        for p in &s.hists {
+            if let Some(k) = on_step(p.t) {
+                // A float at the same step comes first, as in the gathered vector.
+                let has_float = s.floats.iter().any(|f| f.t == p.t);
+                if q_at[k].is_none() && !has_float {
+                    q_at[k] = Some(0.0);
+                }
+            }
+        }
+    }
+    if qm.iter().any(|s| {
+        s.floats
+            .iter()
+            .map(|p| p.t)
+            .chain(s.hists.iter().map(|p| p.t))
+            .any(|t| on_step(t).is_none())
+    }) {
+        return Ok(None);
+    }
+    let qpos = unwrap(&c.args[0]).pos_range().start;
+    let pos = unwrap(&c.args[1]).pos_range().start;
+    // Per input series: its bound and group (by the interned labels without `le`).
+    let mut bound: Vec<Option<f64>> = Vec::with_capacity(input.len());
+    let mut group: Vec<usize> = Vec::with_capacity(input.len());
+    let mut keys: Vec<Metric> = Vec::new();
+    let mut key_index: FastMap<usize, usize> = FastMap::default();
+    for s in input {
+        let b = ev.le_bound(&s.metric);
+        bound.push(b);
+        if b.is_none() {
+            group.push(usize::MAX);
+            continue;
+        }
+        let key = ev.derive(&s.metric, DERIVE_WITHOUT_LE, |l| l.without(&["le"]));
+        let g = *key_index
+            .entry(Arc::as_ptr(&key) as usize)
+            .or_insert_with(|| {
+                keys.push(key.clone());
+                keys.len() - 1
+            });
+        group.push(g);
+    }
+    let out_labels: Vec<Metric> = keys.iter().map(|k| output_labels(ev, k)).collect();
+    let instant = ev.is_instant();
+    let base = ev.cur_samples;
+    let mut held = 0usize;
+    let mut buckets: Vec<Vec<(f64, f64)>> = vec![Vec::new(); keys.len()];
+    let mut order: Vec<usize> = Vec::new();
+    let mut touched = vec![usize::MAX; keys.len()];
+    let mut cursors = vec![0usize; input.len()];
+    let mut results: Vec<(usize, f64)> = Vec::new();
+    // Output series by interned labels, as range_eval assembles them.
+    let mut out: EMatrix = Vec::new();
+    let mut out_index: FastMap<usize, usize> = FastMap::default();
+    let mut last_ts: Vec<i64> = Vec::new();
+    for (k, &ts) in steps.iter().enumerate() {
+        ev.check_deadline()?;
+        results.clear();
+        if let Some(q) = q_at[k] {
+            warn_quantile(ev, q, qpos);
+            order.clear();
+            for (si, s) in input.iter().enumerate() {
+                let c = &mut cursors[si];
+                while *c < s.floats.len() && s.floats[*c].t < ts {
+                    *c += 1;
+                }
+                let Some(p) = s.floats.get(*c).filter(|p| p.t == ts) else {
+                    continue;
+                };
+                let Some(upper) = bound[si] else {
+                    warn_bad_le(ev, &s.metric, pos);
+                    continue;
+                };
+                let g = group[si];
+                if touched[g] != k {
+                    touched[g] = k;
+                    buckets[g].clear();
+                    order.push(g);
+                }
+                buckets[g].push((upper, p.f));
+            }
+            for &g in &order {
+                let r = bucket_quantile(q, &mut buckets[g]);
+                if let Some((lo, hi, diff)) = r.forced {
+                    let name = if ev.delayed_name_removal {
+                        keys[g].metric_name().to_string()
+                    } else {
+                        String::new()
+                    };
+                    ev.annos.monotonicity(&name, pos, ts, lo, hi, diff);
+                }
+                results.push((g, r.value));
+            }
+        }
+        held += results.len();
+        ev.cur_samples = base + held;
+        ev.check_samples(0)?;
+        if instant {
+            if !ev.delayed_name_removal {
+                let mut seen = FastSet::default();
+                for &(g, _) in &results {
+                    if !seen.insert(Arc::as_ptr(&out_labels[g]) as usize) {
+                        return Err(crate::Error::Eval(
+                            "vector cannot contain metrics with the same labelset".into(),
+                        ));
+                    }
+                }
+            }
+            return Ok(Some(
+                results
+                    .iter()
+                    .map(|&(g, f)| {
+                        let mut e = ESeries::new(out_labels[g].clone(), true);
+                        e.floats.push(FPoint { t: ts, f });
+                        e
+                    })
+                    .collect(),
+            ));
+        }
+        for &(g, f) in &results {
+            let ptr = Arc::as_ptr(&out_labels[g]) as usize;
+            let i = *out_index.entry(ptr).or_insert_with(|| {
+                out.push(ESeries::new(out_labels[g].clone(), true));
+                last_ts.push(i64::MIN);
+                out.len() - 1
+            });
+            if last_ts[i] == ts {
+                return Err(crate::Error::Eval(
+                    "vector cannot contain metrics with the same labelset".into(),
+                ));
+            }
+            last_ts[i] = ts;
+            out[i].floats.push(FPoint { t: ts, f });
+        }
+    }
+    Ok(Some(out))
+}
+
 /// Go's `strconv.ParseFloat` for label values.
-fn parse_go_float(s: &str) -> Option<f64> {
+pub(crate) fn parse_go_float(s: &str) -> Option<f64> {
     let t = s.strip_prefix('+').unwrap_or(s);
     match t.to_ascii_lowercase().as_str() {
         "inf" | "infinity" => {
@@ -177,11 +364,16 @@ fn warn_quantile(ev: &mut Evaluator<'_>, q: f64, pos: usize) {
 }
 
 /// Result labels: the name goes (now, or at the end with delayed removal).
-fn output_labels(ev: &Evaluator<'_>, l: &Labels) -> Labels {
+fn output_labels(ev: &Evaluator<'_>, l: &Metric) -> Metric {
     ev.drop_now(l, true)
 }
 
-fn quantile_fn(ev: &mut Evaluator<'_>, c: &Call, v: &[EVector], ts: i64) -> Result<EVector> {
+pub(crate) fn quantile_fn(
+    ev: &mut Evaluator<'_>,
+    c: &Call,
+    v: &[EVector],
+    ts: i64,
+) -> Result<EVector> {
     let Some(q) = v[0].first().map(|s| s.f) else {
         return Ok(Vec::new());
     };
@@ -258,7 +450,7 @@ fn quantiles_fn(ev: &mut Evaluator<'_>, c: &Call, v: &[EVector], ts: i64) -> Res
         for (l, h) in &sp.native {
             let val = native_quantile(ev, q, h, l.metric_name(), pos);
             out.push(ESample {
-                metric: with_q(&output_labels(ev, l), q),
+                metric: with_q(&output_labels(ev, l), q).into(),
                 t: ts,
                 f: val,
                 h: None,
@@ -277,7 +469,7 @@ fn quantiles_fn(ev: &mut Evaluator<'_>, c: &Call, v: &[EVector], ts: i64) -> Res
                 ev.annos.monotonicity(&name, pos, ts, lo, hi, diff);
             }
             out.push(ESample {
-                metric: with_q(&output_labels(ev, l), q),
+                metric: with_q(&output_labels(ev, l), q).into(),
                 t: ts,
                 f: r.value,
                 h: None,
@@ -536,14 +728,16 @@ pub(crate) fn native_fraction(
 /// Classic buckets sorted by bound, with equal bounds added up.
 fn coalesce(buckets: &mut Vec<(f64, f64)>) {
     buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-    let mut out: Vec<(f64, f64)> = Vec::with_capacity(buckets.len());
-    for b in buckets.iter() {
-        match out.last_mut() {
-            Some(l) if l.0 == b.0 => l.1 += b.1,
-            _ => out.push(*b),
+    let mut w = 0;
+    for r in 0..buckets.len() {
+        if w > 0 && buckets[w - 1].0 == buckets[r].0 {
+            buckets[w - 1].1 += buckets[r].1;
+        } else {
+            buckets[w] = buckets[r];
+            w += 1;
         }
     }
-    *buckets = out;
+    buckets.truncate(w);
 }
 
 /// A classic quantile and, when counts had to be made monotonic, the smallest and

@@ -93,7 +93,7 @@ pub(crate) fn info(ev: &mut Evaluator<'_>, c: &Call) -> Result<EMatrix> {
         _ => name_matchers.push(matcher(MatchType::Equal, "__name__", TARGET_INFO)?),
     }
     let effective = effective_name_matchers(&name_matchers)?;
-    let ignore: HashSet<Labels> = base
+    let ignore: HashSet<crate::eval::Metric> = base
         .iter()
         .filter(|s| {
             let n = s.metric.metric_name();
@@ -160,8 +160,8 @@ fn info_points(
     let mut out = Vec::with_capacity(found.len());
     for (labels, pts) in found {
         let mut s = ESeries::new(labels, false);
-        for (ts, t, raw) in pts {
-            if matches!(raw, crate::eval::Raw::H(_)) {
+        for (ts, t, is_hist) in pts {
+            if is_hist {
                 return Err(Error::Eval(format!(
                     "this should be an info metric, with float samples: {}",
                     s.metric
@@ -185,7 +185,7 @@ fn combine(
     ev: &mut Evaluator<'_>,
     base: &EMatrix,
     info: &EMatrix,
-    ignore: &HashSet<Labels>,
+    ignore: &HashSet<crate::eval::Metric>,
     data: &BTreeMap<String, Vec<Matcher>>,
 ) -> Result<EMatrix> {
     let info_names: Vec<String> = {
@@ -199,7 +199,7 @@ fn combine(
     };
     let info_sigs: HashMap<&Labels, Labels> = info
         .iter()
-        .map(|s| (&s.metric, signature(s.metric.metric_name(), &s.metric)))
+        .map(|s| (&*s.metric, signature(s.metric.metric_name(), &s.metric)))
         .collect();
     let all_match_empty = data.values().flatten().all(|m| m.matches(""));
     let base_ref = base;
@@ -213,7 +213,7 @@ fn combine(
             if s.h.is_some() {
                 return Err(Error::Eval("info sample should be float".into()));
             }
-            let Some(sig) = info_sigs.get(&s.metric) else {
+            let Some(sig) = info_sigs.get(&*s.metric) else {
                 continue;
             };
             match by_sig.get(sig) {
@@ -266,12 +266,12 @@ fn combine(
             if !matched && !all_match_empty {
                 continue;
             }
-            let mut b = LabelsBuilder::new(bs.metric.clone());
+            let mut b = LabelsBuilder::new((*bs.metric).clone());
             for l in add.labels().iter() {
                 b.set(l.name.as_str(), l.value.as_str());
             }
             out.push(ESample {
-                metric: b.into_labels(),
+                metric: b.into_labels().into(),
                 ..bs.clone()
             });
         }

@@ -32,9 +32,9 @@ pub(crate) fn label_replace(ev: &mut Evaluator<'_>, c: &Call) -> Result<EMatrix>
     for s in &mut m {
         let v = s.metric.get_or_empty(&src);
         if let Some(res) = re.expand(v, &repl) {
-            let mut b = LabelsBuilder::new(s.metric.clone());
+            let mut b = LabelsBuilder::new((*s.metric).clone());
             b.set(dst.as_str(), res);
-            s.metric = b.into_labels();
+            s.metric = b.into_labels().into();
             if dst == "__name__" {
                 s.drop_name = false;
             }
@@ -67,9 +67,9 @@ pub(crate) fn label_join(ev: &mut Evaluator<'_>, c: &Call) -> Result<EMatrix> {
     let mut m = ev.eval_matrix(&c.args[0])?;
     for s in &mut m {
         let joined: Vec<&str> = srcs.iter().map(|n| s.metric.get_or_empty(n)).collect();
-        let mut b = LabelsBuilder::new(s.metric.clone());
+        let mut b = LabelsBuilder::new((*s.metric).clone());
         b.set(dst.as_str(), joined.join(&sep));
-        s.metric = b.into_labels();
+        s.metric = b.into_labels().into();
         if dst == "__name__" {
             s.drop_name = false;
         }

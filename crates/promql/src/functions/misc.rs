@@ -270,9 +270,10 @@ pub(crate) fn absent_over_time(ev: &mut Evaluator<'_>, c: &Call, idx: usize) -> 
     let mut s = ESeries::new(labels, true);
     for (i, ts) in steps.iter().enumerate() {
         let (lo, hi) = arg.bounds(arg.ends[i]);
-        let present = arg.series.iter().any(|x| {
-            !crate::eval::window(&x.floats, lo, hi, |p| p.t).is_empty()
-                || !crate::eval::window(&x.hists, lo, hi, |p| p.t).is_empty()
+        let present = (0..arg.len()).any(|i| {
+            let x = arg.series(i);
+            !crate::eval::window(x.floats, lo, hi, |p| p.t).is_empty()
+                || !crate::eval::window(x.hists, lo, hi, |p| p.t).is_empty()
         });
         if !present {
             s.floats.push(FPoint { t: *ts, f: 1.0 });

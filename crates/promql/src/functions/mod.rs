@@ -6,9 +6,13 @@
 //! `histogram.rs` (histogram functions) and `info.rs` (`info`).
 //!
 //! Functions over a range vector are evaluated series by series ([`eval_range_fn`]):
-//! each series' points are read once and every step sees a window into them.
-//! Functions over instant vectors run step by step through the evaluator's
-//! `range_eval`.
+//! each series' points are read once and every step sees a window into them,
+//! found by cursors that move along with the steps. `rate`, `increase` and `delta`
+//! over floats find counter resets once per series, and `max_over_time` and
+//! `min_over_time` answer windows from a sparse table, with the same results as
+//! scanning each window. Functions over instant vectors run step by step through
+//! the evaluator's `range_eval` (`histogram_quantile` over classic buckets has
+//! its own range-wide path).
 
 pub(crate) mod histogram;
 mod info;
@@ -20,7 +24,7 @@ pub(crate) mod rate;
 pub(crate) mod time;
 
 use crate::Error;
-use crate::eval::{EMatrix, ESeries, EVector, Evaluator, Result, quote, window};
+use crate::eval::{EMatrix, ESeries, EVector, Evaluator, RangeSeries, Result, quote};
 use crate::value::{FPoint, HPoint};
 use ember_model::Labels;
 use ember_model::histogram::FloatHistogram;
@@ -37,6 +41,10 @@ pub(crate) enum Out {
 pub(crate) struct Win<'a> {
     pub(crate) floats: &'a [FPoint],
     pub(crate) hists: &'a [HPoint],
+    /// For `rate` and `increase` over floats only: per point of `floats`, how many
+    /// points of the series up to it fell below their predecessor (so that equal
+    /// first and last entries mean no counter reset in the window); else empty.
+    pub(crate) resets: &'a [u32],
     /// Evaluation time of the step.
     pub(crate) ts: i64,
     /// The window `(range_start, range_end]` (after `@` and offset).
@@ -74,6 +82,326 @@ pub(crate) fn unwrap(e: &Expr) -> &Expr {
     }
 }
 
+/// Positions of a window `(lo, hi]` in a series' points, moved along as the
+/// window moves (window bounds never go back from step to step, except that an
+/// unexpected step back is handled by searching again).
+#[derive(Default)]
+struct Cursor {
+    a: usize,
+    b: usize,
+    lo: i64,
+}
+
+impl Cursor {
+    fn new() -> Self {
+        Cursor {
+            a: 0,
+            b: 0,
+            lo: i64::MIN,
+        }
+    }
+
+    /// The range of points with time in `(lo, hi]`.
+    fn window<T>(&mut self, pts: &[T], lo: i64, hi: i64, t: impl Fn(&T) -> i64) -> (usize, usize) {
+        if lo < self.lo {
+            self.a = pts.partition_point(|p| t(p) <= lo);
+            self.b = self.a;
+        }
+        self.lo = lo;
+        while self.a < pts.len() && t(&pts[self.a]) <= lo {
+            self.a += 1;
+        }
+        if self.b < self.a {
+            self.b = self.a;
+        }
+        while self.b > self.a && t(&pts[self.b - 1]) > hi {
+            self.b -= 1;
+        }
+        while self.b < pts.len() && t(&pts[self.b]) <= hi {
+            self.b += 1;
+        }
+        (self.a, self.b)
+    }
+}
+
+/// Functions with a faster evaluation over whole series of floats that gives the
+/// same values as the per-window one.
+#[derive(Clone, Copy, PartialEq)]
+enum Fast {
+    None,
+    /// `rate`, `increase` (counters: resets are found once per series) and
+    /// `delta`: `(is_counter, is_rate)`.
+    Extrapolated(bool, bool),
+    /// `max_over_time` (true) and `min_over_time` (false): windows are answered
+    /// from a sparse table of the series' running extremes.
+    Extreme(bool),
+}
+
+/// A sparse table over a series' floats for `max_over_time`/`min_over_time`:
+/// level `k` holds, for every start, what the function's fold gives over `2^k`
+/// points. The fold (keep the first of equal extremes, NaN loses to anything, an
+/// all-NaN run gives its last point) is associative, so any window is the fold of
+/// two overlapping levels, exactly as the scan over the window would be.
+#[derive(Default)]
+struct ExtremeTable {
+    levels: Vec<Vec<f64>>,
+    max: bool,
+}
+
+impl ExtremeTable {
+    fn better(&self, cur: f64, m: f64) -> bool {
+        if self.max {
+            cur > m || m.is_nan()
+        } else {
+            cur < m || m.is_nan()
+        }
+    }
+
+    fn combine(&self, a: f64, b: f64) -> f64 {
+        if self.better(b, a) { b } else { a }
+    }
+
+    /// Builds the levels windows of up to `max_len` points need.
+    fn build(&mut self, pts: &[FPoint], max: bool, max_len: usize) {
+        self.max = max;
+        let n = pts.len();
+        let mut k = 0;
+        while (1usize << k) <= max_len.min(n) {
+            if self.levels.len() <= k {
+                self.levels.push(Vec::new());
+            }
+            let mut cur = std::mem::take(&mut self.levels[k]);
+            cur.clear();
+            if k == 0 {
+                cur.extend(pts.iter().map(|p| p.f));
+            } else {
+                let prev = &self.levels[k - 1];
+                let half = 1usize << (k - 1);
+                cur.extend((0..=n - (1usize << k)).map(|i| self.combine(prev[i], prev[i + half])));
+            }
+            self.levels[k] = cur;
+            k += 1;
+        }
+    }
+
+    /// The fold over points `a..b` (not empty).
+    fn query(&self, a: usize, b: usize) -> f64 {
+        let len = b - a;
+        let k = (usize::BITS - 1 - len.leading_zeros()) as usize;
+        let level = &self.levels[k];
+        self.combine(level[a], level[b - (1usize << k)])
+    }
+}
+
+/// Functions whose range-vector evaluation never fails: their selector may be
+/// read series by series (an error could otherwise overtake a storage error).
+const INFALLIBLE: &[&str] = &[
+    "rate",
+    "increase",
+    "delta",
+    "irate",
+    "idelta",
+    "max_over_time",
+    "min_over_time",
+    "sum_over_time",
+    "avg_over_time",
+    "count_over_time",
+    "last_over_time",
+    "first_over_time",
+    "present_over_time",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "changes",
+    "resets",
+    "deriv",
+];
+
+/// A range function's evaluation, series by series.
+struct RangeEval<'c> {
+    name: &'c str,
+    f: RangeFn,
+    params: Vec<Vec<f64>>,
+    pos: usize,
+    keep_name: bool,
+    steps: Vec<i64>,
+    ends: Vec<i64>,
+    bounds: Vec<(i64, i64)>,
+    range: i64,
+    anchored: bool,
+    smoothed: bool,
+    fast: Fast,
+    out: EMatrix,
+    /// Samples in `out`.
+    n: usize,
+    p: Vec<f64>,
+    resets: Vec<u32>,
+    table: ExtremeTable,
+    windows: Vec<(usize, usize)>,
+}
+
+impl RangeEval<'_> {
+    /// Evaluates the function over one series, adding its result to `out`.
+    fn series(&mut self, ev: &mut Evaluator<'_>, s: RangeSeries<'_>) -> Result<()> {
+        ev.check_deadline()?;
+        let RangeEval {
+            name,
+            f,
+            params,
+            pos,
+            keep_name,
+            steps,
+            ends,
+            bounds,
+            range,
+            anchored,
+            smoothed,
+            fast,
+            out,
+            n,
+            p,
+            resets,
+            table,
+            windows,
+        } = self;
+        let (f, pos, keep_name, fast) = (*f, *pos, *keep_name, *fast);
+        let name: &str = name;
+        let drop = !keep_name || s.drop_name;
+        // Once per series: no need for the per-step label cache.
+        let metric = if drop && !ev.delayed_name_removal {
+            s.without_metadata()
+        } else {
+            s.metric()
+        };
+        let mut es = ESeries::new(metric, drop);
+        let (floats, hists) = (s.floats, s.hists);
+        let (mut fc, mut hc) = (Cursor::new(), Cursor::new());
+        resets.clear();
+        if fast == Fast::Extrapolated(true, true) || fast == Fast::Extrapolated(true, false) {
+            // resets[i]: how many of the points up to i are below their predecessor.
+            let mut r = 0u32;
+            resets.push(0);
+            for w in floats.windows(2) {
+                if w[1].f < w[0].f {
+                    r += 1;
+                }
+                resets.push(r);
+            }
+        }
+        // The table pays off once several steps look at overlapping windows.
+        let extreme = match fast {
+            Fast::Extreme(max) if hists.is_empty() && steps.len() > 4 && floats.len() > 1 => {
+                windows.clear();
+                let mut c = Cursor::new();
+                let mut longest = 0;
+                for &(lo, hi) in &*bounds {
+                    let (a, b) = c.window(floats, lo, hi, |p| p.t);
+                    longest = longest.max(b - a);
+                    windows.push((a, b));
+                }
+                table.build(floats, max, longest);
+                true
+            }
+            _ => false,
+        };
+        if let Fast::Extrapolated(is_counter, is_rate) = fast
+            && hists.is_empty()
+        {
+            for (si, ts) in steps.iter().enumerate() {
+                let (lo, hi) = bounds[si];
+                let (fa, fb) = fc.window(floats, lo, hi, |p| p.t);
+                if fa == fb {
+                    continue;
+                }
+                let end = ends[si];
+                let r = if resets.is_empty() {
+                    &[][..]
+                } else {
+                    &resets[fa..fb]
+                };
+                let v = rate::extrapolate_floats(
+                    &floats[fa..fb],
+                    r,
+                    end - *range,
+                    end,
+                    *range,
+                    is_counter,
+                    is_rate,
+                );
+                if let Some(v) = v {
+                    if es.floats.capacity() == 0 {
+                        es.floats.reserve(steps.len() - si);
+                    }
+                    es.floats.push(FPoint { t: *ts, f: v });
+                }
+            }
+        } else {
+            for (si, ts) in steps.iter().enumerate() {
+                if extreme {
+                    let (fa, fb) = windows[si];
+                    if fa == fb {
+                        continue;
+                    }
+                    if es.floats.capacity() == 0 {
+                        es.floats.reserve(steps.len() - si);
+                    }
+                    es.floats.push(FPoint {
+                        t: *ts,
+                        f: table.query(fa, fb),
+                    });
+                    continue;
+                }
+                let (lo, hi) = bounds[si];
+                let (fa, fb) = fc.window(floats, lo, hi, |p| p.t);
+                let (ha, hb) = hc.window(hists, lo, hi, |p| p.t);
+                if fa == fb && ha == hb {
+                    continue;
+                }
+                for (k, v) in params.iter().enumerate() {
+                    p[k] = v.get(si).copied().unwrap_or(f64::NAN);
+                }
+                let end = ends[si];
+                let w = Win {
+                    floats: &floats[fa..fb],
+                    hists: &hists[ha..hb],
+                    resets: if resets.is_empty() {
+                        &[]
+                    } else {
+                        &resets[fa..fb]
+                    },
+                    ts: *ts,
+                    range_start: end - *range,
+                    range_end: end,
+                    range: *range,
+                    anchored: *anchored,
+                    smoothed: *smoothed,
+                    params: p,
+                    metric: s.metric,
+                    pos,
+                };
+                match f(ev, &w)? {
+                    Some(Out::F(v)) => {
+                        if es.floats.capacity() == 0 {
+                            es.floats.reserve(steps.len() - si);
+                        }
+                        es.floats.push(FPoint { t: *ts, f: v })
+                    }
+                    Some(Out::H(h)) => es.hists.push(HPoint { t: *ts, h }),
+                    None => {}
+                }
+            }
+        }
+        if matches!(name, "rate" | "increase") && !es.floats.is_empty() {
+            counter_name_info(ev, s.metric, pos);
+        }
+        if !es.is_empty() {
+            *n += es.num_samples();
+            ev.check_samples(*n)?;
+            out.push(es);
+        }
+        Ok(())
+    }
+}
+
 /// Evaluates a function whose argument `idx` is a range vector, series by series.
 pub(crate) fn eval_range_fn(
     ev: &mut Evaluator<'_>,
@@ -88,56 +416,78 @@ pub(crate) fn eval_range_fn(
             params.push(ev.scalar_steps(a)?);
         }
     }
-    let arg = ev.range_arg(unwrap(&c.args[idx]))?;
-    let pos = unwrap(&c.args[idx]).pos_range().start;
-    let keep_name = matches!(name, "last_over_time" | "first_over_time");
-    let steps = ev.steps();
-    let mut out: EMatrix = Vec::new();
-    let mut n = 0usize;
-    let mut p = vec![0.0; params.len()];
-    for s in &arg.series {
-        ev.check_deadline()?;
-        let drop = !keep_name || s.drop_name;
-        let mut es = ESeries::new(ev.drop_now(&s.metric, drop), drop);
-        for (si, ts) in steps.iter().enumerate() {
-            let end = arg.ends[si];
-            let (lo, hi) = arg.bounds(end);
-            let floats = window(&s.floats, lo, hi, |p| p.t);
-            let hists = window(&s.hists, lo, hi, |p| p.t);
-            if floats.is_empty() && hists.is_empty() {
-                continue;
-            }
-            for (k, v) in params.iter().enumerate() {
-                p[k] = v.get(si).copied().unwrap_or(f64::NAN);
-            }
-            let w = Win {
-                floats,
-                hists,
-                ts: *ts,
-                range_start: end - arg.range,
-                range_end: end,
-                range: arg.range,
-                anchored: arg.anchored,
-                smoothed: arg.smoothed,
-                params: &p,
-                metric: &s.metric,
-                pos,
-            };
-            match f(ev, &w)? {
-                Some(Out::F(v)) => es.floats.push(FPoint { t: *ts, f: v }),
-                Some(Out::H(h)) => es.hists.push(HPoint { t: *ts, h }),
-                None => {}
-            }
-        }
-        if matches!(name, "rate" | "increase") && !es.floats.is_empty() {
-            counter_name_info(ev, &s.metric, pos);
-        }
-        if !es.is_empty() {
-            n += es.num_samples();
-            ev.check_samples(n)?;
-            out.push(es);
+    let arg_expr = unwrap(&c.args[idx]);
+    // A selector nothing else reads is read series by series and not kept.
+    let stream = match arg_expr {
+        Expr::MatrixSelector(ms) => ms
+            .vs()
+            .filter(|vs| INFALLIBLE.contains(&name) && ev.single_use(vs)),
+        _ => None,
+    };
+    let arg = match (stream, arg_expr) {
+        (Some(_), Expr::MatrixSelector(ms)) => ev.range_arg_without_series(ms)?,
+        _ => ev.range_arg(arg_expr)?,
+    };
+    let pos = arg_expr.pos_range().start;
+    let fast = match name {
+        "rate" if !arg.anchored && !arg.smoothed => Fast::Extrapolated(true, true),
+        "increase" if !arg.anchored && !arg.smoothed => Fast::Extrapolated(true, false),
+        "delta" if !arg.anchored && !arg.smoothed => Fast::Extrapolated(false, false),
+        "max_over_time" => Fast::Extreme(true),
+        "min_over_time" => Fast::Extreme(false),
+        _ => Fast::None,
+    };
+    let mut re = RangeEval {
+        name,
+        f,
+        p: vec![0.0; params.len()],
+        params,
+        pos,
+        keep_name: matches!(name, "last_over_time" | "first_over_time"),
+        steps: ev.steps(),
+        bounds: arg.ends.iter().map(|&e| arg.bounds(e)).collect(),
+        ends: arg.ends.clone(),
+        range: arg.range,
+        anchored: arg.anchored,
+        smoothed: arg.smoothed,
+        fast,
+        out: Vec::new(),
+        n: 0,
+        resets: Vec::new(),
+        table: ExtremeTable::default(),
+        windows: Vec::new(),
+    };
+    let mut done = false;
+    if let Some(vs) = stream {
+        done = ev.select_each(vs, arg.range, |ev, raw| {
+            re.series(
+                ev,
+                RangeSeries {
+                    metric: raw.labels,
+                    shared: None,
+                    floats: raw.floats,
+                    hists: raw.hists,
+                    drop_name: false,
+                },
+            )
+        })?;
+        if !done {
+            // Storage broke label order: start over from the sorted series. The
+            // functions streamed are pure but for annotations, which repeat.
+            re.out.clear();
+            re.n = 0;
         }
     }
+    if !done {
+        let arg = match stream {
+            Some(_) => ev.range_arg(arg_expr)?,
+            None => arg,
+        };
+        for i in 0..arg.len() {
+            re.series(ev, arg.series(i))?;
+        }
+    }
+    let out = re.out;
     if !ev.delayed_name_removal {
         check_matrix_labels(&out)?;
     }
@@ -165,7 +515,8 @@ fn counter_name_info(ev: &mut Evaluator<'_>, metric: &Labels, pos: usize) {
 }
 
 fn check_matrix_labels(m: &EMatrix) -> Result<()> {
-    let mut seen = std::collections::HashSet::with_capacity(m.len());
+    let mut seen = crate::eval::FastSet::default();
+    seen.reserve(m.len());
     for s in m {
         if !seen.insert(&s.metric) {
             return Err(Error::Eval(
@@ -276,6 +627,15 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call) -> Result<EMatrix> {
             )));
         };
         return eval_range_fn(ev, c, idx, f);
+    }
+    if name == "histogram_quantile" && c.args.len() == 2 {
+        let qm = ev.eval_matrix(&c.args[0])?;
+        let input = ev.eval_matrix(&c.args[1])?;
+        if let Some(m) = histogram::classic_quantile_range(ev, c, &qm, &input)? {
+            return Ok(m);
+        }
+        let f: InstantFn = histogram::quantile_fn;
+        return ev.range_eval(&[&qm, &input], |ev, v, ts| f(ev, c, v, ts));
     }
     let f = math::instant_fn(name)
         .or_else(|| time::instant_fn(name))

@@ -75,32 +75,25 @@ fn extrapolated(
         }
         return extended_rate(w, is_counter, is_rate);
     }
-    let (first_t, last_t, n_minus_one);
-    let mut result_f = 0.0;
-    let mut result_h: Option<FloatHistogram> = None;
-    if !w.hists.is_empty() {
-        n_minus_one = w.hists.len() - 1;
-        first_t = w.hists[0].t;
-        last_t = w.hists[n_minus_one].t;
-        if w.hists.len() > 1 {
-            result_h = Some(histogram_rate(ev, w, w.hists, is_counter)?);
-        }
-    } else {
-        n_minus_one = w.floats.len() - 1;
-        first_t = w.floats[0].t;
-        last_t = w.floats[n_minus_one].t;
-        result_f = w.floats[n_minus_one].f - w.floats[0].f;
-        if is_counter {
-            for p in w.floats.windows(2) {
-                if p[1].f < p[0].f {
-                    result_f += p[0].f;
-                }
-            }
-        }
+    if w.hists.is_empty() {
+        return extrapolate_floats(
+            w.floats,
+            w.resets,
+            w.range_start,
+            w.range_end,
+            w.range,
+            is_counter,
+            is_rate,
+        )
+        .map(Out::F);
     }
+    let n_minus_one = w.hists.len() - 1;
+    let first_t = w.hists[0].t;
+    let last_t = w.hists[n_minus_one].t;
     if n_minus_one == 0 {
         return None;
     }
+    let mut h = histogram_rate(ev, w, w.hists, is_counter)?;
     let mut to_start = (first_t - w.range_start) as f64 / 1000.0;
     let mut to_end = (w.range_end - last_t) as f64 / 1000.0;
     let sampled = (last_t - first_t) as f64 / 1000.0;
@@ -113,13 +106,7 @@ fn extrapolated(
         // Counters cannot go below zero: do not extrapolate past the point where
         // the counter would have been zero.
         let mut to_zero = to_start;
-        if result_f > 0.0 && !w.floats.is_empty() && w.floats[0].f >= 0.0 {
-            to_zero = sampled * (w.floats[0].f / result_f);
-        } else if let Some(h) = &result_h
-            && h.count > 0.0
-            && !w.hists.is_empty()
-            && w.hists[0].h.count >= 0.0
-        {
+        if h.count > 0.0 && w.hists[0].h.count >= 0.0 {
             to_zero = sampled * (w.hists[0].h.count / h.count);
         }
         if to_zero < to_start {
@@ -137,13 +124,71 @@ fn extrapolated(
     if is_rate {
         factor /= w.range as f64 / 1000.0;
     }
-    match result_h {
-        Some(mut h) => {
-            fhist::mul(&mut h, factor);
-            Some(Out::H(Arc::new(h)))
-        }
-        None => Some(Out::F(result_f * factor)),
+    fhist::mul(&mut h, factor);
+    Some(Out::H(Arc::new(h)))
+}
+
+/// `rate`, `increase` or `delta` over a window `(range_start, range_end]` of
+/// floats (not empty), extrapolated to the window's edges as Prometheus does.
+/// `resets` is either empty or, per point, the running count of counter resets
+/// in the series (see [`Win::resets`]), which lets a window without any skip the
+/// scan for them.
+#[inline]
+pub(crate) fn extrapolate_floats(
+    floats: &[FPoint],
+    resets: &[u32],
+    range_start: i64,
+    range_end: i64,
+    range: i64,
+    is_counter: bool,
+    is_rate: bool,
+) -> Option<f64> {
+    let n_minus_one = floats.len() - 1;
+    if n_minus_one == 0 {
+        return None;
     }
+    let first_t = floats[0].t;
+    let last_t = floats[n_minus_one].t;
+    let mut result_f = floats[n_minus_one].f - floats[0].f;
+    let no_resets = !resets.is_empty() && resets[0] == resets[n_minus_one];
+    if is_counter && !no_resets {
+        for p in floats.windows(2) {
+            if p[1].f < p[0].f {
+                result_f += p[0].f;
+            }
+        }
+    }
+    let mut to_start = (first_t - range_start) as f64 / 1000.0;
+    let mut to_end = (range_end - last_t) as f64 / 1000.0;
+    let sampled = (last_t - first_t) as f64 / 1000.0;
+    let avg = sampled / n_minus_one as f64;
+    let threshold = avg * 1.1;
+    if to_start >= threshold {
+        to_start = avg / 2.0;
+    }
+    if is_counter {
+        // Counters cannot go below zero: do not extrapolate past the point where
+        // the counter would have been zero.
+        let mut to_zero = to_start;
+        if result_f > 0.0 && floats[0].f >= 0.0 {
+            to_zero = sampled * (floats[0].f / result_f);
+        }
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    if to_end >= threshold {
+        to_end = avg / 2.0;
+    }
+    let mut factor = if sampled != 0.0 {
+        (sampled + to_start + to_end) / sampled
+    } else {
+        1.0
+    };
+    if is_rate {
+        factor /= range as f64 / 1000.0;
+    }
+    Some(result_f * factor)
 }
 
 /// The increase over a range of histograms, resets accounted for (Prometheus's
