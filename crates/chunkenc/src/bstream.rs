@@ -117,6 +117,20 @@ impl<'a> BitReader<'a> {
         Ok(bit)
     }
 
+    /// The 64 bits from byte `i` on, zeros past the end.
+    #[inline(always)]
+    fn word(&self, i: usize) -> u64 {
+        match self.bytes.get(i..i + 8) {
+            Some(b) => u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+            None => {
+                let mut w = [0u8; 8];
+                let rest = self.bytes.get(i..).unwrap_or(&[]);
+                w[..rest.len()].copy_from_slice(rest);
+                u64::from_be_bytes(w)
+            }
+        }
+    }
+
     /// Reads `n <= 64` bits as the low bits of a `u64`.
     #[inline]
     pub fn read_bits(&mut self, n: u8) -> Result<u64, Eof> {
@@ -124,23 +138,20 @@ impl<'a> BitReader<'a> {
         if self.pos + n as usize > self.bytes.len() * 8 {
             return Err(Eof);
         }
-        let mut v = 0u64;
-        let mut left = n;
-        while left > 0 {
-            let byte = self.bytes[self.pos / 8];
-            let off = (self.pos % 8) as u8;
-            let avail = 8 - off;
-            let take = avail.min(left);
-            let bits = (byte >> (avail - take)) & (((1u16 << take) - 1) as u8);
-            v = if take == 64 {
-                bits as u64
-            } else {
-                (v << take) | bits as u64
-            };
-            self.pos += take as usize;
-            left -= take;
+        if n == 0 {
+            return Ok(0);
         }
-        Ok(v)
+        let take = |r: &mut Self, n: u32| {
+            let w = r.word(r.pos / 8) << (r.pos % 8);
+            r.pos += n as usize;
+            w >> (64 - n)
+        };
+        if n <= 56 {
+            return Ok(take(self, n as u32));
+        }
+        let hi = take(self, 32);
+        let lo = take(self, n as u32 - 32);
+        Ok(hi << (n - 32) | lo)
     }
 
     /// Reads a Go `binary.Uvarint` from the bit stream.

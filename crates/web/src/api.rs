@@ -393,9 +393,173 @@ fn service(s: &WebState) -> Result<Arc<QueryService>, ApiError> {
 }
 
 fn respond(r: QueryResult) -> Response {
+    let has_hist = match &r.value {
+        Value::Vector(v) => v.iter().any(|s| s.h.is_some()),
+        Value::Matrix(m) => m.iter().any(|s| !s.histograms.is_empty()),
+        _ => true,
+    };
+    if !has_hist {
+        return fast_json::respond(&r);
+    }
     let warnings = r.annotations.warnings.into_iter().collect();
     let infos = r.annotations.infos.into_iter().collect();
     ok(value_json(&r.value), warnings, infos)
+}
+
+/// Query results written straight into the body rather than through a
+/// `serde_json::Value` tree (objects in key order, as that path writes them), with
+/// timestamps as Prometheus writes them (`1.500`, three fraction digits).
+mod fast_json {
+    use super::*;
+
+    fn push_str(out: &mut String, s: &str) {
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{08}' => out.push_str("\\b"),
+                '\u{0c}' => out.push_str("\\f"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+
+    fn push_ts(out: &mut String, t: i64) {
+        if t < 0 {
+            out.push('-');
+        }
+        let a = t.unsigned_abs();
+        let _ = write!(out, "{}", a / 1000);
+        let ms = a % 1000;
+        if ms != 0 {
+            // Always three digits, as Prometheus's MarshalTimestamp writes them.
+            let _ = write!(out, ".{ms:03}");
+        }
+    }
+
+    fn push_float(out: &mut String, f: f64) {
+        out.push('"');
+        let a = f.abs();
+        if f.is_nan() || f.is_infinite() || (a != 0.0 && !(1e-6..1e21).contains(&a)) {
+            out.push_str(&fmt_float(f));
+        } else {
+            let _ = write!(out, "{f}");
+        }
+        out.push('"');
+    }
+
+    fn push_metric(out: &mut String, l: &Labels) {
+        out.push('{');
+        for (i, x) in l.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_str(out, &x.name);
+            out.push(':');
+            push_str(out, &x.value);
+        }
+        out.push('}');
+    }
+
+    fn push_list(out: &mut String, v: &std::collections::BTreeSet<String>) {
+        out.push('[');
+        for (i, s) in v.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_str(out, s);
+        }
+        out.push(']');
+    }
+
+    pub(super) fn respond(r: &QueryResult) -> Response {
+        let mut out = String::with_capacity(256);
+        out.push_str("{\"data\":{\"result\":");
+        let kind = match &r.value {
+            Value::Scalar { t, v } => {
+                out.push('[');
+                push_ts(&mut out, *t);
+                out.push(',');
+                push_float(&mut out, *v);
+                out.push(']');
+                "scalar"
+            }
+            Value::String { t, s } => {
+                out.push('[');
+                push_ts(&mut out, *t);
+                out.push(',');
+                push_str(&mut out, s);
+                out.push(']');
+                "string"
+            }
+            Value::Vector(vec) => {
+                out.push('[');
+                for (i, s) in vec.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str("{\"metric\":");
+                    push_metric(&mut out, &s.metric);
+                    out.push_str(",\"value\":[");
+                    push_ts(&mut out, s.t);
+                    out.push(',');
+                    push_float(&mut out, s.f);
+                    out.push_str("]}");
+                }
+                out.push(']');
+                "vector"
+            }
+            Value::Matrix(m) => {
+                out.push('[');
+                for (i, s) in m.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str("{\"metric\":");
+                    push_metric(&mut out, &s.metric);
+                    if !s.floats.is_empty() {
+                        out.push_str(",\"values\":[");
+                        for (j, p) in s.floats.iter().enumerate() {
+                            if j > 0 {
+                                out.push(',');
+                            }
+                            out.push('[');
+                            push_ts(&mut out, p.t);
+                            out.push(',');
+                            push_float(&mut out, p.f);
+                            out.push(']');
+                        }
+                        out.push(']');
+                    }
+                    out.push('}');
+                }
+                out.push(']');
+                "matrix"
+            }
+        };
+        out.push_str(",\"resultType\":\"");
+        out.push_str(kind);
+        out.push_str("\"}");
+        if !r.annotations.infos.is_empty() {
+            out.push_str(",\"infos\":");
+            push_list(&mut out, &r.annotations.infos);
+        }
+        out.push_str(",\"status\":\"success\"");
+        if !r.annotations.warnings.is_empty() {
+            out.push_str(",\"warnings\":");
+            push_list(&mut out, &r.annotations.warnings);
+        }
+        out.push('}');
+        ([(header::CONTENT_TYPE, "application/json")], out).into_response()
+    }
 }
 
 async fn blocking<T: Send + 'static>(
@@ -678,5 +842,24 @@ mod tests {
         assert_eq!(ts_json(1_435_781_451_781).to_string(), "1435781451.781");
         assert_eq!(ts_json(1_000).to_string(), "1");
         assert_eq!(ts_json(1_005).to_string(), "1.005");
+    }
+
+    #[tokio::test]
+    async fn vector_body_like_prometheus() {
+        use axum::body::to_bytes;
+        let r = QueryResult {
+            value: Value::Vector(vec![ember_promql::Sample {
+                metric: Labels::from_pairs([("__name__", "up"), ("job", "a\"b")]),
+                t: 1_500,
+                f: f64::INFINITY,
+                h: None,
+            }]),
+            annotations: Default::default(),
+        };
+        let body = to_bytes(respond(r).into_body(), 1 << 20).await.unwrap();
+        assert_eq!(
+            std::str::from_utf8(&body).unwrap(),
+            r#"{"data":{"result":[{"metric":{"__name__":"up","job":"a\"b"},"value":[1.500,"+Inf"]}],"resultType":"vector"},"status":"success"}"#
+        );
     }
 }
