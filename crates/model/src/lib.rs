@@ -13,6 +13,7 @@ pub mod labels;
 pub mod matcher;
 pub mod regex;
 pub mod relabel;
+pub mod time;
 pub mod value;
 
 pub use error::Error;

@@ -185,11 +185,10 @@ fn go_g_prec2(v: f64) -> String {
 
 /// `2006-01-02T15:04:05Z` for a millisecond timestamp (seconds precision).
 fn rfc3339(ms: i64) -> String {
-    let d = crate::functions::time::civil(ms.div_euclid(1000));
-    let secs = ms.div_euclid(1000).rem_euclid(60);
+    let d = ember_model::time::civil(ms.div_euclid(1000));
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        d.year, d.month, d.day, d.hour, d.minute, secs
+        d.year, d.month, d.day, d.hour, d.minute, d.second
     )
 }
 

@@ -307,7 +307,7 @@ fn decode_tombstones(b: &[u8]) -> Result<Tombstones, String> {
     }
     let mut d = Dec::new(body);
     let mut t = Tombstones::new();
-    while d.len() > 0 {
+    while !d.is_empty() {
         let r = d.uvarint().map_err(|e| e.0)?;
         let a = d.varint().map_err(|e| e.0)?;
         let z = d.varint().map_err(|e| e.0)?;

@@ -9,7 +9,7 @@
 //! decodes the record payloads: series, samples, tombstones, exemplars, metadata and
 //! native histograms. The format is documented in `docs/format/wal.md` of this crate.
 
-mod enc;
+pub mod enc;
 pub mod reader;
 pub mod record;
 pub mod segment;

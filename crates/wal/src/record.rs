@@ -428,9 +428,9 @@ pub fn decode(rec: &[u8]) -> Result<Record, Error> {
                 for _ in 0..n {
                     let name = d.str()?;
                     let value = d.str()?;
-                    match name.as_str() {
-                        "UNIT" => unit = value,
-                        "HELP" => help = value,
+                    match name {
+                        "UNIT" => unit = value.to_owned(),
+                        "HELP" => help = value.to_owned(),
                         _ => {}
                     }
                 }

@@ -151,60 +151,8 @@ pub(crate) fn parse_time(s: &str) -> Result<i64, String> {
         let ms = ((f - secs) * 1000.0).round();
         return Ok(secs as i64 * 1000 + ms as i64);
     }
-    parse_rfc3339(s).ok_or_else(|| format!("cannot parse {s:?} to a valid timestamp"))
-}
-
-fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !(b[10] == b'T' || b[10] == b't')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, se) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
-    let mut i = 19;
-    let mut ms = 0i64;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let frac = &s[start..i];
-        let padded = format!("{frac:0<3}");
-        ms = padded.get(0..3)?.parse().ok()?;
-    }
-    let off = match b.get(i)? {
-        b'Z' | b'z' => 0,
-        b'+' | b'-' => {
-            let sign = if b[i] == b'-' { -1 } else { 1 };
-            let hh: i64 = s.get(i + 1..i + 3)?.parse().ok()?;
-            let mm: i64 = s.get(i + 4..i + 6)?.parse().ok()?;
-            sign * (hh * 3600 + mm * 60)
-        }
-        _ => return None,
-    };
-    // Days from civil (Hinnant).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + h * 3600 + mi * 60 + se) - off) * 1000 + ms)
+    ember_model::time::parse_rfc3339(s)
+        .ok_or_else(|| format!("cannot parse {s:?} to a valid timestamp"))
 }
 
 fn parse_duration(s: &str) -> Result<i64, String> {

@@ -212,28 +212,6 @@ async fn status_flags(State(s): State<Arc<WebState>>) -> Response {
     success(map)
 }
 
-fn rfc3339(ms: i64) -> String {
-    // Civil date from days since the epoch (Hinnant), UTC.
-    let secs = ms.div_euclid(1000);
-    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        sod / 3600,
-        (sod % 3600) / 60,
-        sod % 60,
-        ms.rem_euclid(1000)
-    )
-}
-
 fn labels_json(l: &ember_model::Labels) -> serde_json::Value {
     serde_json::Value::Object(
         l.iter()
@@ -267,7 +245,7 @@ async fn targets(State(s): State<Arc<WebState>>) -> Response {
                 "scrapeUrl": t.target.url,
                 "globalUrl": t.target.url,
                 "lastError": h.last_error,
-                "lastScrape": if h.last_scrape == 0 { "0001-01-01T00:00:00Z".to_string() } else { rfc3339(h.last_scrape) },
+                "lastScrape": if h.last_scrape == 0 { "0001-01-01T00:00:00Z".to_string() } else { ember_model::time::format_rfc3339_millis(h.last_scrape) },
                 "lastScrapeDuration": h.last_duration.as_secs_f64(),
                 "health": health,
                 "scrapeInterval": dur(t.target.interval),

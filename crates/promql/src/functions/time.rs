@@ -4,6 +4,7 @@
 use super::InstantFn;
 use crate::eval::{EMatrix, ESample, Evaluator, Result};
 use ember_model::Labels;
+use ember_model::time::{Civil, civil, days_in_month};
 use ember_promql_parser::VectorSelector;
 
 /// The date functions: of the step time without arguments, else of each value
@@ -91,73 +92,5 @@ fn go_int64(f: f64) -> i64 {
         i64::MIN
     } else {
         f as i64
-    }
-}
-
-/// A UTC calendar date and time.
-pub(crate) struct Civil {
-    pub(crate) year: i64,
-    pub(crate) month: u32,
-    pub(crate) day: u32,
-    pub(crate) hour: u32,
-    pub(crate) minute: u32,
-    pub(crate) weekday: u32,
-    pub(crate) yday: u32,
-}
-
-/// The UTC date of a Unix time in seconds (Howard Hinnant's days-to-civil).
-pub(crate) fn civil(secs: i64) -> Civil {
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let cum = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
-    let yday = cum[(m - 1) as usize] + d + if leap && m > 2 { 1 } else { 0 };
-    Civil {
-        year: y,
-        month: m,
-        day: d,
-        hour: (sod / 3600) as u32,
-        minute: ((sod % 3600) / 60) as u32,
-        weekday: (days + 4).rem_euclid(7) as u32,
-        yday,
-    }
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        4 | 6 | 9 | 11 => 30,
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        _ => 31,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn civil_dates() {
-        let d = civil(0);
-        assert_eq!(
-            (d.year, d.month, d.day, d.weekday, d.yday),
-            (1970, 1, 1, 4, 1)
-        );
-        let d = civil(951_782_400); // 2000-02-29 00:00 UTC
-        assert_eq!((d.year, d.month, d.day, d.yday), (2000, 2, 29, 60));
-        let d = civil(-1);
-        assert_eq!(
-            (d.year, d.month, d.day, d.hour, d.minute),
-            (1969, 12, 31, 23, 59)
-        );
     }
 }
