@@ -271,7 +271,17 @@ impl fmt::Display for Expr {
                 }
                 write!(f, "{})", a.expr)
             }
-            Expr::Binary(b) => write!(f, "{} {} {}", b.lhs, b.short_string(), b.rhs),
+            Expr::Binary(b) => match &*b.lhs {
+                // Go prints `+Inf ^ x` here, which reads back as `+(Inf ^ x)` (`^`
+                // binds tighter than a unary sign): a different tree. `Inf` reads back
+                // as the same literal. Elsewhere Go's `+Inf` is kept.
+                Expr::NumberLiteral(n)
+                    if !n.duration && n.val == f64::INFINITY && b.op == BinaryOp::Pow =>
+                {
+                    write!(f, "Inf {} {}", b.short_string(), b.rhs)
+                }
+                lhs => write!(f, "{} {} {}", lhs, b.short_string(), b.rhs),
+            },
             Expr::Call(c) => {
                 write!(f, "{}(", c.func.name)?;
                 for (i, a) in c.args.iter().enumerate() {

@@ -818,6 +818,10 @@ fn prints_literals_like_go() {
         (".5", "0.5"),
         ("1_000", "1000"),
         ("-Inf", "-Inf"),
+        ("Inf", "+Inf"),
+        // Found by fuzzing: `+Inf ^ x` would read back as a unary plus over `Inf ^ x`.
+        ("2^h8-8-inf^:280", "2 ^ h8 - 8 - Inf ^ :280"),
+        ("inf + x", "+Inf + x"),
         ("nan", "NaN"),
         ("5m", "5m"),
         ("-5m", "-5m"),
