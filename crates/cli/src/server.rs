@@ -477,6 +477,7 @@ async fn serve(
     let state = Arc::new(WebState {
         build: crate::version::build_info(),
         config_yaml: RwLock::new(cfg.to_yaml()),
+        external_labels: RwLock::new(cfg.global.external_labels.clone()),
         flags: args.flag_values(),
         ready: AtomicBool::new(false),
         enable_lifecycle: args.enable_lifecycle,
@@ -596,6 +597,9 @@ fn reload(
         Ok(cfg) => {
             if let Ok(mut y) = state.config_yaml.write() {
                 *y = cfg.to_yaml();
+            }
+            if let Ok(mut l) = state.external_labels.write() {
+                *l = cfg.global.external_labels.clone();
             }
             stats.last_successful.store(true, Ordering::Relaxed);
             stats.last_success_ts.store(now_secs(), Ordering::Relaxed);

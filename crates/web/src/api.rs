@@ -37,6 +37,11 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
+    /// The reason, as the error envelope's `error` field carries it.
+    pub(crate) fn message(&self) -> &str {
+        &self.msg
+    }
+
     fn bad(msg: impl Into<String>) -> Self {
         ApiError {
             kind: "bad_data",
@@ -105,10 +110,10 @@ fn ok(data: J, warnings: Vec<String>, infos: Vec<String>) -> Response {
 }
 
 /// Parameters from the query string and, for form POSTs, the body.
-struct Params(Vec<(String, String)>);
+pub(crate) struct Params(Vec<(String, String)>);
 
 impl Params {
-    fn new(query: Option<String>, headers: &HeaderMap, body: &Bytes) -> Self {
+    pub(crate) fn new(query: Option<String>, headers: &HeaderMap, body: &Bytes) -> Self {
         let mut v: Vec<(String, String)> =
             form_urlencoded::parse(query.unwrap_or_default().as_bytes())
                 .into_owned()
@@ -134,7 +139,7 @@ impl Params {
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -333,7 +338,7 @@ fn value_json(v: &Value) -> J {
     }
 }
 
-fn service(s: &WebState) -> Result<Arc<QueryService>, ApiError> {
+pub(crate) fn service(s: &WebState) -> Result<Arc<QueryService>, ApiError> {
     s.query.clone().ok_or_else(|| ApiError {
         kind: "unavailable",
         msg: "no storage configured".into(),
@@ -510,7 +515,7 @@ mod fast_json {
     }
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| ApiError {
@@ -582,7 +587,7 @@ pub(crate) async fn query_range(
     Ok(respond(r))
 }
 
-fn matchers(p: &Params) -> Result<Vec<Vec<ember_model::Matcher>>, ApiError> {
+pub(crate) fn matchers(p: &Params) -> Result<Vec<Vec<ember_model::Matcher>>, ApiError> {
     p.all("match[]")
         .into_iter()
         .map(|m| {

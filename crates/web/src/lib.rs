@@ -10,6 +10,7 @@
 //! serve yet answers 404 with Prometheus's error envelope, never a made-up answer.
 
 mod api;
+mod federate;
 
 pub use api::QueryService;
 use axum::extract::State;
@@ -56,6 +57,8 @@ pub struct WebState {
     pub build: BuildInfo,
     /// The running configuration as YAML with secrets masked.
     pub config_yaml: RwLock<String>,
+    /// `global.external_labels` of the running configuration, for `/federate`.
+    pub external_labels: RwLock<ember_model::Labels>,
     /// Command-line flags, name (without dashes) to value.
     pub flags: Vec<(String, String)>,
     /// Whether the server has finished starting.
@@ -100,6 +103,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         )
         .route("/api/v1/write", post(remote_write))
         .route("/api/v1/targets", get(targets))
+        .route("/federate", get(federate::federate))
         .fallback(not_found)
         .with_state(state)
 }
@@ -364,6 +368,7 @@ mod tests {
                 ..Default::default()
             },
             config_yaml: RwLock::new("global: {}\n".into()),
+            external_labels: RwLock::new(ember_model::Labels::default()),
             flags: vec![("web.enable-lifecycle".into(), "true".into())],
             ready: AtomicBool::new(true),
             enable_lifecycle: true,

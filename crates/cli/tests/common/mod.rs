@@ -1,0 +1,110 @@
+//! Helpers shared by the server tests: free ports, a bare HTTP/1.0 GET, waiting for
+//! readiness, and children killed on drop so a failing test leaves no process behind.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process killed when dropped.
+pub(crate) struct Kill(pub(crate) Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Status code and body of `GET path`, or `None` when the server does not answer.
+pub(crate) fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some((
+        out.get(9..12)?.parse().ok()?,
+        out.split_once("\r\n\r\n")?.1.to_string(),
+    ))
+}
+
+pub(crate) fn wait_ready(port: u16) {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(30) {
+        if matches!(get(port, "/-/ready"), Some((200, _))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("not ready on {port}");
+}
+
+/// Whether Debian's `prometheus` is on PATH; when it is not, fails under
+/// `EMBER_REQUIRE_INTEROP=1` (CI) and otherwise tells the caller to skip.
+pub(crate) fn have_prometheus() -> bool {
+    let ok = Command::new("prometheus")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("EMBER_REQUIRE_INTEROP").as_deref() != Ok("1"),
+            "prometheus not installed"
+        );
+        println!("skipped: prometheus not found");
+    }
+    ok
+}
+
+/// Starts Debian's `prometheus` on `port` with `config` and data under `dir`.
+pub(crate) fn start_prometheus(dir: &std::path::Path, config: &str, port: u16) -> Kill {
+    let cfg = dir.join("prometheus.yml");
+    std::fs::write(&cfg, config).unwrap();
+    Kill(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("prom").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Starts `ember server` on `port` with `config` and data under `dir`, plus `extra`
+/// flags, and waits until it is ready.
+pub(crate) fn start_ember(dir: &std::path::Path, config: &str, port: u16, extra: &[&str]) -> Kill {
+    let cfg = dir.join("ember.yml");
+    std::fs::write(&cfg, config).unwrap();
+    let child = Kill(
+        Command::new(env!("CARGO_BIN_EXE_ember"))
+            .args(["server", "--log.level=error"])
+            .args(extra)
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("ember").display()
+            ))
+            .spawn()
+            .unwrap(),
+    );
+    wait_ready(port);
+    child
+}
