@@ -123,7 +123,10 @@ impl HttpClient {
                 .to_bytes();
             let body = if gzip {
                 let mut out = Vec::new();
-                let mut d = flate2::read::GzDecoder::new(&body[..]).take(cap as u64 + 1);
+                // One byte past the limit tells "too large" from "exactly at it"; with no
+                // limit (`usize::MAX`) the sum must saturate, not wrap to zero.
+                let mut d =
+                    flate2::read::GzDecoder::new(&body[..]).take((cap as u64).saturating_add(1));
                 d.read_to_end(&mut out)
                     .map_err(|e| HttpError::Transport(format!("decompressing: {e}")))?;
                 if out.len() > cap {
@@ -150,4 +153,53 @@ fn transport_msg(e: &hyper_util::client::legacy::Error) -> String {
         src = s.source();
     }
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Serves one canned gzip response and returns the URL.
+    async fn gzip_server(body: &[u8]) -> String {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(body).unwrap();
+        let z = z.finish().unwrap();
+        tokio::spawn(async move {
+            let (mut c, _) = l.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf).await;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                z.len()
+            );
+            c.write_all(head.as_bytes()).await.unwrap();
+            c.write_all(&z).await.unwrap();
+        });
+        format!("http://{addr}/metrics")
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn gzip_bodies_are_decompressed_with_and_without_a_limit() {
+        // Compressible, so the limit is tested on the decompressed size.
+        let body = "a 1\n".repeat(500).into_bytes();
+        let client = HttpClient::new();
+        for (limit, want_ok) in [(0, true), (body.len(), true), (body.len() - 1, false)] {
+            let url = gzip_server(&body).await;
+            let got = client.get(&url, &[], Duration::from_secs(5), limit).await;
+            match got {
+                Ok(r) => {
+                    assert!(want_ok, "limit {limit} should refuse");
+                    assert_eq!(r.body, body, "limit {limit}");
+                }
+                Err(e) => assert!(
+                    !want_ok && matches!(e, HttpError::TooLarge),
+                    "limit {limit}: {e}"
+                ),
+            }
+        }
+    }
 }
