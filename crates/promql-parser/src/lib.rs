@@ -45,6 +45,8 @@ mod strconv;
 mod parse_tests;
 #[cfg(test)]
 mod printer_tests;
+#[cfg(test)]
+mod promqltest_exprs_tests;
 
 pub use ast::{
     AggregateExpr, AggregateOp, AtModifier, BinaryExpr, BinaryOp, Call, DurationExpr, DurationOp,
