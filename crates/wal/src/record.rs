@@ -232,92 +232,104 @@ fn get_spans(d: &mut Dec<'_>) -> Result<Vec<Span>, Error> {
     Ok(v)
 }
 
-/// Encodes integer histograms: one record for exponential schemas and, when there are
-/// any, a second for custom-bucket ones (Prometheus keeps them in separate types).
-pub fn encode_histograms(hs: &[RefHistogram]) -> Vec<Vec<u8>> {
-    let (custom, exp): (Vec<&RefHistogram>, Vec<&RefHistogram>) =
-        hs.iter().partition(|h| h.h.uses_custom_buckets());
+/// The framing both histogram record kinds share: entries split by bucket kind into
+/// one record each (Prometheus keeps custom-bucket histograms in their own record
+/// types), a base series reference and timestamp, then per entry the deltas from them
+/// followed by `body`.
+fn encode_histogram_records<T>(
+    hs: &[T],
+    kinds: [u8; 2],
+    key: impl Fn(&T) -> (u64, i64, bool),
+    body: impl Fn(&mut Vec<u8>, &T),
+) -> Vec<Vec<u8>> {
+    let (custom, exp): (Vec<&T>, Vec<&T>) = hs.iter().partition(|h| key(h).2);
     let mut out = Vec::new();
-    for (k, list) in [
-        (kind::HISTOGRAM_SAMPLES, exp),
-        (kind::CUSTOM_BUCKETS_HISTOGRAM_SAMPLES, custom),
-    ] {
+    for (k, list) in [(kinds[0], exp), (kinds[1], custom)] {
         let Some(first) = list.first() else { continue };
+        let (base_r, base_t, _) = key(first);
         let mut b = vec![k];
-        put_be64(&mut b, first.r);
-        put_be64(&mut b, first.t as u64);
+        put_be64(&mut b, base_r);
+        put_be64(&mut b, base_t as u64);
         for h in &list {
-            put_varint(&mut b, h.r as i64 - first.r as i64);
-            put_varint(&mut b, h.t - first.t);
-            let x = &h.h;
-            b.push(x.counter_reset_hint as u8);
-            put_varint(&mut b, x.schema as i64);
-            put_be64(&mut b, x.zero_threshold.to_bits());
-            put_uvarint(&mut b, x.zero_count);
-            put_uvarint(&mut b, x.count);
-            put_be64(&mut b, x.sum.to_bits());
-            put_spans(&mut b, &x.positive_spans);
-            put_spans(&mut b, &x.negative_spans);
-            put_uvarint(&mut b, x.positive_buckets.len() as u64);
-            for v in &x.positive_buckets {
-                put_varint(&mut b, *v);
-            }
-            put_uvarint(&mut b, x.negative_buckets.len() as u64);
-            for v in &x.negative_buckets {
-                put_varint(&mut b, *v);
-            }
-            if x.uses_custom_buckets() {
-                put_uvarint(&mut b, x.custom_values.len() as u64);
-                for v in &x.custom_values {
-                    put_be64(&mut b, v.to_bits());
-                }
-            }
+            let (r, t, _) = key(h);
+            put_varint(&mut b, r as i64 - base_r as i64);
+            put_varint(&mut b, t - base_t);
+            body(&mut b, h);
         }
         out.push(b);
     }
     out
 }
 
-/// Encodes float histograms, split by bucket kind like [`encode_histograms`].
-pub fn encode_float_histograms(hs: &[RefFloatHistogram]) -> Vec<Vec<u8>> {
-    let (custom, exp): (Vec<&RefFloatHistogram>, Vec<&RefFloatHistogram>) =
-        hs.iter().partition(|h| h.h.uses_custom_buckets());
-    let mut out = Vec::new();
-    for (k, list) in [
-        (kind::FLOAT_HISTOGRAM_SAMPLES, exp),
-        (kind::CUSTOM_BUCKETS_FLOAT_HISTOGRAM_SAMPLES, custom),
-    ] {
-        let Some(first) = list.first() else { continue };
-        let mut b = vec![k];
-        put_be64(&mut b, first.r);
-        put_be64(&mut b, first.t as u64);
-        for h in &list {
-            put_varint(&mut b, h.r as i64 - first.r as i64);
-            put_varint(&mut b, h.t - first.t);
+fn put_custom(b: &mut Vec<u8>, custom_values: &[f64]) {
+    put_uvarint(b, custom_values.len() as u64);
+    for v in custom_values {
+        put_be64(b, v.to_bits());
+    }
+}
+
+/// Encodes integer histograms: one record for exponential schemas and, when there are
+/// any, a second for custom-bucket ones (Prometheus keeps them in separate types).
+pub fn encode_histograms(hs: &[RefHistogram]) -> Vec<Vec<u8>> {
+    encode_histogram_records(
+        hs,
+        [
+            kind::HISTOGRAM_SAMPLES,
+            kind::CUSTOM_BUCKETS_HISTOGRAM_SAMPLES,
+        ],
+        |h| (h.r, h.t, h.h.uses_custom_buckets()),
+        |b, h| {
             let x = &h.h;
             b.push(x.counter_reset_hint as u8);
-            put_varint(&mut b, x.schema as i64);
-            for f in [x.zero_threshold, x.zero_count, x.count, x.sum] {
-                put_be64(&mut b, f.to_bits());
-            }
-            put_spans(&mut b, &x.positive_spans);
-            put_spans(&mut b, &x.negative_spans);
+            put_varint(b, x.schema as i64);
+            put_be64(b, x.zero_threshold.to_bits());
+            put_uvarint(b, x.zero_count);
+            put_uvarint(b, x.count);
+            put_be64(b, x.sum.to_bits());
+            put_spans(b, &x.positive_spans);
+            put_spans(b, &x.negative_spans);
             for list in [&x.positive_buckets, &x.negative_buckets] {
-                put_uvarint(&mut b, list.len() as u64);
+                put_uvarint(b, list.len() as u64);
                 for v in list.iter() {
-                    put_be64(&mut b, v.to_bits());
+                    put_varint(b, *v);
                 }
             }
             if x.uses_custom_buckets() {
-                put_uvarint(&mut b, x.custom_values.len() as u64);
-                for v in &x.custom_values {
-                    put_be64(&mut b, v.to_bits());
+                put_custom(b, &x.custom_values);
+            }
+        },
+    )
+}
+
+/// Encodes float histograms, split by bucket kind like [`encode_histograms`].
+pub fn encode_float_histograms(hs: &[RefFloatHistogram]) -> Vec<Vec<u8>> {
+    encode_histogram_records(
+        hs,
+        [
+            kind::FLOAT_HISTOGRAM_SAMPLES,
+            kind::CUSTOM_BUCKETS_FLOAT_HISTOGRAM_SAMPLES,
+        ],
+        |h| (h.r, h.t, h.h.uses_custom_buckets()),
+        |b, h| {
+            let x = &h.h;
+            b.push(x.counter_reset_hint as u8);
+            put_varint(b, x.schema as i64);
+            for f in [x.zero_threshold, x.zero_count, x.count, x.sum] {
+                put_be64(b, f.to_bits());
+            }
+            put_spans(b, &x.positive_spans);
+            put_spans(b, &x.negative_spans);
+            for list in [&x.positive_buckets, &x.negative_buckets] {
+                put_uvarint(b, list.len() as u64);
+                for v in list.iter() {
+                    put_be64(b, v.to_bits());
                 }
             }
-        }
-        out.push(b);
-    }
-    out
+            if x.uses_custom_buckets() {
+                put_custom(b, &x.custom_values);
+            }
+        },
+    )
 }
 
 fn get_custom(d: &mut Dec<'_>, schema: i32) -> Result<Vec<f64>, Error> {
