@@ -32,6 +32,8 @@ enum Command {
     Server(Box<server::ServerArgs>),
     /// Host metrics with node_exporter's names (like `node_exporter`).
     NodeExporter(Box<ember_node_exporter::Args>),
+    /// Accept pushed metrics from batch jobs for scraping (like `pushgateway`).
+    Pushgateway(Box<ember_pushgateway::Args>),
     /// Tooling, like `promtool`: check configs, lint metrics.
     Tool {
         #[command(subcommand)]
@@ -46,5 +48,6 @@ fn main() -> ExitCode {
         Some(Command::Server(args)) => server::run(*args, None),
         Some(Command::Tool { command }) => tool::run(command),
         Some(Command::NodeExporter(args)) => server::run_node_exporter(*args),
+        Some(Command::Pushgateway(args)) => server::run_pushgateway(*args),
     }
 }

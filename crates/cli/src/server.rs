@@ -246,15 +246,8 @@ impl ConfigSource {
 /// `ember node-exporter`.
 pub(crate) fn run_node_exporter(args: ember_node_exporter::Args) -> ExitCode {
     init_logging(&args.log_level, &args.log_format);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(err = %e, "cannot start the async runtime");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = runtime() else {
+        return ExitCode::FAILURE;
     };
     rt.block_on(async {
         tokio::select! {
@@ -268,6 +261,53 @@ pub(crate) fn run_node_exporter(args: ember_node_exporter::Args) -> ExitCode {
             _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
         }
     })
+}
+
+/// The multi-threaded runtime every subcommand runs on; `None` (logged) if it
+/// cannot start.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            tracing::error!(err = %e, "cannot start the async runtime");
+            None
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn termination() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// `ember pushgateway`: serves until SIGTERM, SIGINT or `/-/quit`, then writes the
+/// persistence file.
+pub(crate) fn run_pushgateway(args: ember_pushgateway::Args) -> ExitCode {
+    init_logging(&args.log_level, &args.log_format);
+    let Some(rt) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let build = crate::version::pushgateway_build_info();
+    match rt.block_on(ember_pushgateway::run(args, build, termination())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(err = %e, "pushgateway failed");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `ember` with no subcommand: the whole stack on the embedded default configuration.
@@ -303,15 +343,8 @@ pub(crate) fn run(args: ServerArgs, source: Option<ConfigSource>) -> ExitCode {
     let announce = source.is_some();
     let all_in_one = announce;
     let source = source.unwrap_or_else(|| ConfigSource::File(args.config_file.clone()));
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(err = %e, "cannot start the async runtime");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = runtime() else {
+        return ExitCode::FAILURE;
     };
     match rt.block_on(serve(args, source, announce, all_in_one)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -418,6 +451,26 @@ async fn serve(
         tokio::spawn(async {
             if let Err(e) = ember_node_exporter::run(ember_node_exporter::Args::default()).await {
                 tracing::warn!(err = %e, "node exporter not started");
+            }
+        })
+    });
+    // And the Pushgateway on :9091, scraped with `honor_labels: true`. Its groups
+    // are kept in memory only, unless `ember pushgateway` is run on its own with
+    // `--persistence.file`.
+    let (pg_stop, pg_stopped) = tokio::sync::oneshot::channel::<()>();
+    let pushgateway = all_in_one.then(|| {
+        tokio::spawn(async move {
+            let stop = async {
+                let _ = pg_stopped.await;
+            };
+            if let Err(e) = ember_pushgateway::run(
+                ember_pushgateway::Args::default(),
+                crate::version::pushgateway_build_info(),
+                stop,
+            )
+            .await
+            {
+                tracing::warn!(err = %e, "pushgateway not started");
             }
         })
     });
@@ -557,6 +610,10 @@ async fn serve(
     syncer.abort();
     if let Some(n) = node_exporter {
         n.abort();
+    }
+    if let Some(p) = pushgateway {
+        let _ = pg_stop.send(());
+        let _ = p.await;
     }
     drop(discovery);
     // Stopping the loops marks their series stale, as Prometheus does on shutdown.

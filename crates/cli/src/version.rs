@@ -27,3 +27,13 @@ pub(crate) fn build_info() -> ember_web::BuildInfo {
         go_version: RUSTC.into(),
     }
 }
+
+pub(crate) fn pushgateway_build_info() -> ember_pushgateway::BuildInfo {
+    ember_pushgateway::BuildInfo {
+        version: SHORT.into(),
+        revision: REVISION.into(),
+        branch: BRANCH.into(),
+        build_date: BUILD_DATE.into(),
+        compiler: RUSTC.into(),
+    }
+}

@@ -99,6 +99,11 @@ scrape_configs:
   - job_name: node
     static_configs:
       - targets: ["localhost:9100"]
+
+  - job_name: pushgateway
+    honor_labels: true
+    static_configs:
+      - targets: ["localhost:9091"]
 "#;
 
 /// Reads and loads a configuration file.

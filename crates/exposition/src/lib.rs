@@ -32,14 +32,18 @@
 //! build owned strings and maps for every sample, which the scrape path cannot afford;
 //! as far as their documentation shows, none reads Prometheus 3's quoted UTF-8 names,
 //! none reports errors the way Prometheus does, and none follows its lexers'
-//! leniencies exactly, so each would accept or reject payloads differently. Protobuf
-//! exposition (native histograms) is to come beside these two.
+//! leniencies exactly, so each would accept or reject payloads differently.
+//!
+//! [`proto`] holds the protobuf exposition (`io.prometheus.client.MetricFamily`, the
+//! format that carries native histograms): the messages, the delimited codec, and the
+//! conversions to and from the flat model that the writers take.
 
 mod error;
 mod escape;
 mod float;
 mod model;
 mod parser;
+pub mod proto;
 mod types;
 mod writer;
 

@@ -52,20 +52,7 @@ pub(crate) fn wait_ready(port: u16) {
 /// Whether Debian's `prometheus` is on PATH; when it is not, fails under
 /// `EMBER_REQUIRE_INTEROP=1` (CI) and otherwise tells the caller to skip.
 pub(crate) fn have_prometheus() -> bool {
-    let ok = Command::new("prometheus")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("EMBER_REQUIRE_INTEROP").as_deref() != Ok("1"),
-            "prometheus not installed"
-        );
-        println!("skipped: prometheus not found");
-    }
-    ok
+    have_binary("prometheus")
 }
 
 /// Starts Debian's `prometheus` on `port` with `config` and data under `dir`.
@@ -107,4 +94,52 @@ pub(crate) fn start_ember(dir: &std::path::Path, config: &str, port: u16, extra:
     );
     wait_ready(port);
     child
+}
+
+/// Status code and body of `method path` with `headers` and `body`, over HTTP/1.0.
+pub(crate) fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<(u16, Vec<u8>)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).ok()?;
+    // A server may answer and close before reading the whole body (Go does, on a
+    // bad URL), which can reset the connection: keep whatever answer arrived.
+    let _ = s.write_all(body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let code = std::str::from_utf8(out.get(9..12)?).ok()?.parse().ok()?;
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    Some((code, out[split..].to_vec()))
+}
+
+/// Whether `bin` runs (`bin --version`); when it does not, fails under
+/// `EMBER_REQUIRE_INTEROP=1` (CI) and otherwise tells the caller to skip.
+pub(crate) fn have_binary(bin: &str) -> bool {
+    let ok = Command::new(bin)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("EMBER_REQUIRE_INTEROP").as_deref() != Ok("1"),
+            "{bin} not installed"
+        );
+        println!("skipped: {bin} not found");
+    }
+    ok
 }

@@ -1,0 +1,481 @@
+//! Ember's Pushgateway: batch and short-lived jobs push their metrics here, and the
+//! server scrapes them (with `honor_labels: true`, so `job` and `instance` stay as
+//! pushed). A drop-in replacement for Prometheus's Pushgateway: the same flags, push
+//! API (`PUT`/`POST`/`DELETE` on `/metrics/job/<job>{/<label>/<value>}`, `@base64`
+//! values, text and delimited-protobuf bodies, gzip and snappy request bodies), the
+//! same `/metrics` exposition, `push_time_seconds` and
+//! `push_failure_time_seconds`, the same consistency rules and status codes, and the
+//! same `/api/v1` JSON.
+//!
+//! How it fits: bodies are read by `ember-exposition` (text parser, protobuf codec)
+//! into `io.prometheus.client.MetricFamily` messages, the model the original stores,
+//! which keeps summaries, histograms and native histograms whole. [`store`] holds
+//! the groups and decides whether a push is accepted; [`persist`] writes them to
+//! `--persistence.file`; `http` serves it all, with a small UI page.
+//!
+//! Where Ember differs on purpose:
+//!
+//! - A push is checked against an index of what is stored, not by gathering the
+//!   whole store again, so its cost does not grow with the number of groups.
+//! - `--push.expire-after` (off by default) deletes groups not pushed for that long.
+//! - The persistence file is a checksummed protobuf (`docs/format/persistence.md`),
+//!   not Go's `gob`: a damaged file is moved aside and reported, and the gateway
+//!   starts empty rather than refusing to start. Files written by the original
+//!   cannot be read.
+//! - Groups are listed in grouping-key order and merged families take their help
+//!   from the first group in that order, where the original's order is random.
+
+pub mod check;
+pub mod grouping;
+mod http;
+pub mod persist;
+mod process;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::Parser;
+
+pub use grouping::GroupingKey;
+pub use store::{Group, Store};
+
+/// The command line, with the original's flag names and defaults.
+#[derive(Parser, Debug, Clone)]
+#[command(about = "Accepts pushed metrics from batch jobs and exposes them for scraping.")]
+pub struct Args {
+    /// Addresses on which to expose metrics and web interface. Repeatable.
+    #[arg(long = "web.listen-address", default_value = ":9091")]
+    pub web_listen_address: Vec<String>,
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics")]
+    pub web_telemetry_path: String,
+    /// The URL under which the Pushgateway is externally reachable.
+    #[arg(long = "web.external-url", default_value = "")]
+    pub web_external_url: String,
+    /// Prefix for the internal routes of web endpoints. Defaults to the path of
+    /// --web.external-url.
+    #[arg(long = "web.route-prefix", default_value = "")]
+    pub web_route_prefix: String,
+    /// Enable shutdown via HTTP request.
+    #[arg(long = "web.enable-lifecycle")]
+    pub web_enable_lifecycle: bool,
+    /// Enable API endpoints for admin control actions.
+    #[arg(long = "web.enable-admin-api")]
+    pub web_enable_admin_api: bool,
+    /// File to persist metrics. If empty, metrics are only kept in memory.
+    #[arg(long = "persistence.file", default_value = "")]
+    pub persistence_file: String,
+    /// The minimum interval at which to write out the persistence file.
+    #[arg(long = "persistence.interval", default_value = "5m")]
+    pub persistence_interval: String,
+    /// Do not check consistency of pushed metrics. DANGEROUS.
+    #[arg(long = "push.disable-consistency-check")]
+    pub push_disable_consistency_check: bool,
+    /// Delete a group that was not pushed again for this long (Ember's addition;
+    /// empty or 0 keeps groups forever, as the original does).
+    #[arg(long = "push.expire-after", default_value = "")]
+    pub push_expire_after: String,
+    /// Only log messages with the given severity or above.
+    #[arg(long = "log.level", default_value = "info")]
+    pub log_level: String,
+    /// Output format of log messages: logfmt or json.
+    #[arg(long = "log.format", default_value = "logfmt")]
+    pub log_format: String,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Args::parse_from(["pushgateway"])
+    }
+}
+
+/// What the gateway reports about its build (`/api/v1/status`,
+/// `pushgateway_build_info`); the binary fills it in.
+#[derive(Debug, Clone)]
+pub struct BuildInfo {
+    /// Version.
+    pub version: String,
+    /// Git revision.
+    pub revision: String,
+    /// Git branch.
+    pub branch: String,
+    /// Build date.
+    pub build_date: String,
+    /// Compiler version, reported where Go reports its own.
+    pub compiler: String,
+}
+
+impl Default for BuildInfo {
+    fn default() -> Self {
+        BuildInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            revision: String::new(),
+            branch: String::new(),
+            build_date: String::new(),
+            compiler: String::new(),
+        }
+    }
+}
+
+/// Errors that stop the gateway.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A flag's value is invalid.
+    #[error("{0}")]
+    Flags(String),
+    /// A listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error("serving on {addr}: {source}")]
+    Serve {
+        /// The address.
+        addr: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The persistence file could not be written at shutdown.
+    #[error(transparent)]
+    Persist(#[from] persist::PersistError),
+}
+
+/// Options resolved from [`Args`].
+#[derive(Debug, Clone)]
+struct Options {
+    check: bool,
+    lifecycle: bool,
+    admin: bool,
+    telemetry_path: String,
+    route_prefix: String,
+    persistence_file: Option<PathBuf>,
+    persistence_interval: Duration,
+    expire_after: Option<Duration>,
+    flags: BTreeMap<String, String>,
+}
+
+fn parse_duration(flag: &str, v: &str) -> Result<Duration, Error> {
+    v.parse::<ember_config::Duration>()
+        .map(Duration::from)
+        .map_err(|e| Error::Flags(format!("invalid --{flag}={v}: {e}")))
+}
+
+/// The route prefix: the flag, else the external URL's path; never ending in `/`.
+fn route_prefix(flag: &str, external: &str) -> String {
+    let p = if !flag.is_empty() {
+        flag.to_string()
+    } else {
+        // scheme://host[:port]/path → /path
+        external
+            .split_once("://")
+            .map(|(_, rest)| rest.find('/').map(|i| &rest[i..]).unwrap_or(""))
+            .unwrap_or("")
+            .to_string()
+    };
+    let p = p.trim_end_matches('/');
+    if p.is_empty() {
+        String::new()
+    } else if p.starts_with('/') {
+        p.to_string()
+    } else {
+        format!("/{p}")
+    }
+}
+
+impl Options {
+    fn from_args(a: &Args) -> Result<Options, Error> {
+        let persistence_interval = parse_duration("persistence.interval", &a.persistence_interval)?;
+        let expire_after = match a.push_expire_after.as_str() {
+            "" => None,
+            v => Some(parse_duration("push.expire-after", v)?).filter(|d| !d.is_zero()),
+        };
+        if !a.web_telemetry_path.starts_with('/') {
+            return Err(Error::Flags(format!(
+                "--web.telemetry-path={} must start with /",
+                a.web_telemetry_path
+            )));
+        }
+        let flags = BTreeMap::from([
+            ("web.listen-address".into(), a.web_listen_address.join(",")),
+            ("web.telemetry-path".into(), a.web_telemetry_path.clone()),
+            ("web.external-url".into(), a.web_external_url.clone()),
+            ("web.route-prefix".into(), a.web_route_prefix.clone()),
+            (
+                "web.enable-lifecycle".into(),
+                a.web_enable_lifecycle.to_string(),
+            ),
+            (
+                "web.enable-admin-api".into(),
+                a.web_enable_admin_api.to_string(),
+            ),
+            ("persistence.file".into(), a.persistence_file.clone()),
+            (
+                "persistence.interval".into(),
+                a.persistence_interval.clone(),
+            ),
+            (
+                "push.disable-consistency-check".into(),
+                a.push_disable_consistency_check.to_string(),
+            ),
+            ("push.expire-after".into(), a.push_expire_after.clone()),
+            ("log.level".into(), a.log_level.clone()),
+            ("log.format".into(), a.log_format.clone()),
+        ]);
+        Ok(Options {
+            check: !a.push_disable_consistency_check,
+            lifecycle: a.web_enable_lifecycle,
+            admin: a.web_enable_admin_api,
+            telemetry_path: a.web_telemetry_path.clone(),
+            route_prefix: route_prefix(&a.web_route_prefix, &a.web_external_url),
+            persistence_file: (!a.persistence_file.is_empty())
+                .then(|| PathBuf::from(&a.persistence_file)),
+            persistence_interval,
+            expire_after,
+            flags,
+        })
+    }
+}
+
+/// A running gateway's shared state; cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: RwLock<Store>,
+    opts: Options,
+    build: BuildInfo,
+    start_time: SystemTime,
+    /// Woken on every change, so the persister knows there is something to write.
+    changed: tokio::sync::Notify,
+    /// Woken by `/-/quit`.
+    quit: tokio::sync::Notify,
+    /// `pushgateway_http_requests_total` by (code, handler, method).
+    requests: Mutex<BTreeMap<(u16, &'static str, String), u64>>,
+    /// What happened to the persistence file at start-up, for the log and the UI.
+    restore_note: Mutex<Option<String>>,
+}
+
+fn now_nanos() -> store::Nanos {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+impl Gateway {
+    /// A gateway configured by `args`, with its persistence file (if any) restored:
+    /// a damaged file is moved aside and reported, and the gateway starts empty.
+    pub fn new(args: &Args, build: BuildInfo) -> Result<Gateway, Error> {
+        let opts = Options::from_args(args)?;
+        let mut store = Store::new(http::own_families());
+        let mut note = None;
+        if let Some(path) = &opts.persistence_file {
+            match persist::load(path) {
+                Ok(groups) => {
+                    let n = groups.len();
+                    for g in groups {
+                        store.restore_group(g);
+                    }
+                    if n > 0 {
+                        tracing::info!(file = %path.display(), groups = n, "metrics restored");
+                    }
+                }
+                Err(e) => {
+                    let moved = persist::move_aside(path);
+                    let msg = match &moved {
+                        Ok(dest) => format!("{e}; moved to {} and starting empty", dest.display()),
+                        Err(m) => format!("{e}; could not move it aside ({m}); starting empty"),
+                    };
+                    tracing::error!(err = %msg, "cannot restore persisted metrics");
+                    note = Some(msg);
+                }
+            }
+        }
+        Ok(Gateway {
+            inner: Arc::new(Inner {
+                store: RwLock::new(store),
+                opts,
+                build,
+                start_time: SystemTime::now(),
+                changed: tokio::sync::Notify::new(),
+                quit: tokio::sync::Notify::new(),
+                requests: Mutex::new(BTreeMap::new()),
+                restore_note: Mutex::new(note),
+            }),
+        })
+    }
+
+    /// The HTTP router, every route under the route prefix.
+    pub fn router(&self) -> axum::Router {
+        http::router(self.clone())
+    }
+
+    /// Why the persistence file was not restored, if it was not.
+    pub fn restore_problem(&self) -> Option<String> {
+        self.inner.restore_note.lock().ok().and_then(|n| n.clone())
+    }
+
+    fn read_store(&self) -> std::sync::RwLockReadGuard<'_, Store> {
+        // A panic while holding the lock cannot leave the store half-changed in a
+        // way later readers would misread (each change is one call), so go on.
+        self.inner.store.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_store(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
+        self.inner.store.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes the persistence file now, if one is configured.
+    pub fn persist(&self) -> Result<(), persist::PersistError> {
+        let Some(path) = &self.inner.opts.persistence_file else {
+            return Ok(());
+        };
+        let bytes = persist::encode(self.read_store().groups());
+        persist::write_atomic(path, &bytes)
+    }
+
+    /// Writes the persistence file at most once per `--persistence.interval`, after a
+    /// change; runs until dropped.
+    async fn persister(self) {
+        let interval = self.inner.opts.persistence_interval;
+        let mut last = tokio::time::Instant::now();
+        loop {
+            self.inner.changed.notified().await;
+            tokio::time::sleep_until(last + interval).await;
+            last = tokio::time::Instant::now();
+            let gw = self.clone();
+            match tokio::task::spawn_blocking(move || gw.persist()).await {
+                Ok(Ok(())) => tracing::debug!("metrics persisted"),
+                Ok(Err(e)) => tracing::error!(err = %e, "error persisting metrics"),
+                Err(e) => tracing::error!(err = %e, "persisting panicked"),
+            }
+        }
+    }
+
+    /// Deletes groups older than `--push.expire-after`; runs until dropped.
+    async fn expirer(self, after: Duration) {
+        let tick = (after / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
+        loop {
+            tokio::time::sleep(tick).await;
+            let cutoff = now_nanos() - after.as_nanos() as i64;
+            let n = self.write_store().expire(cutoff);
+            if n > 0 {
+                tracing::info!(groups = n, "expired groups deleted");
+                self.inner.changed.notify_one();
+            }
+        }
+    }
+}
+
+/// Serves the gateway on every `--web.listen-address` until `shutdown` completes,
+/// `/-/quit` is called, or a server fails; then writes the persistence file.
+pub async fn run(
+    args: Args,
+    build: BuildInfo,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
+    let gw = Gateway::new(&args, build)?;
+    let app = gw.router();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(args.web_listen_address.len().max(1));
+    let mut servers = Vec::new();
+    for addr in &args.web_listen_address {
+        let listener = bind(addr).await?;
+        if let Ok(local) = listener.local_addr() {
+            tracing::info!(address = %local, "listening");
+        }
+        let app = app.clone();
+        let tx = tx.clone();
+        let addr = addr.clone();
+        servers.push(tokio::spawn(async move {
+            let r = axum::serve(listener, app).await;
+            let _ = tx
+                .send(r.map_err(|source| Error::Serve { addr, source }))
+                .await;
+        }));
+    }
+    drop(tx);
+    let persister = tokio::spawn(gw.clone().persister());
+    let expirer = gw
+        .inner
+        .opts
+        .expire_after
+        .map(|d| tokio::spawn(gw.clone().expirer(d)));
+    let result = tokio::select! {
+        r = rx.recv() => r.unwrap_or(Ok(())),
+        _ = shutdown => Ok(()),
+        _ = gw.inner.quit.notified() => {
+            tracing::info!("received an HTTP quit request");
+            Ok(())
+        }
+    };
+    for s in servers {
+        s.abort();
+    }
+    persister.abort();
+    if let Some(e) = expirer {
+        e.abort();
+    }
+    let g = gw.clone();
+    match tokio::task::spawn_blocking(move || g.persist()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::error!(err = %e, "problem shutting down metric storage");
+            result?;
+            return Err(e.into());
+        }
+        Err(e) => tracing::error!(err = %e, "persisting at shutdown panicked"),
+    }
+    result
+}
+
+/// Binds a Go-style listen address: `:port` means every interface.
+async fn bind(addr: &str) -> Result<tokio::net::TcpListener, Error> {
+    let err = |source| Error::Listen {
+        addr: addr.to_owned(),
+        source,
+    };
+    if let Some(port) = addr.strip_prefix(':') {
+        if let Ok(l) = tokio::net::TcpListener::bind(format!("[::]:{port}")).await {
+            return Ok(l);
+        }
+        return tokio::net::TcpListener::bind(format!("0.0.0.0:{port}"))
+            .await
+            .map_err(err);
+    }
+    tokio::net::TcpListener::bind(addr).await.map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_prefix_from_flag_or_external_url() {
+        assert_eq!(route_prefix("", ""), "");
+        assert_eq!(route_prefix("/", ""), "");
+        assert_eq!(route_prefix("pg/", ""), "/pg");
+        assert_eq!(route_prefix("", "http://example.com:9091/push/"), "/push");
+        assert_eq!(route_prefix("", "http://example.com"), "");
+    }
+
+    #[test]
+    fn flags_are_checked() {
+        let bad = Args::parse_from(["pg", "--persistence.interval=soon"]);
+        assert!(matches!(Options::from_args(&bad), Err(Error::Flags(_))));
+        let ok = Args::parse_from(["pg", "--push.expire-after=1h"]);
+        assert_eq!(
+            Options::from_args(&ok).expect("ok").expire_after,
+            Some(Duration::from_secs(3600))
+        );
+    }
+}
