@@ -4,7 +4,9 @@
 //! last one given wins, as with kingpin), or `--collector.<name>=false`. Every Linux
 //! collector of node_exporter 1.5 has its pair of flags, so a unit file written for
 //! node_exporter starts Ember unchanged; the ones Ember does not implement are hidden
-//! from `--help` and stay off (a warning says so when one is asked for).
+//! from `--help` and stay off (a warning says so when one is asked for). Defaults are
+//! upstream's current ones (the netstat fields include `TCPOFOQueue` and
+//! `TCPRcvQDrop`, diskstats excludes `zram` devices, filesystem excludes `erofs`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,12 +18,12 @@ use clap::{Arg, ArgAction, ArgMatches, Command, FromArgMatches};
 pub(crate) const DEFAULT_MOUNT_POINTS_EXCLUDE: &str =
     "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
 /// Default of `--collector.filesystem.fs-types-exclude`.
-pub(crate) const DEFAULT_FS_TYPES_EXCLUDE: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$";
+pub(crate) const DEFAULT_FS_TYPES_EXCLUDE: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs)$";
 /// Default of `--collector.diskstats.device-exclude`.
 pub(crate) const DEFAULT_DISKSTATS_EXCLUDE: &str =
-    r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
+    r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
 /// Default of `--collector.netstat.fields`.
-pub(crate) const DEFAULT_NETSTAT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
+pub(crate) const DEFAULT_NETSTAT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts|TCPOFOQueue|TCPRcvQDrop)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
 /// Default of `--collector.vmstat.fields`.
 pub(crate) const DEFAULT_VMSTAT_FIELDS: &str = "^(oom_kill|pgpg|pswp|pg.*fault).*";
 
@@ -108,7 +110,7 @@ pub struct Args {
     #[arg(long = "collector.cpu.info.bugs-include")]
     pub cpu_info_bugs_include: Option<String>,
     /// Regexp of diskstats devices to exclude (mutually exclusive to
-    /// device-include) [default: ^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$].
+    /// device-include) [default: ^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$].
     #[arg(long = "collector.diskstats.device-exclude")]
     pub diskstats_device_exclude: Option<String>,
     /// Regexp of diskstats devices to include (mutually exclusive to device-exclude).
@@ -125,6 +127,24 @@ pub struct Args {
     #[arg(long = "collector.filesystem.mount-timeout", default_value = "5s",
           value_parser = parse_duration)]
     pub filesystem_mount_timeout: Duration,
+    /// Comma separated list for IPVS backend stats labels.
+    #[arg(
+        long = "collector.ipvs.backend-labels",
+        default_value = "local_address,local_port,remote_address,remote_port,proto,local_mark"
+    )]
+    pub ipvs_backend_labels: String,
+    /// Regexp of hwmon chip to include (mutually exclusive to device-exclude).
+    #[arg(long = "collector.hwmon.chip-include")]
+    pub hwmon_chip_include: Option<String>,
+    /// Regexp of hwmon chip to exclude (mutually exclusive to device-include).
+    #[arg(long = "collector.hwmon.chip-exclude")]
+    pub hwmon_chip_exclude: Option<String>,
+    /// Regexp of hwmon sensor to include (mutually exclusive to sensor-exclude).
+    #[arg(long = "collector.hwmon.sensor-include")]
+    pub hwmon_sensor_include: Option<String>,
+    /// Regexp of hwmon sensor to exclude (mutually exclusive to sensor-include).
+    #[arg(long = "collector.hwmon.sensor-exclude")]
+    pub hwmon_sensor_exclude: Option<String>,
     /// Regexp of net devices to ignore for netclass collector.
     #[arg(long = "collector.netclass.ignored-devices", default_value = "^$")]
     pub netclass_ignored_devices: String,
@@ -137,6 +157,27 @@ pub struct Args {
     /// Regexp of net devices to exclude (mutually exclusive to device-include).
     #[arg(long = "collector.netdev.device-exclude")]
     pub netdev_device_exclude: Option<String>,
+    /// Use netlink to gather stats instead of /proc/net/dev.
+    #[arg(long = "collector.netdev.netlink", default_value_t = true, action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true,
+          value_parser = BoolishValueParser::new(), overrides_with = "no_netdev_netlink")]
+    pub netdev_netlink: bool,
+    /// `--no-collector.netdev.netlink`, kingpin's negation of the above.
+    #[arg(
+        long = "no-collector.netdev.netlink",
+        hide = true,
+        overrides_with = "netdev_netlink"
+    )]
+    pub no_netdev_netlink: bool,
+    /// Use (incompatible) metric names that provide more detailed stats on Linux.
+    #[arg(long = "collector.netdev.enable-detailed-metrics")]
+    pub netdev_enable_detailed_metrics: bool,
+    /// Add ifAlias label.
+    #[arg(long = "collector.netdev.label-ifalias")]
+    pub netdev_label_ifalias: bool,
+    /// Put all RAPL zones in one family with a `rapl_zone` label.
+    #[arg(long = "collector.rapl.enable-zone-label")]
+    pub rapl_enable_zone_label: bool,
     /// Regexp of fields to return for netstat collector.
     #[arg(long = "collector.netstat.fields", default_value = DEFAULT_NETSTAT_FIELDS)]
     pub netstat_fields: String,
@@ -231,7 +272,7 @@ macro_rules! collectors {
 collectors! {
     "arp" enabled true;
     "bcache" enabled false;
-    "bonding" enabled false;
+    "bonding" enabled true;
     "btrfs" enabled false;
     "buddyinfo" disabled false;
     "cgroups" disabled false;
@@ -251,7 +292,7 @@ collectors! {
     "hwmon" enabled true;
     "infiniband" enabled false;
     "interrupts" disabled false;
-    "ipvs" enabled false;
+    "ipvs" enabled true;
     "ksmd" disabled false;
     "lnstat" disabled false;
     "loadavg" enabled true;
@@ -267,14 +308,14 @@ collectors! {
     "nfs" enabled false;
     "nfsd" enabled false;
     "ntp" disabled false;
-    "nvme" enabled false;
+    "nvme" enabled true;
     "os" enabled true;
     "perf" disabled false;
     "powersupplyclass" enabled false;
     "pressure" enabled true;
     "processes" disabled false;
     "qdisc" disabled false;
-    "rapl" enabled false;
+    "rapl" enabled true;
     "runit" disabled false;
     "schedstat" enabled true;
     "selinux" enabled true;

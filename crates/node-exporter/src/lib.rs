@@ -4,11 +4,14 @@
 //!
 //! `ember node-exporter` runs it alone with node_exporter's flags ([`Args`], then
 //! [`run`]); the all-in-one `ember` mounts [`router`] on its own port and scrapes it
-//! like any target. Because every family it emits is one node_exporter 1.5 emits, with
-//! the same labels, dashboards such as "Node Exporter Full" and the node-mixin alerts
-//! and recording rules work unchanged; the interop test
-//! (`tests/vs_node_exporter.rs`) checks this against Debian's
-//! `prometheus-node-exporter` on the machine it runs on.
+//! like any target. Every family it emits is one node_exporter emits, with the same
+//! labels, help and type, so dashboards such as "Node Exporter Full" and the
+//! node-mixin alerts and recording rules work unchanged. Two tests hold it to that:
+//! `tests/e2e_fixtures.rs` runs it over node_exporter's own end-to-end fixtures
+//! (upstream's current release) and compares with upstream's expected output series by
+//! series, and `tests/vs_node_exporter.rs` runs Debian's `prometheus-node-exporter`
+//! (1.5) beside it on this machine and on Ember's fixture trees, allowing only the
+//! documented changes upstream made since 1.5.
 //!
 //! How it is shaped, and why:
 //!
@@ -32,7 +35,8 @@
 //! Dependencies beyond the workspace's usual ones: `libc`, for the system calls
 //! node_exporter makes through Go's `syscall` package — `statfs` (filesystem, selinux),
 //! `uname` (uname), `adjtimex` (timex), `localtime_r` (the time zone) and `sysconf`
-//! (page size); `regex`, because node_exporter's filter flags are regular
+//! (page size) — and for the one rtnetlink request the netdev collector makes
+//! (`rtnetlink.rs`, a few dozen lines rather than a netlink crate); `regex`, because node_exporter's filter flags are regular
 //! expressions; `glob`, for `--collector.textfile.directory` patterns; `flate2`, to
 //! answer Prometheus's `Accept-Encoding: gzip` as promhttp does.
 
@@ -43,6 +47,7 @@ mod http;
 mod metrics;
 mod process;
 mod read;
+mod rtnetlink;
 
 use std::io;
 

@@ -118,6 +118,29 @@ impl Cpu {
                 1.0,
             );
         }
+        // The clock /proc/cpuinfo reports, only while the cpufreq collector is on
+        // (node_exporter ties them so).
+        if self.cfg.cpufreq_enabled {
+            for c in &cpus {
+                let get = |k: &str| c.get(k).map(String::as_str).unwrap_or("");
+                let mhz = match c.get("cpu MHz") {
+                    None => 0.0,
+                    Some(v) => v.parse::<f64>().map_err(|_| {
+                        CollectError::invalid(&path, format!("invalid cpu MHz {v:?}"))
+                    })?,
+                };
+                out.gauge(
+                    "node_cpu_frequency_hertz",
+                    "CPU frequency in hertz from /proc/cpuinfo.",
+                    &[
+                        ("package", get("physical id")),
+                        ("core", get("core id")),
+                        ("cpu", get("processor")),
+                    ],
+                    mhz * 1e6,
+                );
+            }
+        }
         if let Some(first) = cpus.first() {
             let fields = [
                 (

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::{CollectError, Collector, Config};
 use crate::metrics::Out;
-use crate::read::{read_file, read_limited};
+use crate::read::{read_file, read_limited, read_u64};
 
 pub(crate) struct Diskstats(pub(crate) Arc<Config>);
 
@@ -162,6 +162,20 @@ impl Collector for Diskstats {
             let info = self.udev(d.major, d.minor);
             let get = |k: &str| info.get(k).map(String::as_str).unwrap_or("");
             let (major, minor) = (d.major.to_string(), d.minor.to_string());
+            // The serial printed on the label, else the short serial, else the
+            // whole one (what virtio disks have).
+            let serial = ["SCSI_IDENT_SERIAL", "ID_SERIAL_SHORT", "ID_SERIAL"]
+                .into_iter()
+                .map(get)
+                .find(|s| !s.is_empty())
+                .unwrap_or("");
+            // "1" for a spinning disk; "0" for anything else, unreadable included.
+            let rotational = self.0.sys("block").join(d.name).join("queue/rotational");
+            let rotational = if read_u64(&rotational).is_ok_and(|v| v == 1) {
+                "1"
+            } else {
+                "0"
+            };
             out.gauge(
                 "node_disk_info",
                 "Info of /sys/block/<block_device>.",
@@ -172,8 +186,9 @@ impl Collector for Diskstats {
                     ("path", get("ID_PATH")),
                     ("wwn", get("ID_WWN")),
                     ("model", get("ID_MODEL")),
-                    ("serial", get("ID_SERIAL_SHORT")),
+                    ("serial", serial),
                     ("revision", get("ID_REVISION")),
+                    ("rotational", rotational),
                 ],
                 1.0,
             );
@@ -278,7 +293,7 @@ mod tests {
         let s = samples(&text);
         // loop0 and sda1 are excluded by default, sdb has too few fields.
         assert!(!text.contains("loop0") && !text.contains("sda1") && !text.contains("sdb"));
-        assert!(s.contains(&"node_disk_info{device=\"sda\",major=\"8\",minor=\"0\",model=\"EXAMPLE_SSD_1TB\",path=\"pci-0000:00:1f.2-ata-1\",revision=\"1B2QEXM7\",serial=\"S0000000000\",wwn=\"0x5002538e00000000\"} 1"));
+        assert!(s.contains(&"node_disk_info{device=\"sda\",major=\"8\",minor=\"0\",model=\"EXAMPLE_SSD_1TB\",path=\"pci-0000:00:1f.2-ata-1\",revision=\"1B2QEXM7\",rotational=\"0\",serial=\"S0000000000\",wwn=\"0x5002538e00000000\"} 1"));
         assert!(s.contains(&"node_disk_read_bytes_total{device=\"sda\"} 5.13713216512e+11"));
         assert!(s.contains(&"node_disk_io_time_weighted_seconds_total{device=\"sda\"} 82621.804"));
         assert!(s.contains(&"node_disk_flush_requests_total{device=\"nvme0n1\"} 1200"));

@@ -1,11 +1,19 @@
-//! `edac`: correctable and uncorrectable memory errors per memory controller and
-//! csrow from `/sys/devices/system/edac/mc`.
+//! `edac`: correctable and uncorrectable memory errors per memory controller, csrow
+//! and channel from `/sys/devices/system/edac/mc`.
+//!
+//! Channels are the `ch<N>_ce_count` files of a csrow; the channel's
+//! uncorrectable count is optional (skipped when unreadable, as node_exporter does),
+//! and its DIMM label is `ch<N>_dimm_label` with `#` removed and `csrow`/`channel`
+//! prefixed with `_` (`mc#0csrow#0channel#0` -> `mc0_csrow0_channel0`), or `unknown`.
 
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+use regex::Regex;
 
 use super::{CollectError, Collector, Config};
 use crate::metrics::Out;
-use crate::read::{glob_numbered, read_u64};
+use crate::read::{dir_names, glob_numbered, read_limited, read_u64};
 
 pub(crate) struct Edac(pub(crate) Arc<Config>);
 
@@ -13,10 +21,18 @@ const CE: &str = "node_edac_correctable_errors_total";
 const UE: &str = "node_edac_uncorrectable_errors_total";
 const CSROW_CE: &str = "node_edac_csrow_correctable_errors_total";
 const CSROW_UE: &str = "node_edac_csrow_uncorrectable_errors_total";
+const CHANNEL_CE: &str = "node_edac_channel_correctable_errors_total";
+const CHANNEL_UE: &str = "node_edac_channel_uncorrectable_errors_total";
 const CE_HELP: &str = "Total correctable memory errors.";
 const UE_HELP: &str = "Total uncorrectable memory errors.";
 const CSROW_CE_HELP: &str = "Total correctable memory errors for this csrow.";
 const CSROW_UE_HELP: &str = "Total uncorrectable memory errors for this csrow.";
+const CHANNEL_CE_HELP: &str = "Total correctable memory errors for this channel.";
+const CHANNEL_UE_HELP: &str = "Total uncorrectable memory errors for this channel.";
+
+/// A channel's correctable-error file, as node_exporter matches it (unanchored).
+static CHANNEL_FILE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"ch([0-9]+)_ce_count").ok());
 
 impl Collector for Edac {
     fn update(&self, out: &mut Out) -> Result<(), CollectError> {
@@ -53,9 +69,53 @@ impl Collector for Edac {
                     &l,
                     read_u64(&row.join("ue_count"))? as f64,
                 );
+                channels(out, &row, &ctl, &n)?;
             }
         }
         Ok(())
+    }
+}
+
+/// The per-channel counters of one csrow directory.
+fn channels(out: &mut Out, row: &Path, ctl: &str, csrow: &str) -> Result<(), CollectError> {
+    let Some(re) = CHANNEL_FILE.as_ref() else {
+        return Err(CollectError::invalid(
+            row,
+            "internal regexp failed to compile",
+        ));
+    };
+    let mut names = dir_names(row).map_err(|e| CollectError::io(row, e))?;
+    names.retain(|n| n.starts_with("ch") && n.ends_with("_ce_count"));
+    for name in names {
+        let Some(ch) = re.captures(&name).and_then(|c| c.get(1)) else {
+            continue;
+        };
+        let ch = ch.as_str();
+        let label = dimm_label(row, ch);
+        let l = [
+            ("controller", ctl),
+            ("csrow", csrow),
+            ("channel", ch),
+            ("dimm_label", label.as_str()),
+        ];
+        let ce = read_u64(&row.join(&name))?;
+        out.counter(CHANNEL_CE, CHANNEL_CE_HELP, &l, ce as f64);
+        if let Ok(ue) = read_u64(&row.join(format!("ch{ch}_ue_count"))) {
+            out.counter(CHANNEL_UE, CHANNEL_UE_HELP, &l, ue as f64);
+        }
+    }
+    Ok(())
+}
+
+/// The DIMM label of a channel, cleaned up as node_exporter does.
+fn dimm_label(row: &Path, ch: &str) -> String {
+    match read_limited(&row.join(format!("ch{ch}_dimm_label")), 4096) {
+        Ok(s) => s
+            .trim()
+            .replace('#', "")
+            .replace("csrow", "_csrow")
+            .replace("channel", "_channel"),
+        Err(_) => "unknown".into(),
     }
 }
 

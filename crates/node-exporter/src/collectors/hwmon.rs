@@ -1,21 +1,29 @@
 //! `hwmon`: hardware sensors (temperatures, fans, voltages, currents, power, energy,
-//! humidity, alarms) from `/sys/class/hwmon/hwmon*` and their `device` directories,
-//! named and scaled as node_exporter names and scales them.
+//! humidity, frequencies, alarms) from `/sys/class/hwmon/hwmon*` and their `device`
+//! directories, named and scaled as node_exporter names and scales them.
+//!
+//! Chips are named after their device (`platform_coretemp_0`). Several hwmon
+//! directories can hang off one device (asus-nb-wmi has one for fans and one for
+//! WMI sensors); their names would collide, so, as node_exporter does, each then
+//! gets its `name` file's content appended, or its `hwmonN` directory name when that
+//! does not tell them apart. `--collector.hwmon.chip-include`/`-exclude` filter on
+//! the final chip name, `--collector.hwmon.sensor-include`/`-exclude` on
+//! `<chip>;<sensor>`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 use ember_exposition::MetricType;
 use regex::Regex;
 
-use super::{CollectError, Collector, Config};
+use super::{CollectError, Collector, Config, DeviceFilter};
 use crate::metrics::Out;
 use crate::read::{dir_names, read_limited};
 
 pub(crate) struct Hwmon(pub(crate) Arc<Config>);
 
-const SENSOR_TYPES: [&str; 13] = [
+const SENSOR_TYPES: [&str; 14] = [
     "vrm",
     "beep_enable",
     "update_interval",
@@ -29,6 +37,7 @@ const SENSOR_TYPES: [&str; 13] = [
     "energy",
     "humidity",
     "intrusion",
+    "freq",
 ];
 
 static FILENAME: LazyLock<Option<Regex>> =
@@ -49,14 +58,50 @@ impl Collector for Hwmon {
             }
             Err(e) => return Err(CollectError::io(&root, e)),
         };
-        let mut result = Ok(());
+        // First pass: every chip's base name, and how often each base name (and
+        // each base name with `name` file) occurs.
+        let mut entries = Vec::new();
+        let mut chip_counts: HashMap<String, usize> = HashMap::new();
+        let mut name_counts: HashMap<(String, String), usize> = HashMap::new();
         for name in names {
             let dir = root.join(&name);
             // Follows symlinks; broken links and plain files are skipped.
             if !std::fs::metadata(&dir).is_ok_and(|m| m.is_dir()) {
                 continue;
             }
-            if let Err(e) = update_hwmon(out, &dir) {
+            let Ok(base) = hwmon_name(&dir) else {
+                continue;
+            };
+            let name_file = read_limited(&dir.join("name"), 4096)
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default();
+            *chip_counts.entry(base.clone()).or_default() += 1;
+            *name_counts
+                .entry((base.clone(), name_file.clone()))
+                .or_default() += 1;
+            entries.push((dir, name, base, name_file));
+        }
+        // Second pass: a unique chip name for each, then the filter, then the sensors.
+        let mut result = Ok(());
+        for (dir, dir_name, base, name_file) in entries {
+            let mut chip = base.clone();
+            if chip_counts.get(&base).copied().unwrap_or(0) > 1 {
+                let mut suffix = clean_name(&name_file);
+                if suffix.is_empty()
+                    || name_counts
+                        .get(&(base.clone(), name_file))
+                        .copied()
+                        .unwrap_or(0)
+                        > 1
+                {
+                    suffix = clean_name(&dir_name);
+                }
+                chip = format!("{base}_{suffix}");
+            }
+            if self.0.hwmon_chip_filter.ignored(&chip) {
+                continue;
+            }
+            if let Err(e) = update_hwmon(out, &dir, &chip, &self.0.hwmon_sensor_filter) {
                 result = Err(e);
             }
         }
@@ -64,8 +109,12 @@ impl Collector for Hwmon {
     }
 }
 
-fn update_hwmon(out: &mut Out, dir: &Path) -> Result<(), CollectError> {
-    let chip = hwmon_name(dir)?;
+fn update_hwmon(
+    out: &mut Out,
+    dir: &Path,
+    chip: &str,
+    sensors: &DeviceFilter,
+) -> Result<(), CollectError> {
     let mut data = SensorData::new();
     collect_sensor_data(dir, &mut data)?;
     let device = dir.join("device");
@@ -76,20 +125,23 @@ fn update_hwmon(out: &mut Out, dir: &Path) -> Result<(), CollectError> {
         out.gauge(
             "node_hwmon_chip_names",
             "Annotation metric for human-readable chip names",
-            &[("chip", &chip), ("chip_name", &chip_name)],
+            &[("chip", chip), ("chip_name", &chip_name)],
             1.0,
         );
     }
     for (sensor, props) in &data {
+        if sensors.ignored(&format!("{chip};{sensor}")) {
+            continue;
+        }
         let Some((sensor_type, _, _)) = explode(sensor) else {
             continue;
         };
-        let labels = [("chip", chip.as_str()), ("sensor", sensor.as_str())];
+        let labels = [("chip", chip), ("sensor", sensor.as_str())];
         if let Some(label) = props.get("label") {
             out.gauge(
                 "node_hwmon_sensor_label",
                 "Label for given chip and sensor",
-                &[("chip", &chip), ("sensor", sensor), ("label", label)],
+                &[("chip", chip), ("sensor", sensor), ("label", label)],
                 1.0,
             );
         }
@@ -150,6 +202,19 @@ fn update_hwmon(out: &mut Out, dir: &Path) -> Result<(), CollectError> {
             let Ok(v) = value.parse::<f64>() else {
                 continue;
             };
+            // A (GPU) frequency is named after its label, which replaces the sensor
+            // label; without a label it is not exported.
+            if sensor_type == "freq" && element == "input" {
+                if let Some(label) = props.get("label") {
+                    out.gauge(
+                        &format!("{name}_freq_mhz"),
+                        "Hardware monitor for GPU frequency in MHz",
+                        &[("chip", chip), ("sensor", &clean_name(label))],
+                        v / 1_000_000.0,
+                    );
+                }
+                continue;
+            }
             let (name, help, metric_type, v) = describe(sensor_type, element, name, v);
             out.add(&name, &help, metric_type, &labels, v);
         }

@@ -1,5 +1,10 @@
 //! `mdadm`: state, disks and sync progress of software RAID devices from
-//! `/proc/mdstat`.
+//! `/proc/mdstat`, and the raid disk and degraded disk counts from
+//! `/sys/block/md*/md`.
+//!
+//! As node_exporter (and procfs's `Mdraids`), the sysfs part reads every attribute
+//! of every array first and emits nothing of it if one read fails; a missing
+//! attribute makes the collector report no data, any other failure an error.
 
 use std::sync::{Arc, LazyLock};
 
@@ -7,7 +12,7 @@ use regex::Regex;
 
 use super::{CollectError, Collector, Config};
 use crate::metrics::Out;
-use crate::read::read_proc;
+use crate::read::{dir_names, read_proc, read_sys};
 
 pub(crate) struct Mdadm(pub(crate) Arc<Config>);
 
@@ -87,8 +92,118 @@ impl Collector for Mdadm {
                 md.blocks_synced as f64,
             );
         }
+        for raid in mdraids(&self.0)? {
+            let dev = [("device", raid.device.as_str())];
+            if let Some(n) = raid.disks {
+                out.gauge(
+                    "node_md_raid_disks",
+                    "Number of raid disks on device.",
+                    &dev,
+                    n as f64,
+                );
+            }
+            out.gauge(
+                "node_md_degraded",
+                "Number of degraded disks on device.",
+                &dev,
+                raid.degraded as f64,
+            );
+        }
         Ok(())
     }
+}
+
+/// What the collector uses of an array's sysfs directory.
+#[derive(Debug, PartialEq)]
+struct Mdraid {
+    device: String,
+    /// `raid_disks`: devices in the complete array; none for containers, or when
+    /// the level or the count is unknown.
+    disks: Option<u64>,
+    /// `degraded`, for the levels with redundancy; 0 for the others.
+    degraded: u64,
+}
+
+/// The arrays under `/sys/block/md*/md`, in name order.
+fn mdraids(cfg: &Config) -> Result<Vec<Mdraid>, CollectError> {
+    let block = cfg.sys("block");
+    let names = match dir_names(&block) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(CollectError::io(&block, e)),
+    };
+    let mut out = Vec::new();
+    for name in names.into_iter().filter(|n| n.starts_with("md")) {
+        let dir = block.join(&name).join("md");
+        if dir.symlink_metadata().is_err() {
+            continue;
+        }
+        // A missing attribute is "no data", as node_exporter maps ErrNotExist.
+        let sys = |file: &str| -> Result<String, CollectError> {
+            let p = dir.join(file);
+            read_sys(&p).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    CollectError::NoData(format!("{} does not exist", p.display()))
+                } else {
+                    CollectError::io(&p, e)
+                }
+            })
+        };
+        let uint = |file: &str| -> Result<u64, CollectError> {
+            let v = sys(file)?;
+            v.parse()
+                .map_err(|_| CollectError::invalid(&dir.join(file), format!("not a number: {v:?}")))
+        };
+        let level = sys("level")?;
+        sys("array_state")?;
+        sys("metadata_version")?;
+        let disks = match level.as_str() {
+            "container" | "imsm" | "ddf" | "" => None,
+            _ => {
+                let raw = sys("raid_disks")?;
+                // While reshaping the file reads "current (previous)".
+                raw.split(' ').next().and_then(|n| n.parse().ok())
+            }
+        };
+        sys("uuid")?;
+        let mut components = dir_names(&dir).map_err(|e| CollectError::io(&dir, e))?;
+        components.retain(|c| c.starts_with("dev-"));
+        for c in &components {
+            sys(&format!("{c}/state"))?;
+        }
+        if matches!(
+            level.as_str(),
+            "raid0" | "raid4" | "raid5" | "raid6" | "raid10"
+        ) {
+            uint("chunk_size")?;
+        }
+        let mut degraded = 0;
+        if matches!(
+            level.as_str(),
+            "raid1" | "raid4" | "raid5" | "raid6" | "raid10"
+        ) {
+            degraded = uint("degraded")?;
+            sys("sync_action")?;
+            let completed = sys("sync_completed")?;
+            if completed != "none" {
+                let mut parts = completed.split(" / ");
+                let ok = parts.next().is_some_and(|a| a.parse::<u64>().is_ok())
+                    && parts.next().is_some_and(|b| b.parse::<u64>().is_ok());
+                if !ok {
+                    return Err(CollectError::invalid(
+                        &dir.join("sync_completed"),
+                        format!("expected \"done / total\": {completed:?}"),
+                    ));
+                }
+            }
+        }
+        out.push(Mdraid {
+            device: name,
+            disks,
+            degraded,
+        });
+    }
+    Ok(out)
 }
 
 /// Parses /proc/mdstat as procfs does.

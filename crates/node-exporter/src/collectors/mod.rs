@@ -18,6 +18,7 @@ use crate::args::{self, Args};
 use crate::metrics::Out;
 
 mod arp;
+mod bonding;
 mod conntrack;
 mod cpu;
 mod cpufreq;
@@ -28,14 +29,17 @@ mod entropy;
 mod filefd;
 mod filesystem;
 mod hwmon;
+mod ipvs;
 mod loadavg;
 mod mdadm;
 mod meminfo;
 mod netclass;
 mod netdev;
 mod netstat;
+mod nvme;
 mod os;
 mod pressure;
+mod rapl;
 mod schedstat;
 mod selinux;
 mod sockstat;
@@ -122,6 +126,15 @@ impl DeviceFilter {
         })
     }
 
+    /// A filter with both regexps allowed at once, as node_exporter builds the
+    /// hwmon filters (a name must then match the include and not the exclude).
+    fn both(flag: &str, exclude: Option<&str>, include: Option<&str>) -> Result<Self, Error> {
+        Ok(DeviceFilter {
+            exclude: compile_opt(&format!("collector.{flag}-exclude"), exclude)?,
+            include: compile_opt(&format!("collector.{flag}-include"), include)?,
+        })
+    }
+
     /// Whether `name` is filtered out.
     pub(crate) fn ignored(&self, name: &str) -> bool {
         self.exclude.as_ref().is_some_and(|r| r.is_match(name))
@@ -155,14 +168,24 @@ pub(crate) struct Config {
     pub(crate) cpu_info: bool,
     pub(crate) cpu_flags_include: Option<Regex>,
     pub(crate) cpu_bugs_include: Option<Regex>,
+    /// Whether the cpufreq collector is enabled (the cpu collector then adds the
+    /// frequencies of /proc/cpuinfo).
+    pub(crate) cpufreq_enabled: bool,
     pub(crate) diskstats_filter: DeviceFilter,
+    pub(crate) hwmon_chip_filter: DeviceFilter,
+    pub(crate) hwmon_sensor_filter: DeviceFilter,
+    pub(crate) ipvs_labels: Vec<&'static str>,
     pub(crate) mount_points_exclude: Regex,
     pub(crate) fs_types_exclude: Regex,
     pub(crate) mount_timeout: Duration,
     pub(crate) netclass_ignored: Regex,
     pub(crate) netclass_ignore_invalid_speed: bool,
     pub(crate) netdev_filter: DeviceFilter,
+    pub(crate) netdev_netlink: bool,
+    pub(crate) netdev_detailed: bool,
+    pub(crate) netdev_label_ifalias: bool,
     pub(crate) netstat_fields: Regex,
+    pub(crate) rapl_zone_label: bool,
     pub(crate) stat_softirq: bool,
     pub(crate) textfile_directory: String,
     pub(crate) vmstat_fields: Regex,
@@ -200,11 +223,23 @@ impl Config {
             cpu_info,
             cpu_flags_include,
             cpu_bugs_include,
+            cpufreq_enabled: a.enabled_collectors().contains(&"cpufreq"),
             diskstats_filter: DeviceFilter::new(
                 "diskstats",
                 disk_exclude,
                 a.diskstats_device_include.as_deref(),
             )?,
+            hwmon_chip_filter: DeviceFilter::both(
+                "hwmon.chip",
+                a.hwmon_chip_exclude.as_deref(),
+                a.hwmon_chip_include.as_deref(),
+            )?,
+            hwmon_sensor_filter: DeviceFilter::both(
+                "hwmon.sensor",
+                a.hwmon_sensor_exclude.as_deref(),
+                a.hwmon_sensor_include.as_deref(),
+            )?,
+            ipvs_labels: ipvs::backend_labels(&a.ipvs_backend_labels)?,
             mount_points_exclude: compile(
                 "collector.filesystem.mount-points-exclude",
                 &a.filesystem_mount_points_exclude,
@@ -224,7 +259,11 @@ impl Config {
                 a.netdev_device_exclude.as_deref(),
                 a.netdev_device_include.as_deref(),
             )?,
+            netdev_netlink: a.netdev_netlink && !a.no_netdev_netlink,
+            netdev_detailed: a.netdev_enable_detailed_metrics,
+            netdev_label_ifalias: a.netdev_label_ifalias,
             netstat_fields: compile("collector.netstat.fields", &a.netstat_fields)?,
+            rapl_zone_label: a.rapl_enable_zone_label,
             stat_softirq: a.stat_softirq,
             textfile_directory: a.textfile_directory.clone(),
             vmstat_fields: compile("collector.vmstat.fields", &a.vmstat_fields)?,
@@ -266,6 +305,7 @@ pub(crate) fn build(name: &str, cfg: &Arc<Config>) -> Option<Arc<dyn Collector>>
     let c = Arc::clone(cfg);
     Some(match name {
         "arp" => Arc::new(arp::Arp(c)),
+        "bonding" => Arc::new(bonding::Bonding(c)),
         "conntrack" => Arc::new(conntrack::Conntrack(c)),
         "cpu" => Arc::new(cpu::Cpu::new(c)),
         "cpufreq" => Arc::new(cpufreq::CpuFreq(c)),
@@ -276,14 +316,17 @@ pub(crate) fn build(name: &str, cfg: &Arc<Config>) -> Option<Arc<dyn Collector>>
         "filefd" => Arc::new(filefd::FileFd(c)),
         "filesystem" => Arc::new(filesystem::Filesystem::new(c)),
         "hwmon" => Arc::new(hwmon::Hwmon(c)),
+        "ipvs" => Arc::new(ipvs::Ipvs(c)),
         "loadavg" => Arc::new(loadavg::Loadavg(c)),
         "mdadm" => Arc::new(mdadm::Mdadm(c)),
         "meminfo" => Arc::new(meminfo::Meminfo(c)),
         "netclass" => Arc::new(netclass::NetClass(c)),
         "netdev" => Arc::new(netdev::NetDev(c)),
         "netstat" => Arc::new(netstat::NetStat(c)),
+        "nvme" => Arc::new(nvme::Nvme(c)),
         "os" => Arc::new(os::Os(c)),
         "pressure" => Arc::new(pressure::Pressure(c)),
+        "rapl" => Arc::new(rapl::Rapl(c)),
         "schedstat" => Arc::new(schedstat::Schedstat(c)),
         "selinux" => Arc::new(selinux::Selinux),
         "sockstat" => Arc::new(sockstat::Sockstat(c)),

@@ -95,6 +95,12 @@ impl NetClass {
         let broadcast = text("broadcast")?.unwrap_or_default();
         let duplex = text("duplex")?.unwrap_or_default();
         let ifalias = text("ifalias")?.unwrap_or_default();
+        // The administrative state is the IFF_UP bit of the flags.
+        let adminstate = match num("flags")? {
+            None => "unknown",
+            Some(f) if f & libc::IFF_UP as i64 != 0 => "up",
+            Some(_) => "down",
+        };
         out.gauge(
             "node_network_info",
             "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
@@ -104,6 +110,7 @@ impl NetClass {
                 ("broadcast", &broadcast),
                 ("duplex", &duplex),
                 ("operstate", &operstate),
+                ("adminstate", adminstate),
                 ("ifalias", &ifalias),
             ],
             1.0,
@@ -149,10 +156,10 @@ mod tests {
         has("node_network_up{device=\"eth0\"} 1");
         has("node_network_up{device=\"lo\"} 0");
         has(
-            "node_network_info{address=\"52:54:00:12:34:56\",broadcast=\"ff:ff:ff:ff:ff:ff\",device=\"eth0\",duplex=\"full\",ifalias=\"\",operstate=\"up\"} 1",
+            "node_network_info{address=\"52:54:00:12:34:56\",adminstate=\"up\",broadcast=\"ff:ff:ff:ff:ff:ff\",device=\"eth0\",duplex=\"full\",ifalias=\"\",operstate=\"up\"} 1",
         );
         has(
-            "node_network_info{address=\"00:00:00:00:00:00\",broadcast=\"00:00:00:00:00:00\",device=\"lo\",duplex=\"\",ifalias=\"uplink to switch\",operstate=\"unknown\"} 1",
+            "node_network_info{address=\"00:00:00:00:00:00\",adminstate=\"up\",broadcast=\"00:00:00:00:00:00\",device=\"lo\",duplex=\"\",ifalias=\"uplink to switch\",operstate=\"unknown\"} 1",
         );
         has("node_network_flags{device=\"eth0\"} 4099");
         has("node_network_speed_bytes{device=\"eth0\"} 1.25e+08");

@@ -1,70 +1,207 @@
-//! `netdev`: per-interface traffic counters from `/proc/net/dev`, filtered by
+//! `netdev`: per-interface traffic counters, filtered by
 //! `--collector.netdev.device-include`/`-exclude`.
 //!
-//! node_exporter 1.5 reads these over rtnetlink and folds the detailed error
-//! counters into /proc/net/dev's columns (`receive_drop` = dropped + missed, and so
-//! on); /proc/net/dev is the kernel's own such folding, so the values are the same.
-//! The one counter netlink adds, `receive_nohandler`, comes from
-//! `/sys/class/net/<dev>/statistics/rx_nohandler`.
+//! As node_exporter, the counters come over rtnetlink by default
+//! (`--collector.netdev.netlink`, see [`crate::rtnetlink`]): the interfaces of the
+//! exporter's network namespace, whatever `--path.procfs` says, with
+//! `receive_nohandler`. `--no-collector.netdev.netlink` reads
+//! `<procfs>/net/dev` instead. Unless `--collector.netdev.enable-detailed-metrics`,
+//! netlink's detailed error counters are folded into /proc/net/dev's columns the way
+//! the kernel folds them there (`receive_drop` = dropped + missed, and so on), and
+//! either source's `errors`/`dropped` are spelled `errs`/`drop`.
 
 use std::sync::Arc;
 
 use super::{CollectError, Collector, Config};
 use crate::metrics::Out;
-use crate::read::{read_file, read_u64};
+use crate::read::{read_file, read_sys};
+use crate::rtnetlink;
 
 pub(crate) struct NetDev(pub(crate) Arc<Config>);
 
+/// /proc/net/dev's columns, under node_exporter's keys.
 const COLUMNS: [&str; 16] = [
     "receive_bytes",
     "receive_packets",
-    "receive_errs",
-    "receive_drop",
+    "receive_errors",
+    "receive_dropped",
     "receive_fifo",
     "receive_frame",
     "receive_compressed",
     "receive_multicast",
     "transmit_bytes",
     "transmit_packets",
-    "transmit_errs",
-    "transmit_drop",
+    "transmit_errors",
+    "transmit_dropped",
     "transmit_fifo",
     "transmit_colls",
     "transmit_carrier",
     "transmit_compressed",
 ];
 
+/// node_exporter's keys for the fields of `rtnl_link_stats64` it exports.
+const NETLINK_KEYS: [(&str, &str); 24] = [
+    ("rx_packets", "receive_packets"),
+    ("tx_packets", "transmit_packets"),
+    ("rx_bytes", "receive_bytes"),
+    ("tx_bytes", "transmit_bytes"),
+    ("rx_errors", "receive_errors"),
+    ("tx_errors", "transmit_errors"),
+    ("rx_dropped", "receive_dropped"),
+    ("tx_dropped", "transmit_dropped"),
+    ("multicast", "multicast"),
+    ("collisions", "collisions"),
+    ("rx_length_errors", "receive_length_errors"),
+    ("rx_over_errors", "receive_over_errors"),
+    ("rx_crc_errors", "receive_crc_errors"),
+    ("rx_frame_errors", "receive_frame_errors"),
+    ("rx_fifo_errors", "receive_fifo_errors"),
+    ("rx_missed_errors", "receive_missed_errors"),
+    ("tx_aborted_errors", "transmit_aborted_errors"),
+    ("tx_carrier_errors", "transmit_carrier_errors"),
+    ("tx_fifo_errors", "transmit_fifo_errors"),
+    ("tx_heartbeat_errors", "transmit_heartbeat_errors"),
+    ("tx_window_errors", "transmit_window_errors"),
+    ("rx_compressed", "receive_compressed"),
+    ("tx_compressed", "transmit_compressed"),
+    ("rx_nohandler", "receive_nohandler"),
+];
+
+/// One device's counters by key.
+type Stats = Vec<(String, u64)>;
+
 impl Collector for NetDev {
     fn update(&self, out: &mut Out) -> Result<(), CollectError> {
-        let path = self.0.proc("net/dev");
-        let text = read_file(&path)?;
-        for (dev, values) in parse(&text).map_err(|m| CollectError::invalid(&path, m))? {
-            if self.0.netdev_filter.ignored(dev) {
-                continue;
+        let devices = if self.0.netdev_netlink {
+            self.netlink()?
+        } else {
+            self.proc_net_dev()?
+        };
+        for (dev, mut stats) in devices {
+            if !self.0.netdev_detailed {
+                legacy(&mut stats);
             }
-            for (key, v) in COLUMNS.iter().zip(values) {
-                emit(out, dev, key, v as f64);
-            }
-            let nohandler = self
-                .0
-                .sys("class/net")
-                .join(dev)
-                .join("statistics/rx_nohandler");
-            if let Ok(v) = read_u64(&nohandler) {
-                emit(out, dev, "receive_nohandler", v as f64);
+            let ifalias = if self.0.netdev_label_ifalias {
+                let p = self.0.sys("class/net").join(&dev).join("ifalias");
+                Some(read_sys(&p).unwrap_or_default())
+            } else {
+                None
+            };
+            for (key, v) in stats {
+                let mut labels = vec![("device", dev.as_str())];
+                if let Some(a) = &ifalias {
+                    labels.push(("ifalias", a));
+                }
+                out.counter(
+                    &format!("node_network_{key}_total"),
+                    &format!("Network device statistic {key}."),
+                    &labels,
+                    v as f64,
+                );
             }
         }
         Ok(())
     }
 }
 
-fn emit(out: &mut Out, dev: &str, key: &str, v: f64) {
-    out.counter(
-        &format!("node_network_{key}_total"),
-        &format!("Network device statistic {key}."),
-        &[("device", dev)],
-        v,
-    );
+impl NetDev {
+    fn netlink(&self) -> Result<Vec<(String, Stats)>, CollectError> {
+        let links = rtnetlink::links().map_err(|e| CollectError::Io {
+            path: "rtnetlink".into(),
+            source: e,
+        })?;
+        let mut out = Vec::new();
+        for link in links {
+            if self.0.netdev_filter.ignored(&link.name) {
+                continue;
+            }
+            let Some(v) = link.stats else { continue };
+            let stats = NETLINK_KEYS
+                .iter()
+                .map(|(field, key)| ((*key).to_owned(), v[rtnetlink::field(field)]))
+                .collect();
+            out.push((link.name, stats));
+        }
+        Ok(out)
+    }
+
+    fn proc_net_dev(&self) -> Result<Vec<(String, Stats)>, CollectError> {
+        let path = self.0.proc("net/dev");
+        let text = read_file(&path)?;
+        let mut out = Vec::new();
+        for (dev, values) in parse(&text).map_err(|m| CollectError::invalid(&path, m))? {
+            if self.0.netdev_filter.ignored(dev) {
+                continue;
+            }
+            let stats = COLUMNS
+                .iter()
+                .zip(values)
+                .map(|(k, v)| ((*k).to_owned(), v))
+                .collect();
+            out.push((dev.to_owned(), stats));
+        }
+        Ok(out)
+    }
+}
+
+/// Folds the detailed counters into /proc/net/dev's, as the kernel's
+/// `dev_seq_printf_stats` does, and renames them as node_exporter's `legacy` does.
+fn legacy(stats: &mut Stats) {
+    let mut take = |key: &str| -> Option<u64> {
+        let i = stats.iter().position(|(k, _)| k == key)?;
+        Some(stats.remove(i).1)
+    };
+    let mut folded: Vec<(&str, u64)> = Vec::new();
+    if let Some(v) = take("receive_errors") {
+        folded.push(("receive_errs", v));
+    }
+    if let Some(v) = take("receive_dropped") {
+        folded.push((
+            "receive_drop",
+            v + take("receive_missed_errors").unwrap_or(0),
+        ));
+    }
+    if let Some(v) = take("receive_fifo_errors") {
+        folded.push(("receive_fifo", v));
+    }
+    if let Some(v) = take("receive_frame_errors") {
+        let sum = [
+            "receive_length_errors",
+            "receive_over_errors",
+            "receive_crc_errors",
+        ]
+        .iter()
+        .map(|k| take(k).unwrap_or(0))
+        .sum::<u64>();
+        folded.push(("receive_frame", v + sum));
+    }
+    if let Some(v) = take("multicast") {
+        folded.push(("receive_multicast", v));
+    }
+    if let Some(v) = take("transmit_errors") {
+        folded.push(("transmit_errs", v));
+    }
+    if let Some(v) = take("transmit_dropped") {
+        folded.push(("transmit_drop", v));
+    }
+    if let Some(v) = take("transmit_fifo_errors") {
+        folded.push(("transmit_fifo", v));
+    }
+    if let Some(v) = take("collisions") {
+        folded.push(("transmit_colls", v));
+    }
+    if let Some(v) = take("transmit_carrier_errors") {
+        let sum = [
+            "transmit_aborted_errors",
+            "transmit_heartbeat_errors",
+            "transmit_window_errors",
+        ]
+        .iter()
+        .map(|k| take(k).unwrap_or(0))
+        .sum::<u64>();
+        folded.push(("transmit_carrier", v + sum));
+    }
+    stats.extend(folded.into_iter().map(|(k, v)| (k.to_owned(), v)));
 }
 
 /// The interface lines of /proc/net/dev: name and its 16 counters.
@@ -101,23 +238,67 @@ mod tests {
     use super::*;
     use crate::collectors::testutil::*;
 
+    const PROC: &str = "--collector.netdev.netlink=false";
+
     #[test]
     fn fixture() {
-        let text = collect_ok("netdev", &[]);
+        let text = collect_ok("netdev", &[PROC]);
         let s = samples(&text);
         assert!(s.contains(&"node_network_receive_bytes_total{device=\"eth0\"} 2.52761432e+08"));
         assert!(s.contains(&"node_network_transmit_carrier_total{device=\"eth0\"} 11"));
-        assert!(s.contains(&"node_network_receive_nohandler_total{device=\"eth0\"} 13"));
+        assert!(s.contains(&"node_network_receive_errs_total{device=\"eth0\"} 1"));
         assert!(s.contains(&"node_network_receive_multicast_total{device=\"lo\"} 0"));
         assert!(text.contains("# HELP node_network_transmit_colls_total Network device statistic transmit_colls.\n# TYPE node_network_transmit_colls_total counter\n"));
-        assert_eq!(s.len(), 33);
+        // /proc/net/dev has no rx_nohandler.
+        assert!(!text.contains("nohandler"));
+        assert_eq!(s.len(), 32);
+    }
+
+    #[test]
+    fn detailed_and_ifalias() {
+        let text = collect_ok(
+            "netdev",
+            &[
+                PROC,
+                "--collector.netdev.enable-detailed-metrics",
+                "--collector.netdev.label-ifalias",
+            ],
+        );
+        assert!(text.contains(
+            "node_network_receive_errors_total{device=\"lo\",ifalias=\"uplink to switch\"} 0"
+        ));
+    }
+
+    #[test]
+    fn netlink_reads_this_namespace() {
+        let text = collect_ok("netdev", &["--collector.netdev.device-include=^lo$"]);
+        assert!(text.contains("node_network_receive_nohandler_total{device=\"lo\"}"));
+        assert!(text.contains("node_network_transmit_colls_total{device=\"lo\"}"));
+        assert!(!text.contains("_errors_total"));
+    }
+
+    #[test]
+    fn folds_like_the_kernel() {
+        let mut stats: Stats = NETLINK_KEYS
+            .iter()
+            .enumerate()
+            .map(|(i, (_, k))| ((*k).to_owned(), i as u64))
+            .collect();
+        legacy(&mut stats);
+        let get = |k: &str| stats.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+        // dropped (6) + missed (15); frame (13) + length (10) + over (11) + crc (12).
+        assert_eq!(get("receive_drop"), Some(21));
+        assert_eq!(get("receive_frame"), Some(46));
+        // carrier (17) + aborted (16) + heartbeat (19) + window (20).
+        assert_eq!(get("transmit_carrier"), Some(72));
+        assert_eq!(stats.len(), 17);
     }
 
     #[test]
     fn filters() {
-        let text = collect_ok("netdev", &["--collector.netdev.device-exclude=^lo$"]);
+        let text = collect_ok("netdev", &[PROC, "--collector.netdev.device-exclude=^lo$"]);
         assert!(!text.contains("\"lo\""));
-        let text = collect_ok("netdev", &["--collector.netdev.device-include=^lo$"]);
+        let text = collect_ok("netdev", &[PROC, "--collector.netdev.device-include=^lo$"]);
         assert!(!text.contains("\"eth0\""));
     }
 

@@ -1,4 +1,10 @@
-//! `pressure`: pressure stall information totals from `/proc/pressure/{cpu,io,memory}`.
+//! `pressure`: pressure stall information totals from
+//! `/proc/pressure/{cpu,io,memory,irq}`.
+//!
+//! As node_exporter: a resource whose file is missing is skipped (IRQ pressure needs
+//! Linux 6.1), the collector reports no data only when none is there or PSI is
+//! switched off (`EOPNOTSUPP`), and a file lacking a line its metrics need (`some`
+//! for all but irq, `full` for all but cpu) means no data too.
 
 use std::sync::Arc;
 
@@ -9,7 +15,7 @@ use crate::read::read_proc;
 pub(crate) struct Pressure(pub(crate) Arc<Config>);
 
 /// (resource, line, metric, help).
-const METRICS: [(&str, &str, &str, &str); 5] = [
+const METRICS: [(&str, &str, &str, &str); 6] = [
     (
         "cpu",
         "some",
@@ -40,20 +46,26 @@ const METRICS: [(&str, &str, &str, &str); 5] = [
         "node_pressure_memory_stalled_seconds_total",
         "Total time in seconds no process could make progress due to memory congestion",
     ),
+    (
+        "irq",
+        "full",
+        "node_pressure_irq_stalled_seconds_total",
+        "Total time in seconds no process could make progress due to IRQ congestion",
+    ),
 ];
 
 impl Collector for Pressure {
     fn update(&self, out: &mut Out) -> Result<(), CollectError> {
-        for resource in ["cpu", "io", "memory"] {
+        let mut found = 0;
+        for resource in ["cpu", "io", "memory", "irq"] {
             let path = self.0.proc(&format!("pressure/{resource}"));
             let text = match read_proc(&path) {
                 Ok(t) => t,
-                Err(e)
-                    if e.kind() == std::io::ErrorKind::NotFound
-                        || e.raw_os_error() == Some(libc::EOPNOTSUPP) =>
-                {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
                     return Err(CollectError::NoData(
-                        "pressure information is unavailable (needs Linux >= 4.20 with CONFIG_PSI and psi=1)".into(),
+                        "pressure information is disabled, add psi=1 to the kernel command line"
+                            .into(),
                     ));
                 }
                 Err(e) => return Err(CollectError::io(&path, e)),
@@ -63,10 +75,20 @@ impl Collector for Pressure {
                     continue;
                 }
                 let total = total(&text, line).map_err(|m| CollectError::invalid(&path, m))?;
-                if let Some(us) = total {
-                    out.counter(name, help, &[], us as f64 / 1000.0 / 1000.0);
-                }
+                let Some(us) = total else {
+                    return Err(CollectError::NoData(format!(
+                        "{}: no '{line}' data",
+                        path.display()
+                    )));
+                };
+                out.counter(name, help, &[], us as f64 / 1000.0 / 1000.0);
             }
+            found += 1;
+        }
+        if found == 0 {
+            return Err(CollectError::NoData(
+                "pressure information is unavailable (needs Linux >= 4.20 with CONFIG_PSI)".into(),
+            ));
         }
         Ok(())
     }
