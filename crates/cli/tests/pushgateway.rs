@@ -103,6 +103,38 @@ fn exposition(port: u16) -> BTreeMap<String, Vec<String>> {
     out
 }
 
+/// `/api/v1/metrics` with groups in a fixed order, push times as `zero`/`set` and
+/// the families' `time_stamp`s as present or not.
+fn api_metrics(port: u16) -> serde_json::Value {
+    use serde_json::Value;
+    let (code, body) = request(port, "GET", "/api/v1/metrics", &[], b"").expect("api");
+    assert_eq!(code, 200);
+    let mut v: Value = serde_json::from_slice(&body).expect("json");
+    let Some(groups) = v["data"].as_array_mut() else {
+        panic!("no data array: {v}");
+    };
+    for g in groups.iter_mut() {
+        let Some(obj) = g.as_object_mut() else {
+            continue;
+        };
+        for (name, fam) in obj.iter_mut() {
+            if let Some(ts) = fam.get_mut("time_stamp") {
+                *ts = Value::Bool(ts.is_string());
+            }
+            if name.starts_with("push_")
+                && let Some(ms) = fam["metrics"].as_array_mut()
+            {
+                for m in ms {
+                    let zero = m["value"] == "0";
+                    m["value"] = Value::String(if zero { "zero" } else { "set" }.into());
+                }
+            }
+        }
+    }
+    groups.sort_by_key(|g| g["labels"].to_string());
+    v
+}
+
 struct Step {
     what: &'static str,
     method: &'static str,
@@ -142,7 +174,7 @@ fn protobuf_body() -> Vec<u8> {
             help: Some("Latency, pushed as protobuf.".into()),
             r#type: Some(MetricType::Histogram as i32),
             metric: vec![Metric {
-                histogram: Some(Histogram {
+                histogram: Some(Box::new(Histogram {
                     sample_count: Some(3),
                     sample_sum: Some(0.75),
                     bucket: vec![
@@ -158,7 +190,7 @@ fn protobuf_body() -> Vec<u8> {
                         },
                     ],
                     ..Histogram::default()
-                }),
+                })),
                 ..Metric::default()
             }],
             unit: None,
@@ -377,6 +409,12 @@ fn same_answers_as_debian_pushgateway() {
             ));
         }
     }
+    let (dj, ej) = (api_metrics(dp), api_metrics(ep));
+    if dj != ej {
+        mismatches.push(format!(
+            "/api/v1/metrics differs:\n  debian {dj}\n  ember  {ej}"
+        ));
+    }
     assert!(
         mismatches.is_empty(),
         "{} mismatch(es):\n{}",
@@ -452,4 +490,54 @@ fn restart_keeps_groups_and_corrupt_file_is_survived() {
         let _ = std::io::Read::read_to_string(&mut s, &mut err);
     }
     assert!(err.contains("corrupt persistence file"), "logged: {err}");
+}
+
+#[test]
+fn groups_expire_when_asked() {
+    let port = free_port();
+    let _gw = start_ember(port, &["--push.expire-after=1s"]);
+    let (code, _) = request(port, "PUT", "/metrics/job/done", &[], b"finished 1\n").expect("push");
+    assert_eq!(code, 200);
+    assert!(exposition(port).contains_key("finished"));
+    let t = Instant::now();
+    while exposition(port).contains_key("finished") {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "group not expired after 10 s with --push.expire-after=1s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn server_scraping_with_honor_labels_keeps_pushed_job_and_instance() {
+    let (gp, sp) = (free_port(), free_port());
+    let _gw = start_ember(gp, &[]);
+    let body = "# TYPE batch_done gauge\nbatch_done 1\n";
+    let (code, _) = request(
+        gp,
+        "PUT",
+        "/metrics/job/nightly/instance/db1",
+        &[],
+        body.as_bytes(),
+    )
+    .expect("push");
+    assert_eq!(code, 200);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: pushgateway\n    honor_labels: true\n    static_configs:\n      - targets: ['127.0.0.1:{gp}']\n"
+    );
+    let _server = common::start_ember(dir.path(), &config, sp, &[]);
+    let t = Instant::now();
+    loop {
+        let (_, out) = get(sp, "/api/v1/query?query=batch_done").expect("query");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        if let Some(r) = v["data"]["result"].as_array().and_then(|r| r.first()) {
+            assert_eq!(r["metric"]["job"], "nightly", "{v}");
+            assert_eq!(r["metric"]["instance"], "db1", "{v}");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "never scraped: {v}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }

@@ -89,8 +89,8 @@ pub struct Gauge {
 pub struct Counter {
     #[prost(double, optional, tag = "1")]
     pub value: Option<f64>,
-    #[prost(message, optional, tag = "2")]
-    pub exemplar: Option<Exemplar>,
+    #[prost(message, optional, boxed, tag = "2")]
+    pub exemplar: Option<Box<Exemplar>>,
     #[prost(message, optional, tag = "3")]
     pub created_timestamp: Option<Timestamp>,
 }
@@ -184,8 +184,8 @@ pub struct Bucket {
     pub cumulative_count_float: Option<f64>,
     #[prost(double, optional, tag = "2")]
     pub upper_bound: Option<f64>,
-    #[prost(message, optional, tag = "3")]
-    pub exemplar: Option<Exemplar>,
+    #[prost(message, optional, boxed, tag = "3")]
+    pub exemplar: Option<Box<Exemplar>>,
 }
 
 impl Bucket {
@@ -225,12 +225,14 @@ pub struct Metric {
     pub gauge: Option<Gauge>,
     #[prost(message, optional, tag = "3")]
     pub counter: Option<Counter>,
-    #[prost(message, optional, tag = "4")]
-    pub summary: Option<Summary>,
+    // The two large kinds are boxed: a store of many gauges (the Pushgateway's
+    // usual content) should not pay for a histogram's worth of empty fields each.
+    #[prost(message, optional, boxed, tag = "4")]
+    pub summary: Option<Box<Summary>>,
     #[prost(message, optional, tag = "5")]
     pub untyped: Option<Untyped>,
-    #[prost(message, optional, tag = "7")]
-    pub histogram: Option<Histogram>,
+    #[prost(message, optional, boxed, tag = "7")]
+    pub histogram: Option<Box<Histogram>>,
     #[prost(int64, optional, tag = "6")]
     pub timestamp_ms: Option<i64>,
 }
@@ -460,9 +462,9 @@ fn group_complex(
                 ..Metric::default()
             };
             if ty == MetricType::Summary {
-                m.summary = Some(Summary::default());
+                m.summary = Some(Box::default());
             } else {
-                m.histogram = Some(Histogram::default());
+                m.histogram = Some(Box::default());
             }
             family.metric.push(m);
             family.metric.len() - 1
@@ -523,11 +525,114 @@ pub fn format_go_float(f: f64) -> String {
     String::from_utf8(buf).unwrap_or_default()
 }
 
-/// Spells metrics out as the samples `expfmt.MetricFamilyToText` writes: a summary's
-/// quantiles then `_sum` and `_count`; a histogram's buckets, a `+Inf` bucket if the
-/// last is not one, then `_sum` and `_count`. Native buckets have no spelling in the
-/// text format and are left out, as Go leaves them out. Labels and metric order are
-/// kept; families with no metrics are dropped.
+/// Calls `f(suffix, extra label, value)` for each sample `expfmt.MetricFamilyToText`
+/// writes for `m` in a family of type `ty`: a summary's quantiles then `_sum` and
+/// `_count`; a histogram's buckets, a `+Inf` bucket if the last is not one, then
+/// `_sum` and `_count`. Native buckets have no spelling in the text format and are
+/// left out, as Go leaves them out.
+fn for_each_sample(
+    m: &Metric,
+    ty: MetricType,
+    mut f: impl FnMut(&'static str, Option<(&'static str, f64)>, f64),
+) {
+    match ty {
+        MetricType::Counter => f(
+            "",
+            None,
+            m.counter.as_ref().and_then(|c| c.value).unwrap_or(0.0),
+        ),
+        MetricType::Gauge => f(
+            "",
+            None,
+            m.gauge.as_ref().and_then(|c| c.value).unwrap_or(0.0),
+        ),
+        MetricType::Untyped => f(
+            "",
+            None,
+            m.untyped.as_ref().and_then(|c| c.value).unwrap_or(0.0),
+        ),
+        MetricType::Summary => {
+            let empty = Summary::default();
+            let s = m.summary.as_deref().unwrap_or(&empty);
+            for q in &s.quantile {
+                f(
+                    "",
+                    Some(("quantile", q.quantile.unwrap_or(0.0))),
+                    q.value.unwrap_or(0.0),
+                );
+            }
+            f("_sum", None, s.sample_sum.unwrap_or(0.0));
+            f("_count", None, s.sample_count.unwrap_or(0) as f64);
+        }
+        MetricType::Histogram | MetricType::GaugeHistogram => {
+            let empty = Histogram::default();
+            let h = m.histogram.as_deref().unwrap_or(&empty);
+            let mut saw_inf = false;
+            for b in &h.bucket {
+                let ub = b.upper_bound.unwrap_or(0.0);
+                saw_inf = ub == f64::INFINITY;
+                f("_bucket", Some(("le", ub)), b.count());
+            }
+            if !saw_inf {
+                f("_bucket", Some(("le", f64::INFINITY)), h.count());
+            }
+            f("_sum", None, h.sample_sum.unwrap_or(0.0));
+            f("_count", None, h.count());
+        }
+    }
+}
+
+/// Appends one family in the text format 0.0.4 as `expfmt.MetricFamilyToText` writes
+/// it (see [`for_each_sample`] for the samples), straight from the metrics, so that a
+/// large exposition is written without building its flat copy first. Writes nothing
+/// for a family without metrics.
+pub fn write_text_family<'a>(
+    out: &mut Vec<u8>,
+    name: &str,
+    help: Option<&str>,
+    ty: MetricType,
+    metrics: impl IntoIterator<Item = &'a Metric>,
+) {
+    let mut metrics = metrics.into_iter().peekable();
+    if metrics.peek().is_none() {
+        return;
+    }
+    let mut head = FlatFamily::new(name, flat_type(ty));
+    head.help = help.map(str::to_string);
+    crate::writer::write_text(out, std::slice::from_ref(&head));
+    for m in metrics {
+        for_each_sample(m, ty, |suffix, extra, v| {
+            crate::writer::write_sample_line(
+                out,
+                name,
+                suffix,
+                m.label.iter().map(|l| {
+                    (
+                        l.name.as_deref().unwrap_or(""),
+                        l.value.as_deref().unwrap_or(""),
+                    )
+                }),
+                extra,
+                v,
+                m.timestamp_ms,
+            );
+        });
+    }
+}
+
+fn flat_type(ty: MetricType) -> FlatType {
+    match ty {
+        MetricType::Counter => FlatType::Counter,
+        MetricType::Gauge => FlatType::Gauge,
+        MetricType::Summary => FlatType::Summary,
+        MetricType::Untyped => FlatType::Unknown,
+        MetricType::Histogram => FlatType::Histogram,
+        MetricType::GaugeHistogram => FlatType::GaugeHistogram,
+    }
+}
+
+/// Spells metrics out as flat samples, as [`write_text_family`] writes them. Labels
+/// and metric order are kept; families with no metrics are dropped.
 pub fn to_flat(families: &[MetricFamily]) -> Vec<FlatFamily> {
     let mut out = Vec::with_capacity(families.len());
     for f in families {
@@ -536,92 +641,31 @@ pub fn to_flat(families: &[MetricFamily]) -> Vec<FlatFamily> {
         }
         let name = f.name();
         let ty = f.metric_type();
-        let flat_type = match ty {
-            MetricType::Counter => FlatType::Counter,
-            MetricType::Gauge => FlatType::Gauge,
-            MetricType::Summary => FlatType::Summary,
-            MetricType::Untyped => FlatType::Unknown,
-            MetricType::Histogram => FlatType::Histogram,
-            MetricType::GaugeHistogram => FlatType::GaugeHistogram,
-        };
-        let mut flat = FlatFamily::new(name, flat_type);
+        let mut flat = FlatFamily::new(name, flat_type(ty));
         flat.help = f.help.clone();
         for m in &f.metric {
-            let labels: Vec<Label> = m
-                .label
-                .iter()
-                .map(|l| {
-                    Label::new(
-                        l.name.clone().unwrap_or_default(),
-                        l.value.clone().unwrap_or_default(),
-                    )
-                })
-                .collect();
-            let push = |flat: &mut FlatFamily, suffix: &str, extra: Option<(&str, f64)>, v: f64| {
-                let mut ls = labels.clone();
+            for_each_sample(m, ty, |suffix, extra, v| {
+                let mut labels: Vec<Label> = m
+                    .label
+                    .iter()
+                    .map(|l| {
+                        Label::new(
+                            l.name.clone().unwrap_or_default(),
+                            l.value.clone().unwrap_or_default(),
+                        )
+                    })
+                    .collect();
                 if let Some((n, b)) = extra {
-                    ls.push(Label::new(n, format_go_float(b)));
+                    labels.push(Label::new(n, format_go_float(b)));
                 }
                 flat.samples.push(Sample {
                     name: format!("{name}{suffix}"),
-                    labels: ls,
+                    labels,
                     value: v,
                     timestamp_ms: m.timestamp_ms,
                     exemplar: None,
                 });
-            };
-            match ty {
-                MetricType::Counter => push(
-                    &mut flat,
-                    "",
-                    None,
-                    m.counter.as_ref().and_then(|c| c.value).unwrap_or(0.0),
-                ),
-                MetricType::Gauge => push(
-                    &mut flat,
-                    "",
-                    None,
-                    m.gauge.as_ref().and_then(|c| c.value).unwrap_or(0.0),
-                ),
-                MetricType::Untyped => push(
-                    &mut flat,
-                    "",
-                    None,
-                    m.untyped.as_ref().and_then(|c| c.value).unwrap_or(0.0),
-                ),
-                MetricType::Summary => {
-                    let s = m.summary.clone().unwrap_or_default();
-                    for q in &s.quantile {
-                        push(
-                            &mut flat,
-                            "",
-                            Some(("quantile", q.quantile.unwrap_or(0.0))),
-                            q.value.unwrap_or(0.0),
-                        );
-                    }
-                    push(&mut flat, "_sum", None, s.sample_sum.unwrap_or(0.0));
-                    push(
-                        &mut flat,
-                        "_count",
-                        None,
-                        s.sample_count.unwrap_or(0) as f64,
-                    );
-                }
-                MetricType::Histogram | MetricType::GaugeHistogram => {
-                    let h = m.histogram.clone().unwrap_or_default();
-                    let mut saw_inf = false;
-                    for b in &h.bucket {
-                        let ub = b.upper_bound.unwrap_or(0.0);
-                        saw_inf = ub == f64::INFINITY;
-                        push(&mut flat, "_bucket", Some(("le", ub)), b.count());
-                    }
-                    if !saw_inf {
-                        push(&mut flat, "_bucket", Some(("le", f64::INFINITY)), h.count());
-                    }
-                    push(&mut flat, "_sum", None, h.sample_sum.unwrap_or(0.0));
-                    push(&mut flat, "_count", None, h.count());
-                }
-            }
+            });
         }
         out.push(flat);
     }
@@ -659,6 +703,28 @@ mod tests {
         assert_eq!(
             roundtrip(text),
             "# HELP h help\n# TYPE h histogram\nh_bucket{a=\"1\",le=\"0.5\"} 1\nh_bucket{a=\"1\",le=\"1e+06\"} 2\nh_bucket{a=\"1\",le=\"+Inf\"} 2\nh_sum{a=\"1\"} 1.5\nh_count{a=\"1\"} 2\n# TYPE s summary\ns{quantile=\"0.9\"} 1e-06\ns_sum 3\ns_count 4\n"
+        );
+    }
+
+    #[test]
+    fn direct_writer_matches_the_flat_path() {
+        let text = "# HELP h help\n# TYPE h histogram\nh_bucket{a=\"1\",le=\"0.5\"} 1\nh_sum{a=\"1\"} 1.5\nh_count{a=\"1\"} 2\n# TYPE s summary\ns{quantile=\"0.9\",b=\"x\\\"y\"} 1e-06\ns_sum{b=\"x\\\"y\"} 3\ns_count{b=\"x\\\"y\"} 4\n# TYPE g gauge\ng 1 123\n";
+        let proto = from_flat(parse(text.as_bytes(), Format::Text).expect("parses")).expect("ok");
+        let mut direct = Vec::new();
+        for f in &proto {
+            write_text_family(
+                &mut direct,
+                f.name(),
+                f.help.as_deref(),
+                f.metric_type(),
+                &f.metric,
+            );
+        }
+        let mut flat = Vec::new();
+        write_text(&mut flat, &to_flat(&proto));
+        assert_eq!(
+            String::from_utf8(direct).expect("utf8"),
+            String::from_utf8(flat).expect("utf8")
         );
     }
 

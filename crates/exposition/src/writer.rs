@@ -5,7 +5,9 @@
 use ember_model::labels::{Label, is_legacy_label_name, is_legacy_metric_name};
 
 use crate::escape::write_escaped;
-use crate::float::{write_i64, write_om_float, write_om_timestamp, write_text_float, write_u64};
+use crate::float::{
+    write_go_float, write_i64, write_om_float, write_om_timestamp, write_text_float, write_u64,
+};
 use crate::model::{MetricFamily, Sample};
 use crate::types::{Format, MetricType};
 
@@ -170,21 +172,101 @@ fn write_quoted(out: &mut Vec<u8>, s: &str) {
 
 /// `name{labels}`, or `{"name",labels}` when the name is not a legacy metric name.
 fn write_series(out: &mut Vec<u8>, name: &str, labels: &[Label]) {
-    if is_legacy_metric_name(name) {
+    write_series_parts(
+        out,
+        name,
+        "",
+        labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
+        None,
+    );
+}
+
+/// `name` + `suffix` with `labels` and then `extra` (a bucket's `le`, a quantile),
+/// spelled as [`write_series`] spells a series.
+fn write_series_parts<'a>(
+    out: &mut Vec<u8>,
+    name: &str,
+    suffix: &str,
+    labels: impl Iterator<Item = (&'a str, &'a str)>,
+    extra: Option<(&str, f64)>,
+) {
+    let mut labels = labels.peekable();
+    // Suffixes are legacy characters, so they do not change whether the name is one.
+    let legacy = is_legacy_metric_name(name);
+    let any = labels.peek().is_some() || extra.is_some();
+    if legacy {
         out.extend_from_slice(name.as_bytes());
-        if labels.is_empty() {
+        out.extend_from_slice(suffix.as_bytes());
+        if !any {
             return;
         }
         out.push(b'{');
     } else {
         out.push(b'{');
-        write_quoted(out, name);
-        if !labels.is_empty() {
+        out.push(b'"');
+        write_escaped(out, name, true);
+        write_escaped(out, suffix, true);
+        out.push(b'"');
+        if any {
             out.push(b',');
         }
     }
-    write_label_pairs(out, labels);
+    let mut first = true;
+    for (n, v) in labels {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_label_pair(out, n, v);
+    }
+    if let Some((n, b)) = extra {
+        if !first {
+            out.push(b',');
+        }
+        write_label_name(out, n);
+        out.extend_from_slice(b"=\"");
+        write_go_float(out, b);
+        out.push(b'"');
+    }
     out.push(b'}');
+}
+
+/// One text-format sample line: the series (see [`write_series_parts`]), the value
+/// and the timestamp if any.
+pub(crate) fn write_sample_line<'a>(
+    out: &mut Vec<u8>,
+    name: &str,
+    suffix: &str,
+    labels: impl Iterator<Item = (&'a str, &'a str)>,
+    extra: Option<(&str, f64)>,
+    value: f64,
+    timestamp_ms: Option<i64>,
+) {
+    write_series_parts(out, name, suffix, labels, extra);
+    out.push(b' ');
+    write_text_float(out, value);
+    if let Some(ts) = timestamp_ms {
+        out.push(b' ');
+        write_i64(out, ts);
+    }
+    out.push(b'\n');
+}
+
+fn write_label_name(out: &mut Vec<u8>, name: &str) {
+    // Unlike expfmt, which checks label names against the metric-name rules and
+    // so writes `a:b` bare where no parser reads it back.
+    if is_legacy_label_name(name) {
+        out.extend_from_slice(name.as_bytes());
+    } else {
+        write_quoted(out, name);
+    }
+}
+
+fn write_label_pair(out: &mut Vec<u8>, name: &str, value: &str) {
+    write_label_name(out, name);
+    out.extend_from_slice(b"=\"");
+    write_escaped(out, value, true);
+    out.push(b'"');
 }
 
 fn write_label_pairs(out: &mut Vec<u8>, labels: &[Label]) {
@@ -192,16 +274,7 @@ fn write_label_pairs(out: &mut Vec<u8>, labels: &[Label]) {
         if i > 0 {
             out.push(b',');
         }
-        // Unlike expfmt, which checks label names against the metric-name rules and
-        // so writes `a:b` bare where no parser reads it back.
-        if is_legacy_label_name(&l.name) {
-            out.extend_from_slice(l.name.as_bytes());
-        } else {
-            write_quoted(out, &l.name);
-        }
-        out.extend_from_slice(b"=\"");
-        write_escaped(out, &l.value, true);
-        out.push(b'"');
+        write_label_pair(out, &l.name, &l.value);
     }
 }
 

@@ -10,6 +10,8 @@
 use std::hash::{BuildHasher, Hasher};
 
 use ember_exposition::proto::{Metric, MetricFamily, MetricType};
+
+use crate::store::Gathered;
 use ember_model::labels::{is_legacy_label_name, is_legacy_metric_name};
 
 /// A metric's identity within its family's name: the hash of the name and its label
@@ -54,13 +56,25 @@ pub(crate) fn describe(name: &str, m: &Metric) -> String {
 /// Checks one family on its own: name, each metric's value kind and labels.
 /// Duplicates are the caller's business, since they span families and groups.
 pub(crate) fn check_family(f: &MetricFamily) -> Result<(), String> {
-    let name = f.name();
+    check_metrics(f.name(), f.metric_type(), &f.metric)
+}
+
+/// [`check_family`] for a family given by parts.
+pub(crate) fn check_metrics<'a>(
+    name: &str,
+    ty: MetricType,
+    metrics: impl IntoIterator<Item = &'a Metric>,
+) -> Result<(), String> {
     if !is_legacy_metric_name(name) {
         return Err(format!("{name:?} is not a valid metric name"));
     }
-    let ty = f.metric_type();
     let want = expected_kind(ty);
-    for m in &f.metric {
+    let reserved = match ty {
+        MetricType::Summary => Some("quantile"),
+        MetricType::Histogram | MetricType::GaugeHistogram => Some("le"),
+        _ => None,
+    };
+    for m in metrics {
         if m.kind() != Some(want) {
             return Err(format!(
                 "collected metric {} is not a {}",
@@ -82,11 +96,6 @@ pub(crate) fn check_family(f: &MetricFamily) -> Result<(), String> {
                     describe(name, m)
                 ));
             }
-            let reserved = match ty {
-                MetricType::Summary => Some("quantile"),
-                MetricType::Histogram | MetricType::GaugeHistogram => Some("le"),
-                _ => None,
-            };
             if reserved == Some(ln) {
                 return Err(format!(
                     "{} metric {} has label {ln:?} that is forbidden for this type",
@@ -142,26 +151,24 @@ pub(crate) fn check_suffixes(
 
 /// The whole-exposition check a scrape runs: each family, duplicates, suffixes.
 /// `families` are merged by name already.
-pub(crate) fn check_all(families: &[MetricFamily]) -> Vec<String> {
+pub(crate) fn check_all(families: &[Gathered<'_>]) -> Vec<String> {
     let mut errors = Vec::new();
-    let types: std::collections::HashMap<&str, MetricType> = families
-        .iter()
-        .map(|f| (f.name(), f.metric_type()))
-        .collect();
+    let types: std::collections::HashMap<&str, MetricType> =
+        families.iter().map(|f| (f.name, f.metric_type)).collect();
     let mut seen = std::collections::HashSet::new();
     for f in families {
-        if let Err(e) = check_family(f) {
+        if let Err(e) = check_metrics(f.name, f.metric_type, f.metrics.iter().copied()) {
             errors.push(e);
             continue;
         }
-        if let Err(e) = check_suffixes(f.name(), f.metric_type(), |n| types.get(n).copied()) {
+        if let Err(e) = check_suffixes(f.name, f.metric_type, |n| types.get(n).copied()) {
             errors.push(e);
         }
-        for m in &f.metric {
-            if !seen.insert(series_hash(f.name(), m)) {
+        for m in &f.metrics {
+            if !seen.insert(series_hash(f.name, m)) {
                 errors.push(format!(
                     "collected metric {} was collected before with the same name and label values",
-                    describe(f.name(), m)
+                    describe(f.name, m)
                 ));
             }
         }
@@ -203,7 +210,13 @@ mod tests {
         assert!(check_family(&gauge("a-b", &[])).is_err());
         let mut twice = gauge("a", &[("job", "x")]);
         twice.metric.push(twice.metric[0].clone());
-        assert_eq!(check_all(&[twice]).len(), 1);
+        let g = Gathered {
+            name: "a",
+            help: None,
+            metric_type: MetricType::Gauge,
+            metrics: twice.metric.iter().collect(),
+        };
+        assert_eq!(check_all(&[g]).len(), 1);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use axum::routing::{get, put};
 use ember_exposition::proto::{
     self, Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType, format_go_float,
 };
-use ember_exposition::{Format, parse, write_text};
+use ember_exposition::{Format, parse};
 use serde_json::{Map, Value, json};
 
 use crate::grouping::{GroupingKey, parse_push_path, push_path};
@@ -358,26 +358,47 @@ fn wants_protobuf(headers: &HeaderMap) -> bool {
 
 async fn metrics(State(gw): State<Gateway>, headers: HeaderMap) -> Response {
     let own = own_metrics(&gw);
-    let gathered = gw.read_store().gather(own);
-    let families = match gathered {
-        Ok(f) => f,
-        Err(errors) => {
-            let body = format!(
-                "An error has occurred while serving metrics:\n\n{} error(s) occurred:\n* {}",
-                errors.len(),
-                errors.join("\n* ")
-            );
-            return text(StatusCode::INTERNAL_SERVER_ERROR, body);
+    let protobuf = wants_protobuf(&headers);
+    let mut body = Vec::new();
+    {
+        let store = gw.read_store();
+        let families = match store.gather(&own) {
+            Ok(f) => f,
+            Err(errors) => {
+                let msg = format!(
+                    "An error has occurred while serving metrics:\n\n{} error(s) occurred:\n* {}",
+                    errors.len(),
+                    errors.join("\n* ")
+                );
+                return text(StatusCode::INTERNAL_SERVER_ERROR, msg);
+            }
+        };
+        for f in &families {
+            if protobuf {
+                // One family at a time, so the copy the encoder needs stays small.
+                let owned = MetricFamily {
+                    name: Some(f.name.to_string()),
+                    help: f.help.map(str::to_string),
+                    r#type: Some(f.metric_type as i32),
+                    metric: f.metrics.iter().map(|m| (*m).clone()).collect(),
+                    unit: None,
+                };
+                proto::encode_delimited(&mut body, std::slice::from_ref(&owned));
+            } else {
+                proto::write_text_family(
+                    &mut body,
+                    f.name,
+                    f.help,
+                    f.metric_type,
+                    f.metrics.iter().copied(),
+                );
+            }
         }
-    };
-    let (mut body, ctype) = if wants_protobuf(&headers) {
-        let mut b = Vec::new();
-        proto::encode_delimited(&mut b, &families);
-        (b, PROTO_CONTENT_TYPE)
+    }
+    let ctype = if protobuf {
+        PROTO_CONTENT_TYPE
     } else {
-        let mut b = Vec::new();
-        write_text(&mut b, &proto::to_flat(&families));
-        (b, TEXT_CONTENT_TYPE)
+        TEXT_CONTENT_TYPE
     };
     let gzip = headers
         .get(header::ACCEPT_ENCODING)
@@ -478,7 +499,7 @@ fn metric_json(m: &Metric, ty: MetricType) -> Value {
     o.insert("labels".into(), labels_json(m));
     match ty {
         MetricType::Summary => {
-            let s = m.summary.clone().unwrap_or_default();
+            let s = m.summary.as_deref().cloned().unwrap_or_default();
             let q: Map<String, Value> = s
                 .quantile
                 .iter()
@@ -500,7 +521,7 @@ fn metric_json(m: &Metric, ty: MetricType) -> Value {
             );
         }
         MetricType::Histogram | MetricType::GaugeHistogram => {
-            let h = m.histogram.clone().unwrap_or_default();
+            let h = m.histogram.as_deref().cloned().unwrap_or_default();
             o.insert(
                 "sum".into(),
                 format_go_float(h.sample_sum.unwrap_or(0.0)).into(),

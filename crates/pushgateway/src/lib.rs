@@ -168,6 +168,42 @@ fn parse_duration(flag: &str, v: &str) -> Result<Duration, Error> {
         .map_err(|e| Error::Flags(format!("invalid --{flag}={v}: {e}")))
 }
 
+/// A duration as Go's `time.Duration.String` spells it (`5m0s`, `1h0m0s`, `1.5s`,
+/// `300ms`), which the original's `/api/v1/status` shows for duration flags.
+fn go_duration(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns == 0 {
+        return "0s".into();
+    }
+    let frac = |v: u128, unit: u128| -> String {
+        let whole = v / unit;
+        let rest = v % unit;
+        if rest == 0 {
+            return whole.to_string();
+        }
+        let width = unit.ilog10() as usize;
+        let f = format!("{rest:0width$}");
+        format!("{whole}.{}", f.trim_end_matches('0'))
+    };
+    if ns < 1_000 {
+        return format!("{ns}ns");
+    }
+    if ns < 1_000_000 {
+        return format!("{}µs", frac(ns, 1_000));
+    }
+    if ns < 1_000_000_000 {
+        return format!("{}ms", frac(ns, 1_000_000));
+    }
+    let secs = ns / 1_000_000_000;
+    let (h, m) = (secs / 3600, (secs % 3600) / 60);
+    let s = frac(ns % 60_000_000_000, 1_000_000_000);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, m) => format!("{m}m{s}s"),
+        (h, m) => format!("{h}h{m}m{s}s"),
+    }
+}
+
 /// The route prefix: the flag, else the external URL's path; never ending in `/`.
 fn route_prefix(flag: &str, external: &str) -> String {
     let p = if !flag.is_empty() {
@@ -219,7 +255,7 @@ impl Options {
             ("persistence.file".into(), a.persistence_file.clone()),
             (
                 "persistence.interval".into(),
-                a.persistence_interval.clone(),
+                go_duration(persistence_interval),
             ),
             (
                 "push.disable-consistency-check".into(),
@@ -466,6 +502,21 @@ mod tests {
         assert_eq!(route_prefix("pg/", ""), "/pg");
         assert_eq!(route_prefix("", "http://example.com:9091/push/"), "/push");
         assert_eq!(route_prefix("", "http://example.com"), "");
+    }
+
+    #[test]
+    fn durations_as_go_prints_them() {
+        for (secs, ms, want) in [
+            (300, 0, "5m0s"),
+            (3600, 0, "1h0m0s"),
+            (5400, 0, "1h30m0s"),
+            (1, 500, "1.5s"),
+            (0, 300, "300ms"),
+            (0, 0, "0s"),
+        ] {
+            let d = Duration::from_secs(secs) + Duration::from_millis(ms);
+            assert_eq!(go_duration(d), want);
+        }
     }
 
     #[test]

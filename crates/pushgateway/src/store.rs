@@ -86,6 +86,19 @@ pub struct OwnFamily {
     pub help: &'static str,
 }
 
+/// One family of a scrape, borrowed from the store.
+#[derive(Debug, Clone)]
+pub struct Gathered<'a> {
+    /// The family's name.
+    pub name: &'a str,
+    /// Its help, if any group (or the gateway) gave one.
+    pub help: Option<&'a str>,
+    /// Its type.
+    pub metric_type: MetricType,
+    /// Its metrics from every group, sorted.
+    pub metrics: Vec<&'a Metric>,
+}
+
 /// Why a push was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PushError {
@@ -513,28 +526,38 @@ impl Store {
 
     /// What a scrape exposes: the groups' families merged by name (type and help of
     /// the first group holding it, help from a later group when the first has none,
-    /// the gateway's own help for its own names), then
-    /// `own` merged in, families sorted by name and metrics as client_golang sorts
-    /// them; or the consistency errors that make it unservable.
-    pub fn gather(&self, own: Vec<MetricFamily>) -> Result<Vec<MetricFamily>, Vec<String>> {
-        let mut merged: BTreeMap<String, MetricFamily> = BTreeMap::new();
+    /// the gateway's own help for its own names), then `own` merged in, families
+    /// sorted by name and metrics as client_golang sorts them; or the consistency
+    /// errors that make it unservable. Borrows rather than copies: a scrape of a
+    /// large store costs its output, not a second store.
+    pub fn gather<'a>(&'a self, own: &'a [MetricFamily]) -> Result<Vec<Gathered<'a>>, Vec<String>> {
+        let mut merged: BTreeMap<&'a str, Gathered<'a>> = BTreeMap::new();
         for g in self.groups.values() {
             for (name, s) in &g.families {
-                match merged.get_mut(name) {
-                    Some(f) => {
+                let f = &s.family;
+                match merged.get_mut(name.as_str()) {
+                    Some(m) => {
                         // A family pushed without HELP takes another group's, as
                         // the original's exposition does.
-                        if f.help.as_deref().is_none_or(str::is_empty) {
-                            f.help.clone_from(&s.family.help);
+                        if m.help.is_none_or(str::is_empty) {
+                            m.help = f.help.as_deref();
                         }
-                        f.metric.extend(s.family.metric.iter().cloned())
+                        m.metrics.extend(f.metric.iter());
                     }
                     None => {
-                        let mut f = s.family.clone();
-                        if let Some(o) = self.own(name) {
-                            f.help = Some(o.help.to_string());
-                        }
-                        merged.insert(name.clone(), f);
+                        let help = match self.own(name) {
+                            Some(o) => Some(o.help),
+                            None => f.help.as_deref(),
+                        };
+                        merged.insert(
+                            name.as_str(),
+                            Gathered {
+                                name: name.as_str(),
+                                help,
+                                metric_type: f.metric_type(),
+                                metrics: f.metric.iter().collect(),
+                            },
+                        );
                     }
                 }
             }
@@ -543,27 +566,35 @@ impl Store {
         for f in own {
             match merged.get_mut(f.name()) {
                 Some(m) => {
-                    if m.metric_type() != f.metric_type() {
+                    if m.metric_type != f.metric_type() {
                         errors.push(format!(
                             "gathered metric family {} has type {} but should have {}",
                             f.name(),
-                            m.metric_type().proto_name(),
+                            m.metric_type.proto_name(),
                             f.metric_type().proto_name()
                         ));
                     }
-                    m.metric.extend(f.metric);
+                    m.metrics.extend(f.metric.iter());
                 }
                 None => {
-                    merged.insert(f.name().to_string(), f);
+                    merged.insert(
+                        f.name(),
+                        Gathered {
+                            name: f.name(),
+                            help: f.help.as_deref(),
+                            metric_type: f.metric_type(),
+                            metrics: f.metric.iter().collect(),
+                        },
+                    );
                 }
             }
         }
-        let mut out: Vec<MetricFamily> = merged
+        let mut out: Vec<Gathered<'a>> = merged
             .into_values()
-            .filter(|f| !f.metric.is_empty())
+            .filter(|f| !f.metrics.is_empty())
             .collect();
         for f in &mut out {
-            f.metric.sort_by(metric_sort);
+            f.metrics.sort_by(|a, b| metric_sort(a, b));
         }
         errors.extend(check_all(&out));
         if errors.is_empty() {
@@ -601,9 +632,9 @@ mod tests {
 
     fn series(s: &Store) -> Vec<String> {
         let mut out = Vec::new();
-        for f in s.gather(Vec::new()).expect("consistent") {
-            for m in &f.metric {
-                out.push(describe(f.name(), m));
+        for f in s.gather(&[]).expect("consistent") {
+            for m in &f.metrics {
+                out.push(describe(f.name, m));
             }
         }
         out
@@ -722,7 +753,7 @@ mod tests {
         // Without the check everything goes in, and the scrape reports it.
         s.push(&k3, fams("f_count 1\n"), false, false, 10)
             .expect("unchecked");
-        assert!(s.gather(Vec::new()).is_err());
+        assert!(s.gather(&[]).is_err());
     }
 
     #[test]
@@ -746,12 +777,12 @@ mod tests {
         );
         s.push(&k, fams("# HELP pushgateway_build_info mine\n# TYPE pushgateway_build_info gauge\npushgateway_build_info 1\n"), true, true, 2)
             .expect("same type");
-        let out = s.gather(Vec::new()).expect("ok");
+        let out = s.gather(&[]).expect("ok");
         let f = out
             .iter()
-            .find(|f| f.name() == "pushgateway_build_info")
+            .find(|f| f.name == "pushgateway_build_info")
             .expect("family");
-        assert_eq!(f.help.as_deref(), Some("build info"));
+        assert_eq!(f.help, Some("build info"));
     }
 
     #[test]
