@@ -1,0 +1,372 @@
+//! The notifier: the queue between rule evaluation and the Alertmanagers.
+//!
+//! Rules hand firing and resolved alerts to [`Notifier::send`], which never blocks:
+//! it adds the external labels, applies `alerting.alert_relabel_configs`, and queues
+//! the alerts (`--alertmanager.notification-queue-capacity`; when full, the oldest are
+//! dropped and counted). A sender task takes batches of up to [`MAX_BATCH`] alerts
+//! and hands each batch to every discovered Alertmanager, as Prometheus's
+//! `notifier` package does: `POST {scheme}://{address}{path_prefix}/api/v2/alerts`
+//! with the alerts as JSON.
+//!
+//! How it differs from Prometheus, on purpose: each Alertmanager has its own worker
+//! with a small queue of batches, and a failed send is retried with backoff (up to
+//! [`ATTEMPTS`] tries within the set's `timeout` each) before it is counted as an
+//! error. A slow or unreachable Alertmanager therefore neither delays the others nor
+//! the queue, and a short outage loses nothing; Prometheus sends each batch to all
+//! Alertmanagers together and does not retry.
+//!
+//! Alertmanagers come from each `alerting.alertmanagers` entry's service discovery
+//! (`static_configs`, `file_sd_configs`, `http_sd_configs`, through
+//! `ember-discovery`), relabeled with its `relabel_configs` over `__address__`,
+//! `__scheme__` and `__alerts_path__`; [`Notifier::alertmanagers`] lists the active
+//! and dropped ones for `/api/v1/alertmanagers`.
+
+mod send;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ember_config::{AlertingConfig, AlertmanagerConfig};
+use ember_model::labels::{Labels, LabelsBuilder};
+use ember_model::relabel::{RelabelConfig, process};
+use tokio::sync::Notify;
+
+pub use send::SendError;
+
+/// Prometheus's batch size: at most this many alerts per request.
+pub const MAX_BATCH: usize = 256;
+/// Tries per batch and Alertmanager before the batch counts as failed.
+pub const ATTEMPTS: u32 = 3;
+/// Batches an Alertmanager's worker holds while it is busy; beyond that, the oldest
+/// waiting batch is dropped for that Alertmanager (and counted as errors).
+const WORKER_QUEUE: usize = 16;
+
+/// An alert as Alertmanager's API v2 receives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    /// Identifying labels (`alertname` among them).
+    pub labels: Labels,
+    /// Annotations.
+    pub annotations: Labels,
+    /// When the alert started firing, Unix milliseconds.
+    pub starts_at_ms: i64,
+    /// When it stops being valid (resolved alerts: when it resolved), Unix
+    /// milliseconds; `None` leaves it to the Alertmanager.
+    pub ends_at_ms: Option<i64>,
+    /// A link back to the expression (the server's graph page).
+    pub generator_url: String,
+}
+
+/// Settings that do not come from the configuration file.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `--alertmanager.notification-queue-capacity`.
+    pub queue_capacity: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            queue_capacity: 10_000,
+        }
+    }
+}
+
+/// Counters exposed under Prometheus's `prometheus_notifications_*` names.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Alerts dropped: queue overflow, relabeled away, or a full worker queue.
+    pub dropped: AtomicU64,
+    /// Per Alertmanager URL: alerts sent.
+    pub sent: Mutex<BTreeMap<String, u64>>,
+    /// Per Alertmanager URL: alerts whose sending failed.
+    pub errors: Mutex<BTreeMap<String, u64>>,
+    /// Per Alertmanager URL: (requests, seconds spent).
+    pub latency: Mutex<BTreeMap<String, (u64, f64)>>,
+}
+
+impl Stats {
+    fn add(map: &Mutex<BTreeMap<String, u64>>, am: &str, n: u64) {
+        if let Ok(mut m) = map.lock() {
+            *m.entry(am.to_string()).or_default() += n;
+        }
+    }
+}
+
+/// One Alertmanager: where to send, and its worker's queue.
+struct Target {
+    url: String,
+    worker: send::Worker,
+}
+
+/// One `alerting.alertmanagers` entry with its discovered Alertmanagers.
+struct AmSet {
+    cfg: AlertmanagerConfig,
+    active: Vec<Target>,
+    dropped: Vec<String>,
+}
+
+struct Inner {
+    queue: Mutex<VecDeque<Alert>>,
+    capacity: usize,
+    more: Notify,
+    stats: Arc<Stats>,
+    config: Mutex<(Labels, Vec<RelabelConfig>)>,
+    sets: Mutex<Vec<AmSet>>,
+    client: send::Client,
+}
+
+/// The notifier; cheap to clone.
+#[derive(Clone)]
+pub struct Notifier {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifier").finish_non_exhaustive()
+    }
+}
+
+/// The Alertmanagers a configuration entry discovered, for `/api/v1/alertmanagers`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Alertmanagers {
+    /// URLs alerts are sent to.
+    pub active: Vec<String>,
+    /// URLs of discovered Alertmanagers that relabeling dropped.
+    pub dropped: Vec<String>,
+}
+
+impl Notifier {
+    /// A notifier with no Alertmanagers yet (see [`Notifier::apply_config`]); call
+    /// [`Notifier::run`] on a task to start sending.
+    pub fn new(opts: Options) -> Self {
+        Notifier {
+            inner: Arc::new(Inner {
+                queue: Mutex::new(VecDeque::new()),
+                capacity: opts.queue_capacity.max(1),
+                more: Notify::new(),
+                stats: Arc::new(Stats::default()),
+                config: Mutex::new((Labels::empty(), Vec::new())),
+                sets: Mutex::new(Vec::new()),
+                client: send::Client::new(),
+            }),
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.inner.stats
+    }
+
+    /// Alerts waiting to be sent.
+    pub fn queue_length(&self) -> usize {
+        self.inner.queue.lock().map(|q| q.len()).unwrap_or(0)
+    }
+
+    /// The queue's capacity.
+    pub fn queue_capacity(&self) -> usize {
+        self.inner.capacity
+    }
+
+    /// Takes the external labels and the global alert relabeling from a (re)loaded
+    /// configuration. The Alertmanager entries come with their targets through
+    /// [`Notifier::set_alertmanagers`], after discovery.
+    pub fn apply_config(&self, cfg: &AlertingConfig, external_labels: Labels) {
+        if let Ok(mut c) = self.inner.config.lock() {
+            *c = (external_labels, cfg.alert_relabel_configs.clone());
+        }
+    }
+
+    /// Sets the Alertmanagers of each `alerting.alertmanagers` entry from the targets
+    /// discovery found for it (`discovered[i]` for entry `i`). Workers of
+    /// Alertmanagers that remain keep running (and their queued batches).
+    pub fn set_alertmanagers(&self, cfg: &AlertingConfig, discovered: &[Vec<Labels>]) {
+        let Ok(mut sets) = self.inner.sets.lock() else {
+            return;
+        };
+        let mut old: BTreeMap<String, send::Worker> = sets
+            .drain(..)
+            .flat_map(|s| s.active.into_iter().map(|t| (t.url, t.worker)))
+            .collect();
+        for (i, am) in cfg.alertmanagers.iter().enumerate() {
+            let mut set = AmSet {
+                cfg: am.clone(),
+                active: Vec::new(),
+                dropped: Vec::new(),
+            };
+            for target in discovered.get(i).map(Vec::as_slice).unwrap_or(&[]) {
+                let (url, keep) = alertmanager_url(am, target);
+                if !keep {
+                    set.dropped.push(url);
+                    continue;
+                }
+                if set.active.iter().any(|t| t.url == url) {
+                    continue;
+                }
+                let worker = old.remove(&url).unwrap_or_else(|| {
+                    send::Worker::spawn(
+                        url.clone(),
+                        self.inner.client.clone(),
+                        Duration::from(am.timeout),
+                        Arc::clone(&self.inner.stats),
+                        WORKER_QUEUE,
+                    )
+                });
+                set.active.push(Target { url, worker });
+            }
+            sets.push(set);
+        }
+        // Workers of vanished Alertmanagers stop when dropped.
+    }
+
+    /// The Alertmanagers per configuration entry.
+    pub fn alertmanagers(&self) -> Alertmanagers {
+        let mut out = Alertmanagers::default();
+        if let Ok(sets) = self.inner.sets.lock() {
+            for s in sets.iter() {
+                out.active.extend(s.active.iter().map(|t| t.url.clone()));
+                out.dropped.extend(s.dropped.iter().cloned());
+            }
+        }
+        out
+    }
+
+    /// Queues `alerts` (never blocks): external labels are added where the alert
+    /// lacks them, then the global alert relabeling runs; alerts it drops are gone.
+    pub fn send(&self, alerts: Vec<Alert>) {
+        let (ext, relabel) = match self.inner.config.lock() {
+            Ok(c) => c.clone(),
+            Err(_) => return,
+        };
+        let mut ready = Vec::with_capacity(alerts.len());
+        for mut a in alerts {
+            if !ext.is_empty() {
+                let mut b = LabelsBuilder::new(a.labels.clone());
+                for l in ext.iter() {
+                    if !a.labels.has(&l.name) {
+                        b.set(l.name.clone(), l.value.clone());
+                    }
+                }
+                a.labels = b.into_labels();
+            }
+            if !relabel.is_empty() {
+                match process(&a.labels, &relabel) {
+                    Some(l) if !l.is_empty() => a.labels = l,
+                    _ => continue,
+                }
+            }
+            ready.push(a);
+        }
+        if ready.is_empty() {
+            return;
+        }
+        if let Ok(mut q) = self.inner.queue.lock() {
+            // Keep the newest: if this batch alone is too big, only its tail fits.
+            let skip = ready.len().saturating_sub(self.inner.capacity);
+            let overflow = (q.len() + ready.len() - skip).saturating_sub(self.inner.capacity);
+            let drop = overflow.min(q.len());
+            q.drain(..drop);
+            q.extend(ready.into_iter().skip(skip));
+            self.inner
+                .stats
+                .dropped
+                .fetch_add((overflow + skip) as u64, Ordering::Relaxed);
+        }
+        self.inner.more.notify_one();
+    }
+
+    /// Sends queued alerts until the future is dropped.
+    pub async fn run(self) {
+        loop {
+            self.inner.more.notified().await;
+            loop {
+                let batch: Vec<Alert> = match self.inner.queue.lock() {
+                    Ok(mut q) => {
+                        let n = q.len().min(MAX_BATCH);
+                        q.drain(..n).collect()
+                    }
+                    Err(_) => return,
+                };
+                if batch.is_empty() {
+                    break;
+                }
+                self.dispatch(&batch);
+            }
+        }
+    }
+
+    /// Hands a batch to every Alertmanager, with each entry's own alert relabeling.
+    fn dispatch(&self, batch: &[Alert]) {
+        let Ok(sets) = self.inner.sets.lock() else {
+            return;
+        };
+        if sets.iter().all(|s| s.active.is_empty()) {
+            self.inner
+                .stats
+                .dropped
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            return;
+        }
+        for set in sets.iter() {
+            if set.active.is_empty() {
+                continue;
+            }
+            let alerts: Vec<Alert> = if set.cfg.alert_relabel_configs.is_empty() {
+                batch.to_vec()
+            } else {
+                batch
+                    .iter()
+                    .filter_map(|a| {
+                        let l = process(&a.labels, &set.cfg.alert_relabel_configs)?;
+                        (!l.is_empty()).then(|| Alert {
+                            labels: l,
+                            ..a.clone()
+                        })
+                    })
+                    .collect()
+            };
+            if alerts.is_empty() {
+                continue;
+            }
+            let body = Arc::new(send::encode(&alerts));
+            for t in &set.active {
+                t.worker.submit(send::Batch {
+                    body: Arc::clone(&body),
+                    alerts: alerts.len(),
+                });
+            }
+        }
+    }
+}
+
+/// The URL of a discovered Alertmanager and whether its relabeling keeps it.
+fn alertmanager_url(cfg: &AlertmanagerConfig, target: &Labels) -> (String, bool) {
+    let mut b = LabelsBuilder::new(target.clone());
+    if !target.has("__scheme__") {
+        b.set("__scheme__", cfg.scheme.clone());
+    }
+    let prefix = cfg.path_prefix.trim_end_matches('/');
+    b.set("__alerts_path__", format!("{prefix}/api/v2/alerts"));
+    let base = b.into_labels();
+    let url = |l: &Labels| {
+        format!(
+            "{}://{}{}",
+            l.get_or_empty("__scheme__"),
+            l.get_or_empty("__address__"),
+            l.get_or_empty("__alerts_path__")
+        )
+    };
+    if cfg.relabel_configs.is_empty() {
+        return (url(&base), true);
+    }
+    match process(&base, &cfg.relabel_configs) {
+        Some(l) if l.has("__address__") => (url(&l), true),
+        _ => (url(&base), false),
+    }
+}
+
+#[cfg(test)]
+mod tests;

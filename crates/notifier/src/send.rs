@@ -1,0 +1,228 @@
+//! Delivery to one Alertmanager: the JSON body of `POST /api/v2/alerts`, the HTTP
+//! client, and a worker per Alertmanager that sends its batches one after the other,
+//! retrying with backoff.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ember_model::time::format_rfc3339_millis;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Map, Value};
+
+use crate::{ATTEMPTS, Alert, Stats};
+
+/// Why one attempt to deliver a batch failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SendError {
+    /// The URL cannot be used.
+    #[error("invalid Alertmanager URL {0:?}")]
+    Url(String),
+    /// `https://` Alertmanagers need TLS, which Ember's client lacks so far.
+    #[error("https Alertmanagers are not supported by Ember yet: {0}")]
+    Https(String),
+    /// Connecting or transferring failed.
+    #[error("{0}")]
+    Transport(String),
+    /// The set's timeout passed.
+    #[error("context deadline exceeded")]
+    Timeout,
+    /// The Alertmanager answered with a status other than 2xx.
+    #[error("bad response status {0}")]
+    Status(u16),
+}
+
+fn labels_json(l: &ember_model::labels::Labels) -> Value {
+    Value::Object(
+        l.iter()
+            .map(|l| (l.name.clone(), Value::String(l.value.clone())))
+            .collect::<Map<String, Value>>(),
+    )
+}
+
+/// The body Alertmanager's API v2 takes (`PostableAlerts`): times with milliseconds,
+/// as Go's `strfmt.DateTime` writes them.
+pub(crate) fn encode(alerts: &[Alert]) -> Bytes {
+    let list: Vec<Value> = alerts
+        .iter()
+        .map(|a| {
+            let mut o = Map::new();
+            o.insert("labels".into(), labels_json(&a.labels));
+            o.insert("annotations".into(), labels_json(&a.annotations));
+            o.insert(
+                "startsAt".into(),
+                Value::String(format_rfc3339_millis(a.starts_at_ms)),
+            );
+            if let Some(e) = a.ends_at_ms {
+                o.insert("endsAt".into(), Value::String(format_rfc3339_millis(e)));
+            }
+            o.insert(
+                "generatorURL".into(),
+                Value::String(a.generator_url.clone()),
+            );
+            Value::Object(o)
+        })
+        .collect();
+    Bytes::from(Value::Array(list).to_string())
+}
+
+/// A pooled HTTP/1.1 client for JSON posts.
+#[derive(Clone, Debug)]
+pub(crate) struct Client {
+    inner: HyperClient<HttpConnector, Full<Bytes>>,
+}
+
+impl Client {
+    pub(crate) fn new() -> Self {
+        let mut c = HttpConnector::new();
+        c.set_nodelay(true);
+        Client {
+            inner: HyperClient::builder(TokioExecutor::new()).build(c),
+        }
+    }
+
+    pub(crate) async fn post(
+        &self,
+        url: &str,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<(), SendError> {
+        if url.starts_with("https://") {
+            return Err(SendError::Https(url.into()));
+        }
+        let uri: hyper::Uri = url.parse().map_err(|_| SendError::Url(url.into()))?;
+        let req = hyper::Request::post(uri)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("Ember/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(Full::new(body))
+            .map_err(|e| SendError::Url(e.to_string()))?;
+        let fut = async {
+            let resp = self
+                .inner
+                .request(req)
+                .await
+                .map_err(|e| SendError::Transport(e.to_string()))?;
+            let status = resp.status();
+            // Read the body so the connection can be reused.
+            let _ = resp.into_body().collect().await;
+            if status.is_success() {
+                Ok(())
+            } else {
+                Err(SendError::Status(status.as_u16()))
+            }
+        };
+        tokio::time::timeout(timeout, fut)
+            .await
+            .map_err(|_| SendError::Timeout)?
+    }
+}
+
+/// A batch ready for one Alertmanager.
+#[derive(Debug, Clone)]
+pub(crate) struct Batch {
+    pub(crate) body: Arc<Bytes>,
+    pub(crate) alerts: usize,
+}
+
+/// Sends one Alertmanager's batches in order on a task of its own; the task ends
+/// when the worker is dropped.
+pub(crate) struct Worker {
+    queue: Arc<(Mutex<VecDeque<Batch>>, tokio::sync::Notify)>,
+    task: tokio::task::JoinHandle<()>,
+    capacity: usize,
+    url: String,
+    stats: Arc<Stats>,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Worker {
+    pub(crate) fn spawn(
+        url: String,
+        client: Client,
+        timeout: Duration,
+        stats: Arc<Stats>,
+        capacity: usize,
+    ) -> Worker {
+        let queue = Arc::new((
+            Mutex::new(VecDeque::<Batch>::new()),
+            tokio::sync::Notify::new(),
+        ));
+        let q = Arc::clone(&queue);
+        let (u, s) = (url.clone(), Arc::clone(&stats));
+        let task = tokio::spawn(async move {
+            loop {
+                let next = q.0.lock().ok().and_then(|mut g| g.pop_front());
+                let Some(batch) = next else {
+                    q.1.notified().await;
+                    continue;
+                };
+                deliver(&client, &u, &batch, timeout, &s).await;
+            }
+        });
+        Worker {
+            queue,
+            task,
+            capacity,
+            url,
+            stats,
+        }
+    }
+
+    /// Queues a batch; if the worker is that far behind, its oldest batch is dropped
+    /// and counted as errors.
+    pub(crate) fn submit(&self, batch: Batch) {
+        if let Ok(mut q) = self.queue.0.lock() {
+            if q.len() >= self.capacity
+                && let Some(old) = q.pop_front()
+            {
+                Stats::add(&self.stats.errors, &self.url, old.alerts as u64);
+                self.stats
+                    .dropped
+                    .fetch_add(old.alerts as u64, Ordering::Relaxed);
+            }
+            q.push_back(batch);
+        }
+        self.queue.1.notify_one();
+    }
+}
+
+async fn deliver(client: &Client, url: &str, batch: &Batch, timeout: Duration, stats: &Stats) {
+    let mut backoff = Duration::from_millis(100);
+    for attempt in 1..=ATTEMPTS {
+        let start = Instant::now();
+        let r = client.post(url, (*batch.body).clone(), timeout).await;
+        if let Ok(mut m) = stats.latency.lock() {
+            let e = m.entry(url.to_string()).or_default();
+            e.0 += 1;
+            e.1 += start.elapsed().as_secs_f64();
+        }
+        match r {
+            Ok(()) => {
+                Stats::add(&stats.sent, url, batch.alerts as u64);
+                return;
+            }
+            Err(e) if attempt == ATTEMPTS => {
+                tracing::error!(alertmanager = url, count = batch.alerts, err = %e, "Error sending alerts");
+                Stats::add(&stats.errors, url, batch.alerts as u64);
+            }
+            Err(e) => {
+                tracing::warn!(alertmanager = url, attempt, err = %e, "sending alerts failed, retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 4).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
