@@ -33,7 +33,8 @@ run_one() { # name port command...
   local t0 t1 lines
   t0=$(date +%s.%N); lines=$(curl -s "http://127.0.0.1:$port/metrics" | wc -l); t1=$(date +%s.%N)
   local rss hwm; rss=$(kb "$pid" VmRSS); hwm=$(kb "$pid" VmHWM)
-  local pps; pps=$(awk '$2>0 {print $8}' "$work/$name.rounds" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  # Median over the replacing rounds (round 0 creates the groups).
+  local pps; pps=$(awk '$2>0 {print $8}' "$work/$name.rounds" | sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}')
   echo "$name median_pushes_per_second $pps rss_kb $rss peak_rss_kb $hwm cpu_seconds $(echo "$cpu1 - $cpu0" | bc) scrape_seconds $(echo "$t1 - $t0" | bc) scrape_lines $lines" | tee "$work/$name.summary"
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
@@ -43,5 +44,5 @@ run_one debian 19391 prometheus-pushgateway --web.listen-address=127.0.0.1:19391
 run_one ember 19392 ./target/release/ember pushgateway --web.listen-address=127.0.0.1:19392 --log.level=warn
 read -r _ _ dp _ dr _ dh _ dc _ ds _ < "$work/debian.summary"
 read -r _ _ ep _ er _ eh _ ec _ es _ < "$work/ember.summary"
-ratio() { echo "scale=2; $1 / $2" | bc; }
+ratio() { echo "scale=4; $1 / $2" | bc; }
 echo "ratio ember/debian: pushes_per_second $(ratio "$ep" "$dp") rss $(ratio "$er" "$dr") peak_rss $(ratio "$eh" "$dh") cpu $(ratio "$ec" "$dc") scrape_time $(ratio "$es" "$ds")"

@@ -4,6 +4,7 @@
 //! process concerns: logging, signals, reload and shutdown. It is the only crate that
 //! uses `anyhow`; everything below it returns typed errors.
 
+mod alerting;
 mod server;
 mod tool;
 mod version;

@@ -524,6 +524,9 @@ async fn serve(
     let scrape = Arc::new(tokio::sync::Mutex::new(ember_scrape::ScrapeManager::new(
         db.clone(),
     )));
+    let mut alerting = crate::alerting::Alerting::start(args.notification_queue_capacity as usize);
+    alerting.apply(&cfg);
+    let notifier = alerting.notifier.clone();
     let (tx, mut rx) = mpsc::channel(8);
     let metrics_stats = stats.clone();
     let metrics_db = db.clone();
@@ -535,7 +538,10 @@ async fn serve(
         ready: AtomicBool::new(false),
         enable_lifecycle: args.enable_lifecycle,
         lifecycle: tx,
-        metrics: Box::new(move || render_metrics(&metrics_stats, &metrics_db)),
+        metrics: Box::new({
+            let notifier = notifier.clone();
+            move || render_metrics(&metrics_stats, &metrics_db, &notifier)
+        }),
         query: Some(Arc::new(ember_web::QueryService {
             storage: db.clone(),
             engine: ember_promql::Engine::new(engine_options(&args)?),
@@ -544,6 +550,10 @@ async fn serve(
             .enable_remote_write_receiver
             .then(|| db.clone() as Arc<dyn ember_storage::Appendable>),
         scrape: Some(scrape.clone()),
+        alertmanagers: Some(Box::new(move || {
+            let a = notifier.alertmanagers();
+            (a.active, a.dropped)
+        })),
     });
 
     let mut servers = Vec::new();
@@ -588,6 +598,7 @@ async fn serve(
             _ = hup.recv() => {
                 if let Ok(cfg) = reload(&source, &state, &stats) {
                     apply_scrape(&cfg, &mut discovery, &scrape).await;
+                    alerting.apply(&cfg);
                 }
             }
             msg = rx.recv() => match msg {
@@ -595,6 +606,7 @@ async fn serve(
                     let r = reload(&source, &state, &stats);
                     if let Ok(cfg) = &r {
                         apply_scrape(cfg, &mut discovery, &scrape).await;
+                        alerting.apply(cfg);
                     }
                     let _ = done.send(r.map(|_| ()));
                 }
@@ -616,6 +628,7 @@ async fn serve(
         let _ = p.await;
     }
     drop(discovery);
+    drop(alerting);
     // Stopping the loops marks their series stale, as Prometheus does on shutdown.
     scrape.lock().await.stop_all();
     for s in servers {
@@ -672,7 +685,11 @@ fn reload(
     }
 }
 
-fn render_metrics(stats: &ReloadStats, db: &ember_tsdb::Db) -> String {
+fn render_metrics(
+    stats: &ReloadStats,
+    db: &ember_tsdb::Db,
+    notifier: &ember_notifier::Notifier,
+) -> String {
     use ember_exposition::{MetricFamily, MetricType, Sample, write_text};
     use ember_model::Label;
     let v = crate::version::build_info();
@@ -688,7 +705,7 @@ fn render_metrics(stats: &ReloadStats, db: &ember_tsdb::Db) -> String {
         Label::new("revision", v.revision.as_str()),
         Label::new("version", v.version.as_str()),
     ];
-    let families = vec![
+    let mut families = vec![
         MetricFamily {
             help: Some(
                 "A metric with a constant '1' value labeled by version, revision, branch, and goversion from which Ember was built.".into(),
@@ -735,6 +752,8 @@ fn render_metrics(stats: &ReloadStats, db: &ember_tsdb::Db) -> String {
             stats.start_ts.load(Ordering::Relaxed) as f64,
         ),
     ];
+    families.extend(crate::alerting::metrics(notifier));
+    families.sort_by(|a, b| a.name.cmp(&b.name));
     let mut out = Vec::new();
     write_text(&mut out, &families);
     String::from_utf8_lossy(&out).into_owned()

@@ -75,7 +75,13 @@ pub struct WebState {
     pub remote_write: Option<Arc<dyn ember_storage::Appendable>>,
     /// The scrape manager, for `/api/v1/targets`.
     pub scrape: Option<Arc<tokio::sync::Mutex<ember_scrape::ScrapeManager>>>,
+    /// The notifier's (active, dropped) Alertmanager URLs, for
+    /// `/api/v1/alertmanagers`.
+    pub alertmanagers: Option<AlertmanagersFn>,
 }
+
+/// Lists the (active, dropped) Alertmanager URLs.
+pub type AlertmanagersFn = Box<dyn Fn() -> (Vec<String>, Vec<String>) + Send + Sync>;
 
 /// Builds the router over `state`.
 pub fn router(state: Arc<WebState>) -> Router {
@@ -103,6 +109,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         )
         .route("/api/v1/write", post(remote_write))
         .route("/api/v1/targets", get(targets))
+        .route("/api/v1/alertmanagers", get(alertmanagers))
         .route("/federate", get(federate::federate))
         .fallback(not_found)
         .with_state(state)
@@ -225,6 +232,19 @@ fn labels_json(l: &ember_model::Labels) -> serde_json::Value {
 }
 
 /// `GET /api/v1/targets`: active and dropped targets, with Prometheus's fields.
+async fn alertmanagers(State(s): State<Arc<WebState>>) -> Response {
+    let (active, dropped) = s.alertmanagers.as_ref().map(|f| f()).unwrap_or_default();
+    let urls = |v: Vec<String>| -> Vec<serde_json::Value> {
+        v.into_iter()
+            .map(|u| serde_json::json!({ "url": u }))
+            .collect()
+    };
+    success(serde_json::json!({
+        "activeAlertmanagers": urls(active),
+        "droppedAlertmanagers": urls(dropped),
+    }))
+}
+
 async fn targets(State(s): State<Arc<WebState>>) -> Response {
     let Some(m) = s.scrape.clone() else {
         return success(
@@ -377,6 +397,9 @@ mod tests {
             query: None,
             remote_write: None,
             scrape: None,
+            alertmanagers: Some(Box::new(|| {
+                (vec!["http://am:9093/api/v2/alerts".into()], Vec::new())
+            })),
         });
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
