@@ -31,10 +31,11 @@ done
 command -v curl >/dev/null || { echo "curl is needed" >&2; exit 1; }
 
 # The collectors Ember enables by default, which node_exporter 1.5 all has.
-COLLECTORS="arp bonding conntrack cpu cpufreq diskstats dmi edac entropy filefd
-filesystem hwmon loadavg mdadm meminfo netclass netdev netstat nvme os pressure rapl
-schedstat selinux sockstat softnet stat textfile thermal_zone time timex udp_queues
-uname vmstat"
+COLLECTORS="arp bcache bonding btrfs conntrack cpu cpufreq diskstats dmi edac entropy
+fibrechannel filefd filesystem hwmon infiniband ipvs loadavg mdadm meminfo netclass
+netdev netstat nfs nfsd nvme os powersupplyclass pressure rapl schedstat selinux
+sockstat softnet stat tapestats textfile thermal_zone time timex udp_queues uname
+vmstat xfs zfs"
 FLAGS=(--collector.disable-defaults
   "--collector.filesystem.mount-points-exclude=^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)")
 for c in $COLLECTORS; do FLAGS+=("--collector.$c"); done

@@ -93,6 +93,33 @@ pub struct Args {
     /// Regexp of arp devices to exclude (mutually exclusive to device-include).
     #[arg(long = "collector.arp.device-exclude")]
     pub arp_device_exclude: Option<String>,
+    /// Use netlink to gather stats instead of /proc/net/arp. Accepted for
+    /// compatibility: Ember always reads /proc/net/arp, which lists the same IPv4
+    /// neighbours (both leave out NOARP entries).
+    #[arg(long = "collector.arp.netlink", default_value_t = true, action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true", require_equals = true,
+          value_parser = BoolishValueParser::new(), overrides_with = "no_arp_netlink")]
+    pub arp_netlink: bool,
+    /// `--no-collector.arp.netlink`, kingpin's negation of the above.
+    #[arg(
+        long = "no-collector.arp.netlink",
+        hide = true,
+        overrides_with = "arp_netlink"
+    )]
+    pub no_arp_netlink: bool,
+    /// Expose expensive priority stats.
+    #[arg(long = "collector.bcache.priorityStats", action = ArgAction::Set,
+          default_value_t = false, num_args = 0..=1, default_missing_value = "true",
+          require_equals = true, value_parser = BoolishValueParser::new(),
+          overrides_with = "no_bcache_priority_stats")]
+    pub bcache_priority_stats: bool,
+    /// `--no-collector.bcache.priorityStats`, kingpin's negation of the above.
+    #[arg(
+        long = "no-collector.bcache.priorityStats",
+        hide = true,
+        overrides_with = "bcache_priority_stats"
+    )]
+    pub no_bcache_priority_stats: bool,
     /// Enables metric node_cpu_guest_seconds_total.
     #[arg(long = "collector.cpu.guest", default_value_t = true, action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true", require_equals = true,
@@ -145,12 +172,47 @@ pub struct Args {
     /// Regexp of hwmon sensor to exclude (mutually exclusive to sensor-include).
     #[arg(long = "collector.hwmon.sensor-exclude")]
     pub hwmon_sensor_exclude: Option<String>,
+    /// Regexp of infiniband devices to include (mutually exclusive to
+    /// device-exclude).
+    #[arg(long = "collector.infiniband.device-include")]
+    pub infiniband_device_include: Option<String>,
+    /// Regexp of infiniband devices to exclude (mutually exclusive to
+    /// device-include).
+    #[arg(long = "collector.infiniband.device-exclude")]
+    pub infiniband_device_exclude: Option<String>,
     /// Regexp of net devices to ignore for netclass collector.
     #[arg(long = "collector.netclass.ignored-devices", default_value = "^$")]
     pub netclass_ignored_devices: String,
     /// Ignore devices where the speed is invalid.
     #[arg(long = "collector.netclass.ignore-invalid-speed")]
     pub netclass_ignore_invalid_speed: bool,
+    /// Use netlink to gather stats instead of /proc/net/dev. Accepted for
+    /// compatibility: Ember's netclass always reads /sys/class/net.
+    #[arg(long = "collector.netclass.netlink", action = ArgAction::Set,
+          default_value_t = false, num_args = 0..=1, default_missing_value = "true",
+          require_equals = true, value_parser = BoolishValueParser::new(),
+          overrides_with = "no_netclass_netlink")]
+    pub netclass_netlink: bool,
+    /// `--no-collector.netclass.netlink`, kingpin's negation of the above.
+    #[arg(
+        long = "no-collector.netclass.netlink",
+        hide = true,
+        overrides_with = "netclass_netlink"
+    )]
+    pub no_netclass_netlink: bool,
+    /// Collect address-info for every device.
+    #[arg(long = "collector.netdev.address-info", action = ArgAction::Set,
+          default_value_t = false, num_args = 0..=1, default_missing_value = "true",
+          require_equals = true, value_parser = BoolishValueParser::new(),
+          overrides_with = "no_netdev_address_info")]
+    pub netdev_address_info: bool,
+    /// `--no-collector.netdev.address-info`, kingpin's negation of the above.
+    #[arg(
+        long = "no-collector.netdev.address-info",
+        hide = true,
+        overrides_with = "netdev_address_info"
+    )]
+    pub no_netdev_address_info: bool,
     /// Regexp of net devices to include (mutually exclusive to device-exclude).
     #[arg(long = "collector.netdev.device-include")]
     pub netdev_device_include: Option<String>,
@@ -175,6 +237,9 @@ pub struct Args {
     /// Add ifAlias label.
     #[arg(long = "collector.netdev.label-ifalias")]
     pub netdev_label_ifalias: bool,
+    /// Regexp of power supplies to ignore for powersupplyclass collector.
+    #[arg(long = "collector.powersupply.ignored-supplies", default_value = "^$")]
+    pub powersupply_ignored_supplies: String,
     /// Put all RAPL zones in one family with a `rapl_zone` label.
     #[arg(long = "collector.rapl.enable-zone-label")]
     pub rapl_enable_zone_label: bool,
@@ -184,6 +249,9 @@ pub struct Args {
     /// Export softirq calls per vector.
     #[arg(long = "collector.stat.softirq")]
     pub stat_softirq: bool,
+    /// Regexp of devices to ignore for tapestats.
+    #[arg(long = "collector.tapestats.ignored-devices", default_value = "^$")]
+    pub tapestats_ignored_devices: String,
     /// Directory to read text files with metrics from.
     #[arg(long = "collector.textfile.directory", default_value = "")]
     pub textfile_directory: String,
@@ -271,9 +339,9 @@ macro_rules! collectors {
 
 collectors! {
     "arp" enabled true;
-    "bcache" enabled false;
+    "bcache" enabled true;
     "bonding" enabled true;
-    "btrfs" enabled false;
+    "btrfs" enabled true;
     "buddyinfo" disabled false;
     "cgroups" disabled false;
     "conntrack" enabled true;
@@ -286,11 +354,11 @@ collectors! {
     "edac" enabled true;
     "entropy" enabled true;
     "ethtool" disabled false;
-    "fibrechannel" enabled false;
+    "fibrechannel" enabled true;
     "filefd" enabled true;
     "filesystem" enabled true;
     "hwmon" enabled true;
-    "infiniband" enabled false;
+    "infiniband" enabled true;
     "interrupts" disabled false;
     "ipvs" enabled true;
     "ksmd" disabled false;
@@ -305,13 +373,13 @@ collectors! {
     "netdev" enabled true;
     "netstat" enabled true;
     "network_route" disabled false;
-    "nfs" enabled false;
-    "nfsd" enabled false;
+    "nfs" enabled true;
+    "nfsd" enabled true;
     "ntp" disabled false;
     "nvme" enabled true;
     "os" enabled true;
     "perf" disabled false;
-    "powersupplyclass" enabled false;
+    "powersupplyclass" enabled true;
     "pressure" enabled true;
     "processes" disabled false;
     "qdisc" disabled false;
@@ -326,7 +394,7 @@ collectors! {
     "supervisord" disabled false;
     "sysctl" disabled false;
     "systemd" disabled false;
-    "tapestats" enabled false;
+    "tapestats" enabled true;
     "tcpstat" disabled false;
     "textfile" enabled true;
     "thermal_zone" enabled true;
@@ -336,8 +404,8 @@ collectors! {
     "uname" enabled true;
     "vmstat" enabled true;
     "wifi" disabled false;
-    "xfs" enabled false;
-    "zfs" enabled false;
+    "xfs" enabled true;
+    "zfs" enabled true;
     "zoneinfo" disabled false;
 }
 
@@ -457,7 +525,7 @@ mod tests {
         let on = a.enabled_collectors();
         assert!(on.contains(&"cpu") && on.contains(&"textfile") && on.contains(&"dmi"));
         assert!(!on.contains(&"systemd"));
-        assert!(a.unimplemented_requested().contains(&"bcache"));
+        assert!(a.unimplemented_requested().is_empty());
     }
 
     #[test]

@@ -44,6 +44,12 @@ pub(crate) fn read_file(path: &Path) -> Result<String, CollectError> {
 /// Reads a sysfs attribute with a single `read(2)` of at most 4 KiB, trimmed of
 /// surrounding whitespace.
 pub(crate) fn read_sys(path: &Path) -> io::Result<String> {
+    let buf = read_sys_bytes(path)?;
+    Ok(String::from_utf8_lossy(&buf).trim().to_owned())
+}
+
+/// Reads a sysfs attribute as [`read_sys`] does, as raw bytes (untrimmed).
+pub(crate) fn read_sys_bytes(path: &Path) -> io::Result<Vec<u8>> {
     let mut f = File::open(path)?;
     let mut buf = vec![0u8; 4096];
     let n = loop {
@@ -54,7 +60,28 @@ pub(crate) fn read_sys(path: &Path) -> io::Result<String> {
         }
     };
     buf.truncate(n);
-    Ok(String::from_utf8_lossy(&buf).trim().to_owned())
+    Ok(buf)
+}
+
+/// Text as Go's `strings.ToValidUTF8(s, "\u{FFFD}")` makes it: each run of invalid
+/// bytes becomes one replacement character (Rust's lossy conversion would write
+/// one per invalid sequence).
+pub(crate) fn go_valid_utf8(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    let mut in_invalid_run = false;
+    for chunk in bytes.utf8_chunks() {
+        if !chunk.valid().is_empty() {
+            out.push_str(chunk.valid());
+            in_invalid_run = false;
+        }
+        if !chunk.invalid().is_empty() {
+            if !in_invalid_run {
+                out.push(char::REPLACEMENT_CHARACTER);
+            }
+            in_invalid_run = true;
+        }
+    }
+    out
 }
 
 /// Reads an unsigned integer from a file (procfs's `ReadUintFromFile`).
@@ -138,6 +165,44 @@ pub(crate) fn parse_int_base0(s: &str) -> Option<i64> {
     i64::try_from(v).ok()
 }
 
+/// Parses an unsigned integer as Go's `strconv.ParseUint(s, 0, 64)` (procfs's
+/// `ValueParser`): `0x`/`0o`/`0b` prefixes or a leading `0` for octal, no sign.
+pub(crate) fn parse_uint_base0(s: &str) -> Option<u64> {
+    if s.starts_with(['+', '-']) {
+        return None;
+    }
+    let (radix, digits) = if let Some(d) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (16, d)
+    } else if let Some(d) = s.strip_prefix("0b").or_else(|| s.strip_prefix("0B")) {
+        (2, d)
+    } else if let Some(d) = s.strip_prefix("0o").or_else(|| s.strip_prefix("0O")) {
+        (8, d)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (8, &s[1..])
+    } else {
+        (10, s)
+    };
+    if digits.is_empty() || digits.starts_with(['+', '-']) {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok()
+}
+
+/// A directory's entries, sorted by name as Go's `os.ReadDir` returns them, with
+/// their types (not following symlinks).
+pub(crate) fn dir_entries(dir: &Path) -> io::Result<Vec<(String, std::fs::FileType)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        out.push((name, entry.file_type()?));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
 /// Whether an I/O error says the file or attribute is absent or not readable by us,
 /// which collectors treat as "no such value" rather than as a failure.
 pub(crate) fn is_absent(e: &io::Error) -> bool {
@@ -165,6 +230,17 @@ mod tests {
         assert_eq!(parse_int_base0("x"), None);
         assert_eq!(parse_int_base0("0x"), None);
         assert_eq!(parse_int_base0("--1"), None);
+        assert_eq!(parse_uint_base0("0x10"), Some(16));
+        assert_eq!(parse_uint_base0("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_uint_base0("-1"), None);
+        assert_eq!(parse_uint_base0("+1"), None);
+        assert_eq!(parse_uint_base0("N/A (no PMA)"), None);
+    }
+
+    #[test]
+    fn go_utf8() {
+        assert_eq!(go_valid_utf8(b"a\xff\xfeb\xffc"), "a\u{FFFD}b\u{FFFD}c");
+        assert_eq!(go_valid_utf8("é".as_bytes()), "é");
     }
 
     #[test]

@@ -1,5 +1,12 @@
 //! `arp`: ARP table entries per device from `/proc/net/arp`, filtered by
 //! `--collector.arp.device-include`/`-exclude`.
+//!
+//! node_exporter reads the neighbour table over rtnetlink by default
+//! (`--collector.arp.netlink`) and `/proc/net/arp` with `--no-collector.arp.netlink`.
+//! Ember takes both flags and always reads `/proc/net/arp`: both list the IPv4
+//! neighbours without the `NUD_NOARP` entries, so the counts are the same, but for
+//! proxy-ARP entries (`ip neigh add proxy`), which only `/proc/net/arp` lists, and
+//! for `--path.procfs`, which netlink ignores.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

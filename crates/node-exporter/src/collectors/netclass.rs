@@ -1,5 +1,9 @@
 //! `netclass`: interface properties from `/sys/class/net/<iface>` (state, MTU,
 //! speed, carrier changes, ...), skipping `--collector.netclass.ignored-devices`.
+//!
+//! `--collector.netclass.netlink` (off by default in node_exporter, which then reads
+//! the same properties over rtnetlink) is accepted and ignored: Ember always reads
+//! sysfs.
 
 use std::path::Path;
 use std::sync::Arc;

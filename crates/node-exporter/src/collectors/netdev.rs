@@ -9,7 +9,13 @@
 //! netlink's detailed error counters are folded into /proc/net/dev's columns the way
 //! the kernel folds them there (`receive_drop` = dropped + missed, and so on), and
 //! either source's `errors`/`dropped` are spelled `errs`/`drop`.
+//!
+//! `--collector.netdev.address-info` adds `node_network_address_info` per IPv4
+//! and IPv6 address of the (filtered) interfaces, from `getifaddrs(3)`: like the
+//! netlink counters, those of the exporter's network namespace.
 
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use super::{CollectError, Collector, Config};
@@ -100,7 +106,171 @@ impl Collector for NetDev {
                 );
             }
         }
+        if self.0.netdev_address_info {
+            let addrs = addresses().map_err(|e| CollectError::Io {
+                path: "getifaddrs".into(),
+                source: e,
+            })?;
+            for a in addrs {
+                if self.0.netdev_filter.ignored(&a.device) {
+                    continue;
+                }
+                out.gauge(
+                    "node_network_address_info",
+                    "node network address by device",
+                    &[
+                        ("device", &a.device),
+                        ("address", &a.address),
+                        ("netmask", &a.netmask),
+                        ("scope", a.scope),
+                    ],
+                    1.0,
+                );
+            }
+        }
         Ok(())
+    }
+}
+
+/// One interface address, as node_exporter labels it.
+#[derive(Debug, PartialEq)]
+struct AddrInfo {
+    device: String,
+    address: String,
+    /// The prefix length.
+    netmask: String,
+    scope: &'static str,
+}
+
+/// The IPv4 and IPv6 addresses of this network namespace's interfaces.
+fn addresses() -> io::Result<Vec<AddrInfo>> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list we free below.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut out = Vec::new();
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned, not yet freed.
+        let ifa = unsafe { &*cur };
+        cur = ifa.ifa_next;
+        // SAFETY: the name and addresses, when not null, point into the same list.
+        let (name, addr, mask) = unsafe {
+            if ifa.ifa_name.is_null() {
+                continue;
+            }
+            let name = std::ffi::CStr::from_ptr(ifa.ifa_name).to_string_lossy();
+            (
+                name,
+                sockaddr_ip(ifa.ifa_addr),
+                sockaddr_ip(ifa.ifa_netmask),
+            )
+        };
+        let Some(addr) = addr else { continue };
+        // glibc names an IPv4 address by its label (`eth0:1` for an alias);
+        // node_exporter names the interface, and `:` is not allowed in one.
+        let device = name.split(':').next().unwrap_or_default().to_owned();
+        out.push(AddrInfo {
+            device,
+            address: go_ip_string(addr),
+            netmask: mask.map_or(0, prefix_len).to_string(),
+            scope: scope(addr),
+        });
+    }
+    // SAFETY: `head` came from getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(out)
+}
+
+/// The IP address of an `AF_INET`/`AF_INET6` socket address.
+///
+/// # Safety
+///
+/// `sa` is null or points to a socket address as large as its family says.
+unsafe fn sockaddr_ip(sa: *const libc::sockaddr) -> Option<IpAddr> {
+    if sa.is_null() {
+        return None;
+    }
+    // SAFETY: the caller guarantees `sa` is valid for its family's size.
+    unsafe {
+        match i32::from((*sa).sa_family) {
+            libc::AF_INET => {
+                let sin = &*(sa as *const libc::sockaddr_in);
+                Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                    sin.sin_addr.s_addr,
+                ))))
+            }
+            libc::AF_INET6 => {
+                let sin6 = &*(sa as *const libc::sockaddr_in6);
+                Some(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A netmask's prefix length; 0 for a non-contiguous one (Go's `IPMask.Size`).
+fn prefix_len(mask: IpAddr) -> u32 {
+    let (bits, ones) = match mask {
+        IpAddr::V4(m) => (u128::from(u32::from(m)) << 96, u32::from(m).count_ones()),
+        IpAddr::V6(m) => (u128::from(m), u128::from(m).count_ones()),
+    };
+    if bits.leading_ones() == ones { ones } else { 0 }
+}
+
+/// An address as Go's `net.IP.String` writes it (an IPv4-mapped IPv6 address in
+/// dotted form).
+fn go_ip_string(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => v6.to_string(),
+        },
+        IpAddr::V4(v4) => v4.to_string(),
+    }
+}
+
+/// node_exporter's scope of an address.
+fn scope(ip: IpAddr) -> &'static str {
+    let (loopback, link_local_unicast, link_local_multicast, iface_local_multicast, global) =
+        match ip {
+            IpAddr::V4(a) => {
+                let o = a.octets();
+                let link_local = o[0] == 169 && o[1] == 254;
+                (
+                    a.is_loopback(),
+                    link_local,
+                    o[0] == 224 && o[1] == 0 && o[2] == 0,
+                    false,
+                    !a.is_broadcast()
+                        && !a.is_unspecified()
+                        && !a.is_loopback()
+                        && !a.is_multicast()
+                        && !link_local,
+                )
+            }
+            IpAddr::V6(a) => {
+                let o = a.octets();
+                let link_local = o[0] == 0xfe && o[1] & 0xc0 == 0x80;
+                let multicast = o[0] == 0xff;
+                (
+                    a.is_loopback(),
+                    link_local,
+                    multicast && o[1] & 0x0f == 0x02,
+                    multicast && o[1] & 0x0f == 0x01,
+                    !a.is_unspecified() && !a.is_loopback() && !multicast && !link_local,
+                )
+            }
+        };
+    if loopback || link_local_unicast || link_local_multicast {
+        "link-local"
+    } else if iface_local_multicast {
+        "interface-local"
+    } else if global {
+        "global"
+    } else {
+        ""
     }
 }
 
@@ -267,6 +437,42 @@ mod tests {
         assert!(text.contains(
             "node_network_receive_errors_total{device=\"lo\",ifalias=\"uplink to switch\"} 0"
         ));
+    }
+
+    #[test]
+    fn address_info() {
+        let text = collect_ok(
+            "netdev",
+            &[
+                PROC,
+                "--collector.netdev.address-info",
+                "--collector.netdev.device-include=^lo$",
+            ],
+        );
+        assert!(text.contains("# HELP node_network_address_info node network address by device\n"));
+        assert!(text.contains(
+            "node_network_address_info{address=\"127.0.0.1\",device=\"lo\",netmask=\"8\",scope=\"link-local\"} 1"
+        ));
+        assert!(!text.contains("device=\"eth"));
+        let text = collect_ok("netdev", &[PROC]);
+        assert!(!text.contains("node_network_address_info"));
+    }
+
+    #[test]
+    fn scopes_and_masks() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(scope(ip("10.0.0.1")), "global");
+        assert_eq!(scope(ip("169.254.1.1")), "link-local");
+        assert_eq!(scope(ip("224.0.0.251")), "link-local");
+        assert_eq!(scope(ip("255.255.255.255")), "");
+        assert_eq!(scope(ip("fe80::1")), "link-local");
+        assert_eq!(scope(ip("ff01::1")), "interface-local");
+        assert_eq!(scope(ip("2001:db8::1")), "global");
+        assert_eq!(scope(ip("::")), "");
+        assert_eq!(prefix_len(ip("255.255.255.0")), 24);
+        assert_eq!(prefix_len(ip("255.0.255.0")), 0);
+        assert_eq!(prefix_len(ip("ffff:ffff:ffff:ffff::")), 64);
+        assert_eq!(go_ip_string(ip("::ffff:10.0.0.1")), "10.0.0.1");
     }
 
     #[test]
