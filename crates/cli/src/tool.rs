@@ -11,6 +11,9 @@ pub(crate) enum ToolCommand {
     /// Check the resources for validity.
     #[command(subcommand)]
     Check(CheckCommand),
+    /// Unit testing.
+    #[command(subcommand)]
+    Test(TestCommand),
     /// Run PromQL test files (Prometheus's promqltest language).
     Promqltest {
         /// Test files, or folders whose `*.test` files to run.
@@ -39,10 +42,51 @@ pub(crate) enum CheckCommand {
     },
     /// Pass Prometheus metrics over stdin to check them for consistency and correctness.
     Metrics,
+    /// Check if the rule files are valid or not.
+    Rules {
+        /// Linting checks to apply. Available options are: all, duplicate-rules, none.
+        #[arg(long, default_value = "duplicate-rules")]
+        lint: String,
+        /// Make lint errors exit with exit code 3.
+        #[arg(long = "lint-fatal")]
+        lint_fatal: bool,
+        /// Ignore unknown fields in the rule files.
+        #[arg(long = "ignore-unknown-fields")]
+        ignore_unknown_fields: bool,
+        /// The rule files to check, default is read from standard input.
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum TestCommand {
+    /// Unit tests for rules.
+    Rules {
+        /// If set, will only run test groups whose names match the regular
+        /// expression. Can be specified multiple times.
+        #[arg(long)]
+        run: Vec<String>,
+        /// Enable unit test debugging (accepted for promtool compatibility).
+        #[arg(long)]
+        debug: bool,
+        /// Print differential output (accepted for promtool compatibility; the plain
+        /// expected/got output is printed).
+        #[arg(long)]
+        diff: bool,
+        /// Ignore unknown fields in the rule files.
+        #[arg(long = "ignore-unknown-fields")]
+        ignore_unknown_fields: bool,
+        /// The unit test files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// promtool's exit code for an invalid input.
 const FAILURE: u8 = 1;
+
+/// promtool's exit code for lint findings under `--lint-fatal`.
+const LINT_FAILURE: u8 = 3;
 
 pub(crate) fn run(cmd: ToolCommand) -> ExitCode {
     match cmd {
@@ -52,6 +96,19 @@ pub(crate) fn run(cmd: ToolCommand) -> ExitCode {
             files,
         }) => check_config(&files, syntax_only, agent),
         ToolCommand::Check(CheckCommand::Metrics) => check_metrics(),
+        ToolCommand::Check(CheckCommand::Rules {
+            lint,
+            lint_fatal,
+            ignore_unknown_fields,
+            files,
+        }) => check_rules(&files, &lint, lint_fatal, ignore_unknown_fields),
+        ToolCommand::Test(TestCommand::Rules {
+            run,
+            debug: _,
+            diff: _,
+            ignore_unknown_fields,
+            files,
+        }) => test_rules(&files, run, ignore_unknown_fields),
         ToolCommand::Promqltest { paths, verbose } => promqltest(&paths, verbose),
     }
 }
@@ -179,5 +236,139 @@ fn check_metrics() -> ExitCode {
             eprintln!("error while linting: {e}");
             ExitCode::from(FAILURE)
         }
+    }
+}
+
+/// `check rules`: parses each file (or stdin) and reports problems as promtool does;
+/// duplicate rules are a lint finding, fatal (exit 3) only with `--lint-fatal`.
+fn check_rules(files: &[PathBuf], lint: &str, lint_fatal: bool, ignore_unknown: bool) -> ExitCode {
+    let mut lint_duplicates = false;
+    for setting in lint.split(',').filter(|s| !s.is_empty()) {
+        match setting {
+            "all" | "duplicate-rules" => lint_duplicates = true,
+            "none" => {}
+            other => println!("WARNING: unknown lint option: {other:?}"),
+        }
+    }
+    let opts = ember_rules::file::ParseOptions {
+        ignore_unknown_fields: ignore_unknown,
+        ..Default::default()
+    };
+    let (mut failed, mut has_errors) = (false, false);
+    let inputs: Vec<Option<&PathBuf>> = if files.is_empty() {
+        vec![None]
+    } else {
+        files.iter().map(Some).collect()
+    };
+    for f in inputs {
+        let parsed = match f {
+            Some(f) => {
+                println!("Checking {}", f.display());
+                ember_rules::file::parse_file(f, &opts)
+            }
+            None => {
+                println!("Checking standard input");
+                let mut text = String::new();
+                if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+                    eprintln!("  FAILED: {e}");
+                    return ExitCode::from(FAILURE);
+                }
+                ember_rules::file::parse(&text, std::path::Path::new(""), &opts)
+            }
+        };
+        match parsed {
+            Err(errs) => {
+                failed = true;
+                has_errors = true;
+                eprintln!("  FAILED:");
+                for e in errs {
+                    let text = e.to_string();
+                    // Errors about stdin have no file name to show.
+                    eprintln!("{}", text.strip_prefix(": ").unwrap_or(&text));
+                }
+            }
+            Ok(rgs) => {
+                let n: usize = rgs.groups.iter().map(|g| g.rules.len()).sum();
+                match lint_duplicates.then(|| duplicate_rules(&rgs)).flatten() {
+                    Some(msg) => {
+                        failed = true;
+                        eprintln!("  FAILED:");
+                        eprintln!("lint error {msg}");
+                    }
+                    None => println!("  SUCCESS: {n} rules found"),
+                }
+            }
+        }
+        println!();
+    }
+    if failed && has_errors {
+        ExitCode::from(FAILURE)
+    } else if failed && lint_fatal {
+        ExitCode::from(LINT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// promtool's duplicate-rules lint: rules with the same name and labels.
+fn duplicate_rules(rgs: &ember_rules::file::RuleGroups) -> Option<String> {
+    let mut all: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for g in &rgs.groups {
+        for r in &g.rules {
+            let mut labels = g.labels.clone();
+            labels.extend(r.labels.clone());
+            all.push((r.name().to_string(), labels.into_iter().collect()));
+        }
+    }
+    all.sort();
+    let mut dups: Vec<&(String, Vec<(String, String)>)> = Vec::new();
+    for w in all.windows(2) {
+        if w[0] == w[1] && dups.last().is_none_or(|d| **d != w[1]) {
+            dups.push(&w[1]);
+        }
+    }
+    if dups.is_empty() {
+        return None;
+    }
+    let mut msg = format!("{} duplicate rule(s) found.\n", dups.len());
+    for (name, labels) in dups {
+        msg.push_str(&format!("Metric: {name}\nLabel(s):\n"));
+        for (k, v) in labels {
+            msg.push_str(&format!("\t{k}: {v}\n"));
+        }
+    }
+    msg.push_str("Might cause inconsistency while recording expressions");
+    Some(msg)
+}
+
+/// `test rules`: runs promtool's rule unit tests; exit 1 when any file failed.
+fn test_rules(files: &[PathBuf], run: Vec<String>, ignore_unknown: bool) -> ExitCode {
+    let opts = ember_rules::unittest::Options {
+        run,
+        ignore_unknown_fields: ignore_unknown,
+        ..Default::default()
+    };
+    let mut failed = false;
+    for f in files {
+        let r = ember_rules::unittest::run_file(f, &opts);
+        for w in &r.warnings {
+            eprintln!("{w}");
+        }
+        if r.errors.is_empty() {
+            println!("  SUCCESS");
+        } else {
+            failed = true;
+            eprintln!("  FAILED:");
+            for e in &r.errors {
+                eprintln!("{e}");
+                println!();
+            }
+        }
+        println!();
+    }
+    if failed {
+        ExitCode::from(FAILURE)
+    } else {
+        ExitCode::SUCCESS
     }
 }
