@@ -1,6 +1,6 @@
-//! The server's alerting side: the notifier, and the discovery of the Alertmanagers
-//! it sends to (`alerting.alertmanagers`, one discovery job per entry, named
-//! `config-<i>` as Prometheus names them).
+//! The server's alerting side: the rule manager, the notifier, and the discovery of
+//! the Alertmanagers it sends to (`alerting.alertmanagers`, one discovery job per
+//! entry, named `config-<i>` as Prometheus names them).
 
 use std::sync::{Arc, Mutex};
 
@@ -9,9 +9,12 @@ use ember_exposition::{MetricFamily, MetricType, Sample};
 use ember_model::Label;
 use ember_notifier::{Notifier, Options};
 
-/// The running notifier and its Alertmanager discovery; tasks stop when dropped.
+/// The rule manager, the notifier and its Alertmanager discovery; tasks stop when
+/// dropped.
 pub(crate) struct Alerting {
     pub(crate) notifier: Notifier,
+    pub(crate) rules: Option<ember_rules::Manager>,
+    external_url: String,
     discovery: ember_discovery::Manager,
     config: Arc<Mutex<AlertingConfig>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -32,7 +35,7 @@ fn job(i: usize) -> String {
 impl Alerting {
     /// Starts the notifier's sender and the Alertmanager discovery, with no
     /// configuration yet.
-    pub(crate) fn start(queue_capacity: usize) -> Alerting {
+    pub(crate) fn start(queue_capacity: usize, external_url: String) -> Alerting {
         let notifier = Notifier::new(Options { queue_capacity });
         let discovery = ember_discovery::Manager::new();
         let config = Arc::new(Mutex::new(AlertingConfig::default()));
@@ -65,10 +68,48 @@ impl Alerting {
         };
         Alerting {
             notifier,
+            rules: None,
+            external_url,
             discovery,
             config,
             tasks: vec![sender, sync],
         }
+    }
+
+    /// Loads the rule files of `cfg` into the rule manager (if there is one); on
+    /// any error the running rules stay and the errors come back, one per line.
+    pub(crate) fn apply_rules(&self, cfg: &Config) -> Result<(), String> {
+        let Some(m) = &self.rules else {
+            return Ok(());
+        };
+        let mut files = Vec::new();
+        for pattern in &cfg.rule_files {
+            match glob::glob(pattern) {
+                Ok(paths) => files.extend(paths.flatten()),
+                Err(e) => return Err(format!("{pattern}: {e}")),
+            }
+        }
+        files.sort();
+        files.dedup();
+        let rc = ember_rules::RuleConfig {
+            files,
+            interval: cfg.global.evaluation_interval.into(),
+            query_offset: cfg.global.rule_query_offset.into(),
+            external_labels: cfg
+                .global
+                .external_labels
+                .iter()
+                .map(|l| (l.name.clone(), l.value.clone()))
+                .collect(),
+            external_url: self.external_url.clone(),
+            parse: ember_rules::file::ParseOptions::default(),
+        };
+        m.update(&rc).map_err(|errs| {
+            errs.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
     }
 
     /// Takes the alerting section and external labels of a (re)loaded configuration.

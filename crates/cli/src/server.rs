@@ -524,9 +524,32 @@ async fn serve(
     let scrape = Arc::new(tokio::sync::Mutex::new(ember_scrape::ScrapeManager::new(
         db.clone(),
     )));
-    let mut alerting = crate::alerting::Alerting::start(args.notification_queue_capacity as usize);
+    let mut alerting = crate::alerting::Alerting::start(
+        args.notification_queue_capacity as usize,
+        external_url(&args),
+    );
     alerting.apply(&cfg);
     let notifier = alerting.notifier.clone();
+    let dur = |flag: &str, v: &str| -> anyhow::Result<std::time::Duration> {
+        Ok(std::time::Duration::from_millis(
+            parse_duration_flag(flag, v)?.max(0) as u64,
+        ))
+    };
+    alerting.rules = Some(ember_rules::Manager::new(ember_rules::ManagerOptions {
+        queryable: db.clone(),
+        appendable: db.clone(),
+        engine: ember_promql::Engine::new(engine_options(&args)?),
+        notifier: Some(notifier.clone()),
+        outage_tolerance: dur(
+            "rules.alert.for-outage-tolerance",
+            &args.for_outage_tolerance,
+        )?,
+        grace: dur("rules.alert.for-grace-period", &args.for_grace_period)?,
+        resend_delay: dur("rules.alert.resend-delay", &args.resend_delay)?,
+    }));
+    alerting
+        .apply_rules(&cfg)
+        .map_err(|e| anyhow::anyhow!("error loading rules:\n{e}"))?;
     let (tx, mut rx) = mpsc::channel(8);
     let metrics_stats = stats.clone();
     let metrics_db = db.clone();
@@ -550,6 +573,7 @@ async fn serve(
             .enable_remote_write_receiver
             .then(|| db.clone() as Arc<dyn ember_storage::Appendable>),
         scrape: Some(scrape.clone()),
+        rules: alerting.rules.clone(),
         alertmanagers: Some(Box::new(move || {
             let a = notifier.alertmanagers();
             (a.active, a.dropped)
@@ -599,16 +623,20 @@ async fn serve(
                 if let Ok(cfg) = reload(&source, &state, &stats) {
                     apply_scrape(&cfg, &mut discovery, &scrape).await;
                     alerting.apply(&cfg);
+                    let _ = apply_rules(&alerting, &cfg, &stats);
                 }
             }
             msg = rx.recv() => match msg {
                 Some(Lifecycle::Reload(done)) => {
-                    let r = reload(&source, &state, &stats);
-                    if let Ok(cfg) = &r {
-                        apply_scrape(cfg, &mut discovery, &scrape).await;
-                        alerting.apply(cfg);
-                    }
-                    let _ = done.send(r.map(|_| ()));
+                    let r = match reload(&source, &state, &stats) {
+                        Ok(cfg) => {
+                            apply_scrape(&cfg, &mut discovery, &scrape).await;
+                            alerting.apply(&cfg);
+                            apply_rules(&alerting, &cfg, &stats)
+                        }
+                        Err(e) => Err(e),
+                    };
+                    let _ = done.send(r);
                 }
                 Some(Lifecycle::Quit) | None => break,
             },
@@ -628,6 +656,9 @@ async fn serve(
         let _ = p.await;
     }
     drop(discovery);
+    if let Some(r) = &alerting.rules {
+        r.stop();
+    }
     drop(alerting);
     // Stopping the loops marks their series stale, as Prometheus does on shutdown.
     scrape.lock().await.stop_all();
@@ -639,6 +670,38 @@ async fn serve(
     drop(state);
     drop(db);
     Ok(())
+}
+
+/// Loads the rule files of a reloaded configuration; a failure is logged and
+/// counted like a bad configuration, and the running rules stay.
+fn apply_rules(
+    alerting: &crate::alerting::Alerting,
+    cfg: &ember_config::Config,
+    stats: &ReloadStats,
+) -> Result<(), String> {
+    alerting.apply_rules(cfg).map_err(|e| {
+        stats.last_successful.store(false, Ordering::Relaxed);
+        stats.failures.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(err = %e, "error loading rules; keeping the running rules");
+        format!("error loading rules: {e}")
+    })
+}
+
+/// `--web.external-url`, or Prometheus's default: `http://<hostname>:<port>`.
+fn external_url(args: &ServerArgs) -> String {
+    if let Some(u) = &args.external_url {
+        return u.trim_end_matches('/').to_string();
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    let port = args
+        .listen_address
+        .first()
+        .and_then(|a| a.rsplit_once(':'))
+        .map(|(_, p)| p.to_string())
+        .unwrap_or_else(|| "9090".into());
+    format!("http://{host}:{port}")
 }
 
 /// Points discovery and scraping at the jobs of `cfg`.

@@ -523,6 +523,11 @@ fn server_scraping_with_honor_labels_keeps_pushed_job_and_instance() {
     )
     .expect("push");
     assert_eq!(code, 200);
+    // No instance in the grouping key: the gateway exposes `instance=""`, which under
+    // honor_labels must hide the target's instance rather than take its address.
+    let (code, _) =
+        request(gp, "PUT", "/metrics/job/weekly", &[], b"weekly_done 1\n").expect("push");
+    assert_eq!(code, 200);
     let dir = tempfile::tempdir().expect("tempdir");
     let config = format!(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: pushgateway\n    honor_labels: true\n    static_configs:\n      - targets: ['127.0.0.1:{gp}']\n"
@@ -540,4 +545,12 @@ fn server_scraping_with_honor_labels_keeps_pushed_job_and_instance() {
         assert!(t.elapsed() < Duration::from_secs(20), "never scraped: {v}");
         std::thread::sleep(Duration::from_millis(250));
     }
+    let (_, out) = get(sp, "/api/v1/query?query=weekly_done").expect("query");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let m = &v["data"]["result"][0]["metric"];
+    assert_eq!(m["job"], "weekly", "{v}");
+    assert!(
+        m.get("instance").is_none(),
+        "instance must stay absent: {v}"
+    );
 }

@@ -19,6 +19,7 @@
 mod error;
 pub mod file;
 mod group;
+mod manager;
 mod rule;
 pub mod template;
 pub mod unittest;
@@ -28,6 +29,7 @@ pub use group::{
     EvalContext, Group, GroupOptions, LoadOptions, eval_timestamp, group_hash, group_key,
     load_groups,
 };
+pub use manager::{Manager, ManagerOptions, RuleConfig, to_notifier_alert};
 pub use rule::{Alert, AlertState, AlertingRule, AlertingRuleOptions, Health, RecordingRule, Rule};
 
 use ember_promql::{Engine, Sample, Value, Vector};

@@ -279,7 +279,20 @@ impl LoopState {
             scraped += 1;
             if !cache.entries.contains_key(s.raw) {
                 let raw = s.to_labels().map_err(|e| e.to_string())?;
-                let labels = self.build_labels(raw)?;
+                // Label sets drop empty values, but under honor_labels an exposed
+                // label with an empty value still wins over the target's label of
+                // that name (and then vanishes), as in Prometheus: a Pushgateway's
+                // `instance=""` must not become the gateway's address.
+                let empty: Vec<String> = if self.cfg.honor_labels {
+                    s.labels
+                        .iter()
+                        .filter(|l| l.value == "")
+                        .map(|l| l.name.unescape().into_owned())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let labels = self.build_labels(raw, &empty)?;
                 cache.entries.insert(
                     s.raw.to_vec(),
                     CacheEntry {
@@ -342,9 +355,12 @@ impl LoopState {
 
     /// Target labels merged in (with `honor_labels` semantics), label limits checked,
     /// then `metric_relabel_configs`; `None` when relabeling drops the series.
-    fn build_labels(&self, scraped: Labels) -> Result<Option<Labels>, String> {
+    fn build_labels(&self, scraped: Labels, empty: &[String]) -> Result<Option<Labels>, String> {
         let mut b = LabelsBuilder::new(scraped.clone());
         for tl in &self.target.labels {
+            if empty.contains(&tl.name) {
+                continue;
+            }
             let existing = scraped.get(&tl.name);
             match existing {
                 Some(_) if self.cfg.honor_labels => {}

@@ -11,6 +11,7 @@
 
 mod api;
 mod federate;
+mod rules_api;
 
 pub use api::QueryService;
 use axum::extract::State;
@@ -78,6 +79,8 @@ pub struct WebState {
     /// The notifier's (active, dropped) Alertmanager URLs, for
     /// `/api/v1/alertmanagers`.
     pub alertmanagers: Option<AlertmanagersFn>,
+    /// The rule manager, for `/api/v1/rules` and `/api/v1/alerts`.
+    pub rules: Option<ember_rules::Manager>,
 }
 
 /// Lists the (active, dropped) Alertmanager URLs.
@@ -110,6 +113,8 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/api/v1/write", post(remote_write))
         .route("/api/v1/targets", get(targets))
         .route("/api/v1/alertmanagers", get(alertmanagers))
+        .route("/api/v1/rules", get(rules_api::rules))
+        .route("/api/v1/alerts", get(rules_api::alerts))
         .route("/federate", get(federate::federate))
         .fallback(not_found)
         .with_state(state)
@@ -126,12 +131,17 @@ struct Envelope<T: Serialize> {
     data: T,
 }
 
-fn success<T: Serialize>(data: T) -> Response {
+pub(crate) fn success<T: Serialize>(data: T) -> Response {
     Json(Envelope {
         status: "success",
         data,
     })
     .into_response()
+}
+
+/// A 400 `bad_data` error in Prometheus's envelope.
+pub(crate) fn bad_data(msg: impl AsRef<str>) -> Response {
+    api_error(StatusCode::BAD_REQUEST, "bad_data", msg.as_ref())
 }
 
 /// Prometheus's error envelope: `{"status":"error","errorType":…,"error":…}`.
@@ -400,6 +410,7 @@ mod tests {
             alertmanagers: Some(Box::new(|| {
                 (vec!["http://am:9093/api/v2/alerts".into()], Vec::new())
             })),
+            rules: None,
         });
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
