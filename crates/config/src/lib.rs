@@ -69,7 +69,7 @@ pub use types::{
     ScrapeProtocol, StorageConfig, TracingClientType, TracingConfig, TranslationStrategy,
     TsdbConfig,
 };
-pub use yaml::YamlValue;
+pub use yaml::{YamlNode, YamlValue, is_blank_document, strict_options};
 
 use std::path::Path;
 

@@ -91,8 +91,14 @@ fn default_config_constant_loads() {
         .collect();
     assert_eq!(
         jobs,
-        [("ember", "localhost:9090"), ("node", "localhost:9100")]
+        [
+            ("ember", "localhost:9090"),
+            ("node", "localhost:9100"),
+            ("pushgateway", "localhost:9091")
+        ]
     );
+    // Pushed job and instance labels are kept, as the Pushgateway's docs require.
+    assert!(c.scrape_configs[2].honor_labels);
     assert_eq!(c.scrape_configs[0].scrape_interval, Duration::from_secs(15));
     assert_eq!(c.scrape_configs[0].scrape_timeout, Duration::from_secs(10));
     // The full check has nothing to read and so passes too.

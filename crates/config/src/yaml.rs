@@ -39,8 +39,9 @@ impl Pos {
 }
 
 /// Go's `yaml.UnmarshalStrict`: duplicate keys are errors; snippets are left out
-/// because errors are rendered here.
-fn options() -> serde_saphyr::Options {
+/// because callers render errors in Go's words. Shared with the other YAML formats
+/// Prometheus decodes strictly (rule files).
+pub fn strict_options() -> serde_saphyr::Options {
     let mut o = serde_saphyr::Options::default();
     o.with_snippet = false;
     o.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
@@ -54,17 +55,22 @@ pub(crate) fn parse<T: DeserializeOwned + Default>(
     file: &Path,
     root_type: &str,
 ) -> Result<T, ConfigError> {
-    // An empty document (or one holding only comments) is the default config, as
-    // in Prometheus, where the decoder never calls UnmarshalYAML for it.
-    if text
-        .lines()
-        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
-    {
+    // An empty document is the default config, as in Prometheus, where the decoder
+    // never calls UnmarshalYAML for it.
+    if is_blank_document(text) {
         return Ok(T::default());
     }
-    serde_saphyr::from_str_with_options::<Option<T>>(text, options())
+    serde_saphyr::from_str_with_options::<Option<T>>(text, strict_options())
         .map(Option::unwrap_or_default)
         .map_err(|e| convert_error(&e, text, file, root_type))
+}
+
+/// Whether a document holds nothing but blank lines and comments, which Go's
+/// decoder reads as no value at all (the zero value, without calling any
+/// `UnmarshalYAML`).
+pub fn is_blank_document(text: &str) -> bool {
+    text.lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
 }
 
 /// A mapping kept in document order with every entry, for the maps whose keys need
@@ -272,14 +278,19 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// A document reduced to its shape: where each node starts and how it is keyed.
-enum Node {
+/// A YAML document reduced to its shape: where each node starts and how it is
+/// keyed, whatever the values. What a check for unknown keys or a lookup of the
+/// field path at an error's position needs, without a schema.
+#[derive(Debug)]
+pub enum YamlNode {
+    /// A scalar (or null).
     Leaf,
-    Seq(Vec<Sp<Node>>),
-    Map(Vec<(Sp<KeyText>, Sp<Node>)>),
+    /// A sequence.
+    Seq(Vec<Spanned<YamlNode>>),
+    /// A mapping, in document order; keys are read as strings, so that `y` stays
+    /// `y` rather than becoming YAML 1.1's `true`.
+    Map(Vec<(Spanned<String>, Spanned<YamlNode>)>),
 }
-
-struct KeyText(String);
 
 macro_rules! leaf_visits {
     ($ty:ty, $make:expr) => {
@@ -310,35 +321,28 @@ macro_rules! leaf_visits {
     };
 }
 
-impl<'de> Deserialize<'de> for KeyText {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // As a string, so that `y` stays `y` rather than becoming YAML 1.1's `true`.
-        String::deserialize(d).map(KeyText)
-    }
-}
-
-impl<'de> Deserialize<'de> for Node {
+impl<'de> Deserialize<'de> for YamlNode {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Node;
+            type Value = YamlNode;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any node")
             }
-            leaf_visits!(Node, |_: String| Node::Leaf);
-            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Node, A::Error> {
+            leaf_visits!(YamlNode, |_: String| YamlNode::Leaf);
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<YamlNode, A::Error> {
                 let mut out = Vec::new();
                 while let Some(v) = a.next_element()? {
                     out.push(v);
                 }
-                Ok(Node::Seq(out))
+                Ok(YamlNode::Seq(out))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Node, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<YamlNode, A::Error> {
                 let mut out = Vec::new();
                 while let Some(k) = a.next_key()? {
                     out.push((k, a.next_value()?));
                 }
-                Ok(Node::Map(out))
+                Ok(YamlNode::Map(out))
             }
         }
         d.deserialize_any(V)
@@ -359,14 +363,14 @@ struct Found {
 }
 
 /// Recovers field paths from positions, by a second, lenient parse.
-struct PathIndex(Option<Sp<Node>>);
+struct PathIndex(Option<Sp<YamlNode>>);
 
 impl PathIndex {
     fn build(text: &str) -> PathIndex {
-        let mut o = options();
+        let mut o = strict_options();
         o.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
         o.ignore_binary_tag_for_string = true;
-        PathIndex(serde_saphyr::from_str_with_options::<Sp<Node>>(text, o).ok())
+        PathIndex(serde_saphyr::from_str_with_options::<Sp<YamlNode>>(text, o).ok())
     }
 
     fn find(&self, at: Pos) -> Found {
@@ -378,11 +382,11 @@ impl PathIndex {
     }
 }
 
-fn tag_of(n: &Node) -> &'static str {
+fn tag_of(n: &YamlNode) -> &'static str {
     match n {
-        Node::Leaf => "!!str",
-        Node::Seq(_) => "!!seq",
-        Node::Map(_) => "!!map",
+        YamlNode::Leaf => "!!str",
+        YamlNode::Seq(_) => "!!seq",
+        YamlNode::Map(_) => "!!map",
     }
 }
 
@@ -398,7 +402,7 @@ fn key_segment(parent: &str, key: &str) -> String {
     }
 }
 
-fn walk(node: &Sp<Node>, path: String, parent: String, at: Pos, found: &mut Found) {
+fn walk(node: &Sp<YamlNode>, path: String, parent: String, at: Pos, found: &mut Found) {
     let start = Pos::of(node);
     if start > at {
         return;
@@ -410,19 +414,19 @@ fn walk(node: &Sp<Node>, path: String, parent: String, at: Pos, found: &mut Foun
     found.parent = parent;
     found.is_key = false;
     match &node.value {
-        Node::Leaf => {}
-        Node::Seq(items) => {
+        YamlNode::Leaf => {}
+        YamlNode::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
                 walk(item, format!("{path}[{i}]"), path.clone(), at, found);
             }
         }
-        Node::Map(entries) => {
+        YamlNode::Map(entries) => {
             for (k, v) in entries {
                 let kpos = Pos::of(k);
                 if kpos > at {
                     break;
                 }
-                let child = key_segment(&path, &k.value.0);
+                let child = key_segment(&path, &k.value);
                 found.path = child.clone();
                 found.parent = path.clone();
                 found.is_key = true;

@@ -7,7 +7,9 @@
 //! `binary` and `aggregate` hold the operators, `functions/` one file per
 //! function family, and `fhist` the float native histogram arithmetic (which the
 //! model crate leaves to its users, as Prometheus's `FloatHistogram` methods are
-//! query semantics). [`promqltest`] runs Prometheus's data-driven test files.
+//! query semantics). [`promqltest`] runs Prometheus's data-driven test files;
+//! [`series_notation`] is the notation their series are written in, which
+//! promtool's rule unit tests share.
 
 mod aggregate;
 mod annotations;
@@ -18,6 +20,7 @@ mod eval;
 mod fhist;
 mod functions;
 pub mod promqltest;
+pub mod series_notation;
 pub mod value;
 
 pub use annotations::Annotations;

@@ -10,11 +10,11 @@
 //! the same result. A case the runner or the engine cannot handle counts as
 //! failed, never as skipped.
 
+use crate::series_notation::{ChunkHints, SeriesValue, parse_series};
 use crate::value::{Sample, Series, Value};
 use crate::{Engine, EngineOptions};
-use ember_model::histogram::{CounterResetHint, FloatHistogram, Span};
-use ember_model::value::stale_nan;
-use ember_model::{Labels, MatchType};
+use ember_model::Labels;
+use ember_model::histogram::{FloatHistogram, Span};
 use ember_promql_parser::{AtModifier, Expr, ParserOptions};
 use ember_storage::list::MemStorage;
 use ember_storage::{Appendable, HistogramRef};
@@ -30,337 +30,6 @@ pub struct FileReport {
     pub total: usize,
     /// Failures: line number and why.
     pub failures: Vec<(usize, String)>,
-}
-
-/// One value of the series notation.
-#[derive(Clone, Debug)]
-enum SeqValue {
-    Omitted,
-    Float(f64),
-    Hist(FloatHistogram, bool),
-}
-
-/// Splits series values at whitespace, keeping `{{…}}` histogram literals whole.
-fn tokens(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut depth = 0;
-    let b: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if c == '{' && b.get(i + 1) == Some(&'{') {
-            depth += 1;
-            cur.push_str("{{");
-            i += 2;
-            continue;
-        }
-        if c == '}' && b.get(i + 1) == Some(&'}') && depth > 0 {
-            depth -= 1;
-            cur.push_str("}}");
-            i += 2;
-            continue;
-        }
-        if c.is_whitespace() && depth == 0 {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
-        } else {
-            cur.push(c);
-        }
-        i += 1;
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
-fn parse_number(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let (neg, body) = match t.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, t.strip_prefix('+').unwrap_or(t)),
-    };
-    let v = match body.to_ascii_lowercase().as_str() {
-        "inf" => f64::INFINITY,
-        "nan" => f64::NAN,
-        "stale" => return Ok(stale_nan()),
-        b if b.starts_with("0x") => {
-            i64::from_str_radix(&b[2..], 16).map_err(|e| format!("bad number {s:?}: {e}"))? as f64
-        }
-        _ => body
-            .parse::<f64>()
-            .map_err(|e| format!("bad number {s:?}: {e}"))?,
-    };
-    Ok(if neg { -v } else { v })
-}
-
-/// Parses `{{schema:1 sum:3 count:22 buckets:[5 10 7] …}}`.
-fn parse_hist(s: &str) -> Result<(FloatHistogram, bool), String> {
-    let inner = s
-        .trim()
-        .strip_prefix("{{")
-        .and_then(|x| x.strip_suffix("}}"))
-        .ok_or_else(|| format!("bad histogram {s:?}"))?;
-    let mut h = FloatHistogram::default();
-    let (mut buckets, mut n_buckets) = (Vec::new(), Vec::new());
-    let (mut offset, mut n_offset) = (0i32, 0i32);
-    let mut hint_set = false;
-    let mut rest = inner.trim();
-    while !rest.is_empty() {
-        let (key, after) = rest
-            .split_once(':')
-            .ok_or_else(|| format!("bad histogram item in {s:?}"))?;
-        let after = after.trim_start();
-        let (val, next) = if after.starts_with('[') {
-            let end = after
-                .find(']')
-                .ok_or_else(|| format!("unclosed list in {s:?}"))?;
-            (&after[..=end], &after[end + 1..])
-        } else {
-            match after.find(char::is_whitespace) {
-                Some(i) => (&after[..i], &after[i..]),
-                None => (after, ""),
-            }
-        };
-        let list = |v: &str| -> Result<Vec<f64>, String> {
-            v.trim_matches(|c| c == '[' || c == ']')
-                .split_whitespace()
-                .map(parse_number)
-                .collect()
-        };
-        match key.trim() {
-            "schema" => h.schema = val.parse().map_err(|_| format!("bad schema {val:?}"))?,
-            "sum" => h.sum = parse_number(val)?,
-            "count" => h.count = parse_number(val)?,
-            "z_bucket" => h.zero_count = parse_number(val)?,
-            "z_bucket_w" => h.zero_threshold = parse_number(val)?,
-            "buckets" => buckets = list(val)?,
-            "n_buckets" => n_buckets = list(val)?,
-            "offset" => offset = val.parse().map_err(|_| format!("bad offset {val:?}"))?,
-            "n_offset" => n_offset = val.parse().map_err(|_| format!("bad n_offset {val:?}"))?,
-            "custom_values" => h.custom_values = list(val)?,
-            "counter_reset_hint" => {
-                hint_set = true;
-                h.counter_reset_hint = match val {
-                    "unknown" => CounterResetHint::Unknown,
-                    "reset" => CounterResetHint::CounterReset,
-                    "not_reset" => CounterResetHint::NotCounterReset,
-                    "gauge" => CounterResetHint::Gauge,
-                    other => return Err(format!("bad counter_reset_hint {other:?}")),
-                }
-            }
-            other => return Err(format!("unknown histogram key {other:?}")),
-        }
-        rest = next.trim_start();
-    }
-    if !buckets.is_empty() {
-        h.positive_spans = vec![Span {
-            offset,
-            length: buckets.len() as u32,
-        }];
-        h.positive_buckets = buckets;
-    }
-    if !n_buckets.is_empty() {
-        h.negative_spans = vec![Span {
-            offset: n_offset,
-            length: n_buckets.len() as u32,
-        }];
-        h.negative_buckets = n_buckets;
-    }
-    Ok((h, hint_set))
-}
-
-fn hist_step(a: &FloatHistogram, b: &FloatHistogram, sign: f64) -> Result<FloatHistogram, String> {
-    let r = if sign > 0.0 {
-        crate::fhist::add(a, b)
-    } else {
-        crate::fhist::sub(a, b)
-    };
-    r.map(|x| x.0)
-        .map_err(|_| "cannot combine exponential and custom buckets".to_string())
-}
-
-/// Expands one token of the series notation.
-fn expand_token(t: &str, out: &mut Vec<SeqValue>) -> Result<(), String> {
-    if t.starts_with("{{") {
-        let close = t.find("}}").ok_or_else(|| format!("bad histogram {t:?}"))? + 2;
-        let (first, rest) = t.split_at(close);
-        let (h, hint) = parse_hist(first)?;
-        if rest.is_empty() {
-            out.push(SeqValue::Hist(h, hint));
-            return Ok(());
-        }
-        if let Some(n) = rest.strip_prefix('x') {
-            let n: usize = n.parse().map_err(|_| format!("bad repetition in {t:?}"))?;
-            for _ in 0..=n {
-                out.push(SeqValue::Hist(h.clone(), hint));
-            }
-            return Ok(());
-        }
-        let sign = if rest.starts_with('+') { 1.0 } else { -1.0 };
-        let rest = &rest[1..];
-        let close2 = rest
-            .find("}}")
-            .ok_or_else(|| format!("bad histogram {t:?}"))?
-            + 2;
-        let (inc, times) = rest.split_at(close2);
-        let (inc, inc_hint) = parse_hist(inc)?;
-        let hint = inc_hint;
-        let n: usize = times
-            .strip_prefix('x')
-            .and_then(|x| x.parse().ok())
-            .ok_or_else(|| format!("bad repetition in {t:?}"))?;
-        let mut cur = h;
-        for i in 0..=n {
-            if i > 0 {
-                if cur.schema > inc.schema {
-                    return Err(format!(
-                        "error combining histograms: cannot merge from schema {} to {}",
-                        inc.schema, cur.schema
-                    ));
-                }
-                cur = hist_step(&cur, &inc, sign)?;
-            }
-            out.push(SeqValue::Hist(cur.clone(), hint));
-        }
-        return Ok(());
-    }
-    if t == "_" {
-        out.push(SeqValue::Omitted);
-        return Ok(());
-    }
-    if let Some(n) = t.strip_prefix("_x") {
-        let n: usize = n.parse().map_err(|_| format!("bad repetition {t:?}"))?;
-        out.extend(std::iter::repeat_n(SeqValue::Omitted, n));
-        return Ok(());
-    }
-    if t == "stale" {
-        out.push(SeqValue::Float(stale_nan()));
-        return Ok(());
-    }
-    // a, axN, a+bxN, a-bxN.
-    let (base, reps) = match t.rsplit_once('x') {
-        Some((b, n)) if n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() && !b.is_empty() => {
-            (
-                b,
-                Some(
-                    n.parse::<usize>()
-                        .map_err(|_| format!("bad repetition {t:?}"))?,
-                ),
-            )
-        }
-        _ => (t, None),
-    };
-    let Some(n) = reps else {
-        out.push(SeqValue::Float(parse_number(t)?));
-        return Ok(());
-    };
-    // Find the sign that separates start and increment (not a leading sign or one
-    // after an exponent `e`).
-    let bytes = base.as_bytes();
-    let mut split = None;
-    for i in 1..bytes.len() {
-        if (bytes[i] == b'+' || bytes[i] == b'-') && !matches!(bytes[i - 1], b'e' | b'E') {
-            split = Some(i);
-        }
-    }
-    let (start, inc) = match split {
-        Some(i) => (parse_number(&base[..i])?, parse_number(&base[i..])?),
-        None => (parse_number(base)?, 0.0),
-    };
-    let mut v = start;
-    for _ in 0..=n {
-        out.push(SeqValue::Float(v));
-        v += inc;
-    }
-    Ok(())
-}
-
-/// Parses `metric{a="b"} values…`; the metric part may be omitted (`{a="b"}`) or
-/// absent altogether for a scalar.
-fn parse_series_line(
-    line: &str,
-    opts: ParserOptions,
-) -> Result<(Option<Labels>, Vec<SeqValue>), String> {
-    let line = line.trim();
-    // The metric ends after its closing brace, or at the first whitespace.
-    let (metric, values) = if line
-        .starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+' || c == '_')
-        && !line.starts_with("__")
-        || line.starts_with("{{")
-        || starts_with_special_value(line)
-    {
-        ("", line)
-    } else if let Some(i) = find_metric_end(line) {
-        (&line[..i], &line[i..])
-    } else {
-        (line, "")
-    };
-    let labels = if metric.is_empty() {
-        None
-    } else if metric.replace(' ', "") == "{}" {
-        Some(Labels::empty())
-    } else {
-        let e = ember_promql_parser::Parser::new(opts)
-            .parse_expr(metric)
-            .map_err(|e| format!("bad series {metric:?}: {e}"))?;
-        let Expr::VectorSelector(vs) = e else {
-            return Err(format!("bad series {metric:?}"));
-        };
-        let mut pairs = Vec::new();
-        for m in &vs.label_matchers {
-            if m.kind != MatchType::Equal {
-                return Err(format!("series {metric:?} may only use = matchers"));
-            }
-            pairs.push((m.name.clone(), m.value.clone()));
-        }
-        Some(Labels::from_pairs(pairs))
-    };
-    let mut vals = Vec::new();
-    for t in tokens(values) {
-        expand_token(&t, &mut vals)?;
-    }
-    Ok((labels, vals))
-}
-
-/// Whether a line starts with `Inf` or `NaN` as a value (not a metric name such
-/// as `info_metric`).
-fn starts_with_special_value(line: &str) -> bool {
-    let lower = line.to_ascii_lowercase();
-    ["inf", "nan"].iter().any(|w| {
-        lower
-            .strip_prefix(w)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', 'x', '+', '-']))
-    })
-}
-
-fn find_metric_end(line: &str) -> Option<usize> {
-    let mut in_str: Option<char> = None;
-    let mut escaped = false;
-    let mut seen_brace = false;
-    for (i, c) in line.char_indices() {
-        if let Some(q) = in_str {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                in_str = None;
-            }
-            continue;
-        }
-        match c {
-            '"' | '\'' | '`' => in_str = Some(c),
-            '{' if !line[i..].starts_with("{{") => seen_brace = true,
-            '{' => return Some(i),
-            '}' if seen_brace => return Some(i + 1),
-            c if c.is_whitespace() && !seen_brace => return Some(i),
-            _ => {}
-        }
-    }
-    None
 }
 
 /// Prometheus's `model.ParseDuration` (`1h30m`, `0`, units `ms s m h d w y`).
@@ -494,7 +163,7 @@ struct Eval {
     fail_regexp: Option<regex::Regex>,
     expects: HashMap<ExpectKind, Vec<Match>>,
     /// Expected series by labels: position (for ordered results) and values.
-    expected: HashMap<Labels, (usize, Vec<SeqValue>)>,
+    expected: HashMap<Labels, (usize, Vec<SeriesValue>)>,
     /// The expectation is a scalar (kept under the empty label set).
     expect_scalar: bool,
     expected_string: Option<String>,
@@ -513,7 +182,7 @@ impl Eval {
 
 enum Command {
     Clear,
-    Load(Vec<(Labels, Vec<SeqValue>)>, i64, bool),
+    Load(Vec<(Labels, Vec<SeriesValue>)>, i64, bool),
     Eval(Box<Eval>),
 }
 
@@ -626,7 +295,7 @@ fn parse_load(
         Ok(s) => s,
         Err(e) => return (i, Err(format!("invalid step definition: {e}"))),
     };
-    let mut series: Vec<(Labels, Vec<SeqValue>)> = Vec::new();
+    let mut series: Vec<(Labels, Vec<SeriesValue>)> = Vec::new();
     let mut err = None;
     while i + 1 < lines.len() && !lines[i + 1].is_empty() {
         i += 1;
@@ -637,7 +306,7 @@ fn parse_load(
         if head.ends_with("@st") {
             continue;
         }
-        match parse_series_line(l, opts) {
+        match parse_series(l, opts) {
             Ok((Some(labels), vals)) => {
                 // As upstream, a series defined twice keeps the later definition.
                 series.retain(|(x, _)| x != &labels);
@@ -835,10 +504,10 @@ fn parse_eval(
         if let Some(f) = go_parse_number(&l) {
             ev.expect_scalar = true;
             ev.expected
-                .insert(Labels::empty(), (0, vec![SeqValue::Float(f)]));
+                .insert(Labels::empty(), (0, vec![SeriesValue::Float(f)]));
             break;
         }
-        match parse_series_line(&l, opts) {
+        match parse_series(&l, opts) {
             Ok((labels, vals)) => {
                 if vals.len() > 1 && !ev.is_range && !expect_range {
                     return (
@@ -894,55 +563,9 @@ fn parse_string_literal(l: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// Gives histograms the counter-reset hints Prometheus's TSDB reads back: its
-/// histogram chunks store a hint only for the whole chunk, so a histogram that
-/// starts a chunk (the first of a series, one after a reset, a layout change or a
-/// float) reads as "unknown", every later one in the chunk as "no reset", and a
-/// gauge chunk's as "gauge".
-#[derive(Default)]
-struct ChunkHints {
-    prev: Option<FloatHistogram>,
-}
-
-impl ChunkHints {
-    fn float(&mut self) {
-        self.prev = None;
-    }
-
-    fn hist(&mut self, h: &FloatHistogram) -> FloatHistogram {
-        let mut out = h.clone();
-        let gauge = h.counter_reset_hint == CounterResetHint::Gauge;
-        let same_layout = |p: &FloatHistogram| {
-            p.schema == h.schema
-                && p.zero_threshold == h.zero_threshold
-                && (p.schema != ember_model::histogram::CUSTOM_BUCKETS_SCHEMA
-                    || p.custom_values == h.custom_values)
-        };
-        if gauge {
-            out.counter_reset_hint = CounterResetHint::Gauge;
-        } else {
-            let continues = self.prev.as_ref().is_some_and(|p| {
-                let mut probe = h.clone();
-                probe.counter_reset_hint = CounterResetHint::Unknown;
-                p.counter_reset_hint != CounterResetHint::Gauge
-                    && h.counter_reset_hint != CounterResetHint::CounterReset
-                    && same_layout(p)
-                    && !crate::fhist::detect_reset(&probe, p)
-            });
-            out.counter_reset_hint = if continues {
-                CounterResetHint::NotCounterReset
-            } else {
-                CounterResetHint::Unknown
-            };
-        }
-        self.prev = Some(out.clone());
-        out
-    }
-}
-
 fn load(
     store: &MemStorage,
-    series: &[(Labels, Vec<SeqValue>)],
+    series: &[(Labels, Vec<SeriesValue>)],
     step: i64,
     nhcb: bool,
 ) -> Result<(), String> {
@@ -952,12 +575,12 @@ fn load(
         for (k, v) in vals.iter().enumerate() {
             let t = k as i64 * step;
             match v {
-                SeqValue::Omitted => {}
-                SeqValue::Float(f) => {
+                SeriesValue::Omitted => {}
+                SeriesValue::Float(f) => {
                     hints.float();
                     app.append(None, labels, t, *f).map_err(|e| e.to_string())?;
                 }
-                SeqValue::Hist(h, _) => {
+                SeriesValue::Histogram(h, _) => {
                     let h = hints.hist(h);
                     app.append_histogram(None, labels, t, HistogramRef::Float(&h))
                         .map_err(|e| e.to_string())?;
@@ -977,7 +600,7 @@ fn load(
 fn load_nhcb(
     store: &MemStorage,
     step: i64,
-    series: &[(Labels, Vec<SeqValue>)],
+    series: &[(Labels, Vec<SeriesValue>)],
 ) -> Result<(), String> {
     use std::collections::BTreeMap;
     #[derive(Default)]
@@ -1018,7 +641,7 @@ fn load_nhcb(
         key.set("__name__", base);
         let fam = fams.entry(key.into_labels()).or_default();
         for (k, v) in vals.iter().enumerate() {
-            let SeqValue::Float(f) = v else { continue };
+            let SeriesValue::Float(f) = v else { continue };
             let t = fam.entry(k as i64 * step).or_default();
             match kind {
                 0 => {
@@ -1233,9 +856,11 @@ fn compare(ev: &Eval, v: &Value) -> Result<(), String> {
                 ));
             }
             match ev.expected.get(&Labels::empty()).and_then(|e| e.1.first()) {
-                Some(SeqValue::Hist(..)) => Err(format!("expected histogram but got scalar {v}")),
-                Some(SeqValue::Float(f)) if almost_equal(*f, *v) => Ok(()),
-                Some(SeqValue::Omitted) if almost_equal(0.0, *v) => Ok(()),
+                Some(SeriesValue::Histogram(..)) => {
+                    Err(format!("expected histogram but got scalar {v}"))
+                }
+                Some(SeriesValue::Float(f)) if almost_equal(*f, *v) => Ok(()),
+                Some(SeriesValue::Omitted) if almost_equal(0.0, *v) => Ok(()),
                 other => Err(format!("expected scalar {other:?} but got {v}")),
             }
         }
@@ -1255,7 +880,7 @@ fn fmt_series(s: &Series) -> String {
     )
 }
 
-fn compare_series(ev: &Eval, s: &Series, vals: &[SeqValue]) -> Result<(), String> {
+fn compare_series(ev: &Eval, s: &Series, vals: &[SeriesValue]) -> Result<(), String> {
     let mut ef = Vec::new();
     let mut eh = Vec::new();
     for (k, val) in vals.iter().enumerate() {
@@ -1268,9 +893,9 @@ fn compare_series(ev: &Eval, s: &Series, vals: &[SeqValue]) -> Result<(), String
             ));
         }
         match val {
-            SeqValue::Float(f) => ef.push((t, *f)),
-            SeqValue::Hist(h, hint) => eh.push((t, h, *hint)),
-            SeqValue::Omitted => {}
+            SeriesValue::Float(f) => ef.push((t, *f)),
+            SeriesValue::Histogram(h, hint) => eh.push((t, h, *hint)),
+            SeriesValue::Omitted => {}
         }
     }
     if ef.len() != s.floats.len() || eh.len() != s.histograms.len() {
@@ -1331,11 +956,11 @@ fn compare_vector(ev: &Eval, vec: &[Sample]) -> Result<(), String> {
             ));
         }
         let ok = match (vals.first(), &s.h) {
-            (Some(SeqValue::Hist(h, hint)), Some(a)) => {
+            (Some(SeriesValue::Histogram(h, hint)), Some(a)) => {
                 hist_equal(h, a, *hint) && almost_equal(0.0, s.f)
             }
-            (Some(SeqValue::Float(f)), None) => almost_equal(*f, s.f),
-            (Some(SeqValue::Omitted), None) => almost_equal(0.0, s.f),
+            (Some(SeriesValue::Float(f)), None) => almost_equal(*f, s.f),
+            (Some(SeriesValue::Omitted), None) => almost_equal(0.0, s.f),
             _ => false,
         };
         if !ok {
@@ -1543,40 +1168,6 @@ fn run_instant_query(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn series_notation() {
-        let mut v = Vec::new();
-        expand_token("1+2x3", &mut v).unwrap();
-        expand_token("_x2", &mut v).unwrap();
-        expand_token("-1-1x1", &mut v).unwrap();
-        expand_token("1e3", &mut v).unwrap();
-        let got: Vec<String> = v.iter().map(|x| format!("{x:?}")).collect();
-        assert_eq!(
-            got,
-            [
-                "Float(1.0)",
-                "Float(3.0)",
-                "Float(5.0)",
-                "Float(7.0)",
-                "Omitted",
-                "Omitted",
-                "Float(-1.0)",
-                "Float(-2.0)",
-                "Float(1000.0)"
-            ]
-        );
-        let (l, v) = parse_series_line(
-            r#"foo{a="b c"} 1 _ stale {{schema:1 sum:2 count:3 buckets:[1 2]}}x1"#,
-            ParserOptions::default(),
-        )
-        .unwrap();
-        assert_eq!(l.unwrap().to_string(), r#"{__name__="foo", a="b c"}"#);
-        assert_eq!(v.len(), 5);
-        let (l, v) = parse_series_line("3", ParserOptions::default()).unwrap();
-        assert!(l.is_none());
-        assert_eq!(v.len(), 1);
-    }
 
     #[test]
     fn durations_and_numbers_parse_as_in_go() {

@@ -10,14 +10,12 @@
 //! problem with file, group, rule index, rule name and position.
 
 use crate::error::{Error, Position, RuleProblem};
-use ember_config::Duration;
+use ember_config::{Duration, YamlNode, is_blank_document, strict_options};
 use ember_model::labels::{ValidationScheme, is_valid_label_name, is_valid_metric_name};
 use ember_promql_parser::ParserOptions;
-use serde::de::{self, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::Path;
 
 /// The parsed content of one rule file.
@@ -115,14 +113,13 @@ pub fn parse(text: &str, file: &Path, opts: &ParseOptions) -> Result<RuleGroups,
     };
     // Only the first document counts, as in Prometheus (which warns about the rest).
     let text = first_document(text);
-    if text
-        .lines()
-        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
-    {
+    if is_blank_document(text) {
         return Ok(RuleGroups::default());
     }
-    let shape: Option<Spanned<Node>> =
-        serde_saphyr::from_str_with_options(text, options()).map_err(|e| yaml_err(syntax(&e)))?;
+    // The shape alone first, for the unknown-field check.
+    let shape: Option<Spanned<YamlNode>> =
+        serde_saphyr::from_str_with_options(text, strict_options())
+            .map_err(|e| yaml_err(syntax(&e)))?;
     if !opts.ignore_unknown_fields
         && let Some(root) = &shape
     {
@@ -137,8 +134,8 @@ pub fn parse(text: &str, file: &Path, opts: &ParseOptions) -> Result<RuleGroups,
             return Err(yaml_err(msg));
         }
     }
-    let raw: Option<RawFile> =
-        serde_saphyr::from_str_with_options(text, options()).map_err(|e| yaml_err(syntax(&e)))?;
+    let raw: Option<RawFile> = serde_saphyr::from_str_with_options(text, strict_options())
+        .map_err(|e| yaml_err(syntax(&e)))?;
     let raw = raw.unwrap_or_default();
     let groups = raw
         .groups
@@ -168,13 +165,6 @@ fn first_document(text: &str) -> &str {
     text
 }
 
-fn options() -> serde_saphyr::Options {
-    let mut o = serde_saphyr::Options::default();
-    o.with_snippet = false;
-    o.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
-    o
-}
-
 fn pos(l: &serde_saphyr::Location) -> Position {
     Position {
         line: u32::try_from(l.line()).unwrap_or(u32::MAX),
@@ -193,64 +183,6 @@ fn syntax(e: &serde_saphyr::Error) -> String {
         format!("yaml: unmarshal errors:\n  line {line}: {msg}")
     } else {
         format!("yaml: {msg}")
-    }
-}
-
-/// A document reduced to its shape, for the unknown-field check.
-enum Node {
-    Leaf,
-    Seq(Vec<Spanned<Node>>),
-    Map(Vec<(Spanned<String>, Spanned<Node>)>),
-}
-
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Node;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any node")
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Node, E> {
-                Ok(Node::Leaf)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Node, E> {
-                Ok(Node::Leaf)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Node, E> {
-                Ok(Node::Leaf)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Node, E> {
-                Ok(Node::Leaf)
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Node, E> {
-                Ok(Node::Leaf)
-            }
-            fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Node, E> {
-                Ok(Node::Leaf)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
-                Ok(Node::Leaf)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Node, E> {
-                Ok(Node::Leaf)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Node, A::Error> {
-                let mut out = Vec::new();
-                while let Some(v) = a.next_element()? {
-                    out.push(v);
-                }
-                Ok(Node::Seq(out))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Node, A::Error> {
-                let mut out = Vec::new();
-                while let Some(k) = a.next_key()? {
-                    out.push((k, a.next_value()?));
-                }
-                Ok(Node::Map(out))
-            }
-        }
-        d.deserialize_any(V)
     }
 }
 
@@ -295,8 +227,8 @@ const FILE_SCHEMA: Schema = Schema {
     children: &[("groups", &GROUP_SCHEMA)],
 };
 
-fn check_fields(node: &Spanned<Node>, schema: &Schema, out: &mut Vec<String>) {
-    let Node::Map(entries) = &node.value else {
+fn check_fields(node: &Spanned<YamlNode>, schema: &Schema, out: &mut Vec<String>) {
+    let YamlNode::Map(entries) = &node.value else {
         return;
     };
     for (k, v) in entries {
@@ -310,7 +242,7 @@ fn check_fields(node: &Spanned<Node>, schema: &Schema, out: &mut Vec<String>) {
             continue;
         }
         if let Some((_, child)) = schema.children.iter().find(|(n, _)| *n == k.value)
-            && let Node::Seq(items) = &v.value
+            && let YamlNode::Seq(items) = &v.value
         {
             for item in items {
                 check_fields(item, child, out);

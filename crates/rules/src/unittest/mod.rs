@@ -9,21 +9,22 @@
 //! step. Failures are reported as strings worded as promtool words them, so that the
 //! command's output can be compared with promtool's.
 
-mod series;
+mod storage;
 
 use crate::group::{EvalContext, LoadOptions, load_groups};
 use crate::rule::{AlertState, Rule};
 use crate::{EngineQueryFunc, QueryFunc};
 use ember_config::Duration;
 use ember_model::Labels;
+use ember_promql::series_notation::{SeriesValue, parse_series, parse_values, test_expression};
 use ember_promql::{Engine, EngineOptions};
 use ember_promql_parser::{ParserOptions, go_quote};
 use ember_storage::{Appendable, HistogramRef};
 use serde::Deserialize;
-use series::{Point, TestStorage, go_e, parse_series_desc, parse_values, test_expression};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use storage::TestStorage;
 
 /// How to run test files.
 #[derive(Clone, Debug, Default)]
@@ -349,6 +350,21 @@ fn samples_string(v: &[ParsedSample]) -> String {
         .join(", ")
 }
 
+/// Go's `strconv.FormatFloat(v, 'E', -1, 64)`: `1E+00`, `2.5E-07`.
+fn go_e(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    // Rust's `{:E}` has Go's shortest digits; only the exponent's form differs.
+    let e = format!("{v:E}");
+    let (mant, exp) = e.split_once('E').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    format!("{mant}E{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+}
+
 /// Go's `math.Nextafter`-based fuzzy equality: equal or one ulp apart.
 fn float_eq(a: f64, b: f64, fuzzy: bool) -> bool {
     if a == b {
@@ -372,21 +388,22 @@ impl Setup<'_> {
             Some(Err(e)) => return vec![e],
         };
         // The input samples, loaded lazily up to each evaluation time.
-        let mut pending: Vec<(Labels, i64, Point)> = Vec::new();
+        let mut pending: Vec<(Labels, i64, SeriesValue)> = Vec::new();
         for s in tg.input_series.unwrap_or_default() {
             let line = format!(
                 "{} {}",
                 s.series.unwrap_or_default(),
                 s.values.unwrap_or_default()
             );
-            let (labels, values) = match parse_series_desc(&line) {
-                Ok(x) => x,
+            // As promtool's load command: a missing metric is the empty label set.
+            let (labels, values) = match parse_series(&line, self.opts.parser) {
+                Ok((labels, values)) => (labels.unwrap_or_default(), values),
                 Err(e) => return vec![e],
             };
             let step = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
             for (i, v) in values.into_iter().enumerate() {
-                if let Some(p) = v {
-                    pending.push((labels.clone(), mint + step * i as i64, p));
+                if !matches!(v, SeriesValue::Omitted) {
+                    pending.push((labels.clone(), mint + step * i as i64, v));
                 }
             }
         }
@@ -476,12 +493,14 @@ impl Setup<'_> {
                         break;
                     }
                     let r = match p {
-                        Point::Float(f) => app.append(None, l, *t, *f),
-                        Point::Histogram(h) => {
-                            app.append_histogram(None, l, *t, HistogramRef::Float(h))
+                        SeriesValue::Float(f) => Some(app.append(None, l, *t, *f)),
+                        SeriesValue::Histogram(h, _) => {
+                            Some(app.append_histogram(None, l, *t, HistogramRef::Float(h)))
                         }
+                        // Never queued.
+                        SeriesValue::Omitted => None,
                     };
-                    if let Err(e) = r {
+                    if let Some(Err(e)) = r {
                         errs.push(e.to_string());
                     }
                     next_sample += 1;
@@ -589,7 +608,7 @@ impl Setup<'_> {
                     .and_then(|l| match s.histogram.as_deref().filter(|h| !h.is_empty()) {
                         None => Ok((l, String::new())),
                         Some(h) => match parse_values(h)?.as_slice() {
-                            [Some(Point::Histogram(h))] => Ok((l, test_expression(h))),
+                            [SeriesValue::Histogram(h, _)] => Ok((l, test_expression(h))),
                             [v] => Err(format!("expected histogram, got {v:?}")),
                             vs => Err(format!("expected 1 value, got {}", vs.len())),
                         },
@@ -646,6 +665,17 @@ mod tests {
         );
         assert_eq!(parse_start("1609459200").unwrap(), 1_609_459_200_000);
         assert!(parse_start("soon").is_err());
+    }
+
+    #[test]
+    fn go_float_format() {
+        assert_eq!(go_e(1.0), "1E+00");
+        assert_eq!(go_e(2.9999999999999996), "2.9999999999999996E+00");
+        assert_eq!(go_e(0.0), "0E+00");
+        assert_eq!(go_e(-0.0), "-0E+00");
+        assert_eq!(go_e(1e-7), "1E-07");
+        assert_eq!(go_e(-2.5e123), "-2.5E+123");
+        assert_eq!(go_e(f64::NEG_INFINITY), "-Inf");
     }
 
     #[test]
