@@ -997,3 +997,125 @@ mod tests {
         assert_eq!(canonical_header("bad header"), "bad header");
     }
 }
+
+impl HttpClientConfig {
+    /// The headers this configuration adds to every request: `Authorization` from
+    /// `basic_auth` or `authorization`, then each of `http_headers`' values. Files
+    /// (`password_file`, `credentials_file`, header `files`) are read now, so that a
+    /// rotated secret takes effect at the next request, as in Prometheus; a file that
+    /// cannot be read is an error naming it. OAuth2 and TLS are not covered here.
+    pub fn request_headers(&self) -> Result<Vec<(String, String)>, String> {
+        let read = |path: &str| {
+            std::fs::read_to_string(path)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| format!("unable to read {path}: {e}"))
+        };
+        let mut out = Vec::new();
+        if let Some(b) = &self.basic_auth {
+            let user = if b.username_file.is_empty() {
+                b.username.clone()
+            } else {
+                read(&b.username_file)?
+            };
+            let pass = if b.password_file.is_empty() {
+                b.password.expose().to_string()
+            } else {
+                read(&b.password_file)?
+            };
+            out.push((
+                "Authorization".to_string(),
+                format!("Basic {}", base64_std(format!("{user}:{pass}").as_bytes())),
+            ));
+        } else if let Some(a) = &self.authorization {
+            let creds = if a.credentials_file.is_empty() {
+                a.credentials.expose().to_string()
+            } else {
+                read(&a.credentials_file)?
+            };
+            let kind = if a.kind.is_empty() { "Bearer" } else { &a.kind };
+            out.push(("Authorization".to_string(), format!("{kind} {creds}")));
+        }
+        for (name, h) in &self.http_headers {
+            for v in &h.values {
+                out.push((name.clone(), v.clone()));
+            }
+            for s in &h.secrets {
+                out.push((name.clone(), s.expose().to_string()));
+            }
+            for f in &h.files {
+                out.push((name.clone(), read(f)?));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Standard base64 with padding (RFC 4648 §4), for `Authorization: Basic`.
+fn base64_std(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod request_header_tests {
+    use super::*;
+
+    #[test]
+    fn basic_bearer_and_custom_headers() {
+        assert_eq!(
+            base64_std(b"Aladdin:open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert_eq!(base64_std(b"ab"), "YWI=");
+        let c = HttpClientConfig {
+            basic_auth: Some(BasicAuth {
+                username: "u".into(),
+                password: Secret::new("p"),
+                ..BasicAuth::default()
+            }),
+            ..HttpClientConfig::default()
+        };
+        assert_eq!(
+            c.request_headers().expect("headers"),
+            [("Authorization".to_string(), "Basic dTpw".to_string())]
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("token");
+        std::fs::write(&f, "tok\n").expect("write");
+        let c = HttpClientConfig {
+            authorization: Some(Authorization {
+                credentials_file: f.display().to_string(),
+                ..Authorization::default()
+            }),
+            ..HttpClientConfig::default()
+        };
+        assert_eq!(
+            c.request_headers().expect("headers"),
+            [("Authorization".to_string(), "Bearer tok".to_string())]
+        );
+        let missing = HttpClientConfig {
+            authorization: Some(Authorization {
+                credentials_file: "/nonexistent/x".into(),
+                ..Authorization::default()
+            }),
+            ..HttpClientConfig::default()
+        };
+        assert!(missing.request_headers().is_err());
+    }
+}

@@ -210,7 +210,7 @@ impl Notifier {
                     send::Worker::spawn(
                         url.clone(),
                         self.inner.client.clone(),
-                        Duration::from(am.timeout),
+                        (Duration::from(am.timeout), am.http_client.clone()),
                         Arc::clone(&self.inner.stats),
                         WORKER_QUEUE,
                     )

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ember_config::HttpClientConfig;
 use ember_model::time::format_rfc3339_millis;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -91,12 +92,17 @@ impl Client {
         url: &str,
         body: Bytes,
         timeout: Duration,
+        http: &HttpClientConfig,
     ) -> Result<(), SendError> {
         if url.starts_with("https://") {
             return Err(SendError::Https(url.into()));
         }
         let uri: hyper::Uri = url.parse().map_err(|_| SendError::Url(url.into()))?;
-        let req = hyper::Request::post(uri)
+        let mut req = hyper::Request::post(uri);
+        for (k, v) in http.request_headers().map_err(SendError::Transport)? {
+            req = req.header(k, v);
+        }
+        let req = req
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .header(
                 hyper::header::USER_AGENT,
@@ -152,7 +158,7 @@ impl Worker {
     pub(crate) fn spawn(
         url: String,
         client: Client,
-        timeout: Duration,
+        (timeout, http): (Duration, HttpClientConfig),
         stats: Arc<Stats>,
         capacity: usize,
     ) -> Worker {
@@ -169,7 +175,7 @@ impl Worker {
                     q.1.notified().await;
                     continue;
                 };
-                deliver(&client, &u, &batch, timeout, &s).await;
+                deliver(&client, &u, &batch, (timeout, &http), &s).await;
             }
         });
         Worker {
@@ -199,11 +205,17 @@ impl Worker {
     }
 }
 
-async fn deliver(client: &Client, url: &str, batch: &Batch, timeout: Duration, stats: &Stats) {
+async fn deliver(
+    client: &Client,
+    url: &str,
+    batch: &Batch,
+    (timeout, http): (Duration, &HttpClientConfig),
+    stats: &Stats,
+) {
     let mut backoff = Duration::from_millis(100);
     for attempt in 1..=ATTEMPTS {
         let start = Instant::now();
-        let r = client.post(url, (*batch.body).clone(), timeout).await;
+        let r = client.post(url, (*batch.body).clone(), timeout, http).await;
         if let Ok(mut m) = stats.latency.lock() {
             let e = m.entry(url.to_string()).or_default();
             e.0 += 1;

@@ -198,3 +198,53 @@ fn alertmanager_urls_follow_relabeling() {
     assert!(!alertmanager_url(&filtered, &target("a:1")).1);
     assert!(alertmanager_url(&filtered, &target("b:1")).1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_the_configured_authorization() {
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let s2 = Arc::clone(&seen);
+    let app = axum::Router::new().route(
+        "/api/v2/alerts",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let s2 = Arc::clone(&s2);
+            async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                s2.lock().expect("lock").push(auth);
+                "ok"
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = l.local_addr().expect("addr").to_string();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let mut am = am_config(None);
+    am.http_client.basic_auth = Some(ember_config::BasicAuth {
+        username: "alert".into(),
+        password: ember_config::Secret::new("s3cret"),
+        ..ember_config::BasicAuth::default()
+    });
+    let cfg = AlertingConfig {
+        alert_relabel_configs: Vec::new(),
+        alertmanagers: vec![am],
+    };
+    let n = Notifier::new(Options::default());
+    n.set_alertmanagers(&cfg, &[vec![target(&addr)]]);
+    tokio::spawn(n.clone().run());
+    n.send(vec![alert("A")]);
+    for _ in 0..100 {
+        if !seen.lock().expect("lock").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        seen.lock().expect("lock").as_slice(),
+        ["Basic YWxlcnQ6czNjcmV0"]
+    );
+}
