@@ -186,7 +186,11 @@ fn ui_lists_groups_and_deletes_one() {
 
     let buttons = d.elements("tr.group button.delete");
     assert_eq!(buttons.len(), 2);
-    d.call("POST", &format!("/element/{}/click", buttons[1]), Some(json!({})));
+    d.call(
+        "POST",
+        &format!("/element/{}/click", buttons[1]),
+        Some(json!({})),
+    );
     d.call("POST", "/alert/accept", Some(json!({})));
     let t = Instant::now();
     loop {
