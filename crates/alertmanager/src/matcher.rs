@@ -8,9 +8,9 @@
 //! and `\n` are escapes, any other backslash is kept) or bare (then an unescaped `"`
 //! is an error). Label names are the classic ones plus `:`.
 //!
-//! Regular expressions are anchored as Alertmanager anchors them (`^(?:re)$`, where
-//! `.` does not match a newline, unlike Prometheus's), with Go's RE2 semantics from
-//! [`ember_model::Regex`].
+//! Regular expressions are compiled as Alertmanager compiles them (`^(?:re)$`, where
+//! `.` does not match a newline, unlike Prometheus's), with Go's RE2 syntax and
+//! semantics from [`ember_model::Regex::go`].
 
 use crate::Error;
 use ember_model::{Labels, MatchType, Regex};
@@ -73,138 +73,11 @@ impl Matcher {
     }
 }
 
-/// Compiles an Alertmanager pattern: anchored, `.` not matching `\n`.
+/// Compiles an Alertmanager pattern as Alertmanager does,
+/// `regexp.Compile("^(?:" + pattern + ")$")`: anchored, `.` not matching `\n`, and
+/// error messages quoting that whole expression.
 pub(crate) fn compile(pattern: &str) -> Result<Regex, Error> {
-    let prepared = go_prepare(pattern)?;
-    // ember_model::Regex wraps in `^(?s:…)$` (Prometheus); turning `s` back off
-    // inside gives Alertmanager's `^(?:…)$`.
-    Regex::new(&format!("(?-s:{prepared})")).map_err(|e| {
-        let msg = e.to_string();
-        if msg.starts_with("error parsing regexp") {
-            Error::Value(msg)
-        } else {
-            Error::Value(format!("error parsing regexp: {msg}"))
-        }
-    })
-}
-
-/// Brings a pattern to what `ember_model::Regex` reads the way Go does, and reports
-/// what Go rejects but the `regex` crate accepts:
-///
-/// - a repetition applied to a repetition (`a**`, `a+*`, `a{2}{3}`, `a*??`) is Go's
-///   "invalid nested repetition operator";
-/// - a count above 1000 is Go's "invalid repeat count";
-/// - a `{` that does not open a valid repetition (`a{x}`, `a{,2}`) is a literal in Go
-///   but an error in the `regex` crate, so it is escaped.
-///
-/// These belong in `ember_model::Regex` eventually; until then Alertmanager patterns
-/// go through here.
-fn go_prepare(p: &str) -> Result<String, Error> {
-    let chars: Vec<char> = p.chars().collect();
-    let mut out = String::with_capacity(p.len() + 4);
-    let mut i = 0;
-    let mut in_class = false;
-    let mut last_repeat: Option<usize> = None;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\\' {
-            // `\Q…\E` quotes literally.
-            let end = if chars.get(i + 1) == Some(&'Q') {
-                let mut j = i + 2;
-                while j < chars.len() && !(chars[j] == '\\' && chars.get(j + 1) == Some(&'E')) {
-                    j += 1;
-                }
-                (j + 2).min(chars.len())
-            } else {
-                (i + 2).min(chars.len())
-            };
-            out.extend(&chars[i..end]);
-            i = end;
-            last_repeat = None;
-            continue;
-        }
-        if in_class {
-            if c == ']' {
-                in_class = false;
-            }
-            out.push(c);
-            i += 1;
-            continue;
-        }
-        let rep = match c {
-            '*' | '+' | '?' => Some(1),
-            '{' => repeat_len(&chars[i..])?,
-            _ => None,
-        };
-        match rep {
-            Some(n) => {
-                let mut end = i + n;
-                if chars.get(end) == Some(&'?') {
-                    end += 1;
-                }
-                if let Some(start) = last_repeat {
-                    let op: String = chars[start..end].iter().collect();
-                    return Err(Error::Value(format!(
-                        "error parsing regexp: invalid nested repetition operator: `{op}`"
-                    )));
-                }
-                out.extend(&chars[i..end]);
-                last_repeat = Some(i);
-                i = end;
-            }
-            None => {
-                if c == '{' {
-                    out.push_str("\\{");
-                    i += 1;
-                } else {
-                    out.push(c);
-                    i += 1;
-                    if c == '[' {
-                        in_class = true;
-                        // A `]` right after `[` or `[^` is a literal member.
-                        if chars.get(i) == Some(&'^') {
-                            out.push('^');
-                            i += 1;
-                        }
-                        if chars.get(i) == Some(&']') {
-                            out.push(']');
-                            i += 1;
-                        }
-                    }
-                }
-                last_repeat = None;
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Length of a `{n}`, `{n,}` or `{n,m}` repetition at the start of `s`, `None` if it
-/// is not one (Go then reads `{` as a literal), an error for counts Go refuses.
-fn repeat_len(s: &[char]) -> Result<Option<usize>, Error> {
-    let Some(close) = s.iter().position(|&c| c == '}') else {
-        return Ok(None);
-    };
-    let inner: String = s[1..close].iter().collect();
-    let (a, b) = match inner.split_once(',') {
-        Some((a, b)) => (a, Some(b)),
-        None => (inner.as_str(), None),
-    };
-    let digits = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit());
-    if !(digits(a) && b.is_none_or(|b| b.is_empty() || digits(b))) {
-        return Ok(None);
-    }
-    let n: u64 = a.parse().unwrap_or(u64::MAX);
-    let m: Option<u64> = b
-        .filter(|b| !b.is_empty())
-        .map(|b| b.parse().unwrap_or(u64::MAX));
-    if n > 1000 || m.is_some_and(|m| m > 1000 || m < n) {
-        let op: String = s[..=close].iter().collect();
-        return Err(Error::Value(format!(
-            "error parsing regexp: invalid repeat count: `{op}`"
-        )));
-    }
-    Ok(Some(close + 1))
+    Regex::go(&format!("^(?:{pattern})$")).map_err(|e| Error::Value(e.to_string()))
 }
 
 fn op_order(k: MatchType) -> u8 {

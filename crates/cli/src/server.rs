@@ -580,6 +580,10 @@ async fn serve(
         })),
     });
 
+    let status = Arc::new(ember_web::StatusSources {
+        tsdb: Some(db.clone()),
+        runtime: None,
+    });
     let mut servers = Vec::new();
     let mut first_addr = None;
     for addr in &args.listen_address {
@@ -589,7 +593,11 @@ async fn serve(
         let local = listener.local_addr()?;
         first_addr.get_or_insert(local);
         tracing::info!(address = %local, "listening");
-        servers.push(tokio::spawn(ember_web::serve(listener, state.clone())));
+        servers.push(tokio::spawn(ember_web::serve_with_status(
+            listener,
+            state.clone(),
+            status.clone(),
+        )));
     }
     state.ready.store(true, Ordering::Release);
     if announce && let Some(a) = first_addr {

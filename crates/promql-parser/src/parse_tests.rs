@@ -2341,11 +2341,7 @@ const OWN_ERR: &[(&str, Errs)] = &[
     ),
     (
         r#"foo{a=~"("}"#,
-        &[(
-            4,
-            10,
-            r#"error parsing regexp: regex parse error:: ^(?s:()$: ^: error: unclosed group"#,
-        )],
+        &[(4, 10, r#"error parsing regexp: missing closing ): `(`"#)],
     ),
     (
         r#"foo{"a" "b"}"#,

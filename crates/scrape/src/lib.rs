@@ -9,8 +9,11 @@
 //! over plain HTTP with gzip; parses text 0.0.4 or OpenMetrics by content type; and
 //! appends in one transaction per scrape.
 
+mod metadata;
 mod scrape_loop;
 pub mod target;
+
+pub use metadata::MetricMetadata;
 
 use ember_config::ScrapeConfig;
 use ember_discovery::Snapshot;
@@ -25,6 +28,7 @@ struct Running {
     target: Target,
     job: String,
     health: Arc<Mutex<Health>>,
+    metadata: Arc<Mutex<metadata::MetadataCache>>,
     handle: tokio::task::JoinHandle<()>,
     stopper: Option<scrape_loop::LoopState>,
 }
@@ -137,6 +141,7 @@ impl ScrapeManager {
             }
             let health = Arc::new(Mutex::new(Health::default()));
             let prev = Arc::new(Mutex::new(scrape_loop::SeriesCache::new()));
+            let metadata = Arc::new(Mutex::new(metadata::MetadataCache::default()));
             let state = scrape_loop::LoopState::new(
                 target.clone(),
                 cfg.clone(),
@@ -144,6 +149,7 @@ impl ScrapeManager {
                 self.client.clone(),
                 health.clone(),
                 prev.clone(),
+                metadata.clone(),
             );
             let stopper = scrape_loop::LoopState::new(
                 target.clone(),
@@ -152,6 +158,7 @@ impl ScrapeManager {
                 self.client.clone(),
                 health.clone(),
                 prev,
+                metadata.clone(),
             );
             let handle = tokio::spawn(state.run());
             self.running.insert(
@@ -160,6 +167,7 @@ impl ScrapeManager {
                     target,
                     job: k.0.clone(),
                     health,
+                    metadata,
                     handle,
                     stopper: Some(stopper),
                 },
@@ -179,6 +187,27 @@ impl ScrapeManager {
             })
             .collect();
         v.sort_by(|a, b| (&a.job, &a.target.url).cmp(&(&b.job, &b.target.url)));
+        v
+    }
+
+    /// Each active target (sorted by job, then URL) with the metric metadata of its
+    /// last scrapes (sorted by metric name), for `/api/v1/metadata` and
+    /// `/api/v1/targets/metadata`.
+    pub fn metadata(&self) -> Vec<(TargetStatus, Vec<MetricMetadata>)> {
+        let mut v: Vec<(TargetStatus, Vec<MetricMetadata>)> = self
+            .running
+            .values()
+            .map(|r| {
+                let status = TargetStatus {
+                    job: r.job.clone(),
+                    target: r.target.clone(),
+                    health: r.health.lock().map(|h| h.clone()).unwrap_or_default(),
+                };
+                let md = r.metadata.lock().map(|m| m.list()).unwrap_or_default();
+                (status, md)
+            })
+            .collect();
+        v.sort_by(|a, b| (&a.0.job, &a.0.target.url).cmp(&(&b.0.job, &b.0.target.url)));
         v
     }
 
@@ -261,6 +290,7 @@ mod tests {
         let st = Arc::new(MemStorage::new());
         let health = Arc::new(Mutex::new(Health::default()));
         let prev = Arc::new(Mutex::new(scrape_loop::SeriesCache::new()));
+        let md = Arc::new(Mutex::new(metadata::MetadataCache::default()));
         let mut l = scrape_loop::LoopState::new(
             target,
             Arc::new(sc),
@@ -268,12 +298,19 @@ mod tests {
             HttpClient::new(),
             health.clone(),
             prev,
+            md.clone(),
         );
         l.scrape_once().await;
         assert!(
             health.lock().unwrap().up,
             "{}",
             health.lock().unwrap().last_error
+        );
+        let listed = md.lock().unwrap().list();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(
+            (listed[0].metric.as_str(), listed[0].metric_type.as_str()),
+            ("a", "counter")
         );
         let a = samples(&st, "a_total");
         assert_eq!(a.len(), 1);

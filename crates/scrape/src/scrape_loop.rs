@@ -3,6 +3,7 @@
 //! then the report series (`up`, `scrape_duration_seconds`, …) and staleness markers
 //! for series that disappeared.
 
+use crate::metadata::{Declared, MetadataCache};
 use crate::target::Target;
 use ember_config::ScrapeConfig;
 use ember_discovery::http::HttpClient;
@@ -38,6 +39,8 @@ pub(crate) struct LoopState {
     /// staleness and for skipping relabeling of lines seen before. Shared with the
     /// manager so that stopping the loop can mark them stale.
     prev: Arc<Mutex<SeriesCache>>,
+    /// Metric metadata of the last scrapes, shared with the manager for the API.
+    pub(crate) metadata: Arc<Mutex<MetadataCache>>,
 }
 
 /// What a target's previous scrapes taught: for each raw exposition line (name and
@@ -89,6 +92,7 @@ impl LoopState {
         client: HttpClient,
         health: Arc<Mutex<Health>>,
         prev: Arc<Mutex<SeriesCache>>,
+        metadata: Arc<Mutex<MetadataCache>>,
     ) -> Self {
         LoopState {
             target,
@@ -97,6 +101,7 @@ impl LoopState {
             client,
             health,
             prev,
+            metadata,
         }
     }
 
@@ -274,8 +279,33 @@ impl LoopState {
         let generation = last + 1;
         let (mut scraped, mut post, mut added) = (0usize, 0usize, 0usize);
         let honor_ts = self.cfg.honor_timestamps;
+        let mut declared: Vec<(String, Declared)> = Vec::new();
         while let Some(entry) = parser.next_entry().map_err(|e| e.to_string())? {
-            let Entry::Series(s) = entry else { continue };
+            let s = match entry {
+                Entry::Series(s) => s,
+                Entry::Help { name, help } => {
+                    declared.push((
+                        name.unescape().into_owned(),
+                        Declared::Help(help.unescape().into_owned()),
+                    ));
+                    continue;
+                }
+                Entry::Type { name, metric_type } => {
+                    declared.push((
+                        name.unescape().into_owned(),
+                        Declared::Type(metric_type.as_str()),
+                    ));
+                    continue;
+                }
+                Entry::Unit { name, unit } => {
+                    declared.push((
+                        name.unescape().into_owned(),
+                        Declared::Unit(unit.to_string()),
+                    ));
+                    continue;
+                }
+                Entry::Comment(_) => continue,
+            };
             scraped += 1;
             if !cache.entries.contains_key(s.raw) {
                 let raw = s.to_labels().map_err(|e| e.to_string())?;
@@ -350,6 +380,9 @@ impl LoopState {
         }
         cache.entries.retain(|_, e| e.seen_in == generation);
         cache.generation = generation;
+        if let Ok(mut m) = self.metadata.lock() {
+            m.update(declared, true);
+        }
         Ok((scraped, post, added))
     }
 

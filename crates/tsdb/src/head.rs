@@ -682,6 +682,29 @@ impl Head {
             .sum()
     }
 
+    /// Cardinality statistics of the head's index (`/api/v1/status/tsdb`), by values
+    /// of `label` (Prometheus uses `__name__`), each list cut to `limit`.
+    pub fn postings_stats(&self, label: &str, limit: usize) -> crate::postings::PostingsStats {
+        self.postings
+            .read()
+            .map(|p| p.stats(label, limit))
+            .unwrap_or_default()
+    }
+
+    /// Chunks held by the head, open and full (Prometheus's
+    /// `prometheus_tsdb_head_chunks`).
+    pub fn num_chunks(&self) -> usize {
+        self.by_ref
+            .iter()
+            .map(|shard| {
+                shard
+                    .read()
+                    .map(|m| m.values().map(|s| s.lock().chunks.len()).sum::<usize>())
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
+
     /// Oldest sample time, or `i64::MAX` when empty.
     pub fn min_time(&self) -> i64 {
         self.min_time.load(Ordering::Acquire)

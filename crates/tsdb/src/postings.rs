@@ -106,6 +106,57 @@ fn negative<I: PostingsIndex + ?Sized>(ix: &I, m: &Matcher) -> Vec<Ref> {
     union_all(&refs)
 }
 
+/// One entry of a cardinality top list: a name and its count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stat {
+    /// Metric name, label name, or `name=value` pair.
+    pub name: String,
+    /// Series count, distinct-value count, or bytes.
+    pub count: u64,
+}
+
+/// Cardinality statistics of an index, as Prometheus's `PostingsStats` (each list the
+/// `limit` largest entries, largest first).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PostingsStats {
+    /// Series per value of the chosen label (`__name__`: series per metric name).
+    pub by_metric: Vec<Stat>,
+    /// Distinct values per label name.
+    pub values_per_label: Vec<Stat>,
+    /// Bytes per label name, as Prometheus 3.x's default (`stringlabels`) build
+    /// counts them: each `name=value` pair's encoded size times its series count.
+    pub bytes_per_label: Vec<Stat>,
+    /// Series per `name=value` pair.
+    pub series_per_pair: Vec<Stat>,
+    /// Distinct `name=value` pairs.
+    pub num_label_pairs: usize,
+}
+
+/// Keeps the `limit` largest, largest first; ties by name, so that answers are stable
+/// (Prometheus leaves ties in map order).
+fn top(mut v: Vec<Stat>, limit: usize) -> Vec<Stat> {
+    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
+    v.truncate(limit);
+    v
+}
+
+/// A label's size in Prometheus 3.x's `stringlabels` encoding (`SizeOfLabels`): each
+/// of name and value as a varint length then the bytes. Prometheus 2.x counted only
+/// the value's length once per distinct value, which `/api/v1/status/tsdb` of Debian's
+/// 2.42 shows.
+fn string_labels_size(name: &str, value: &str) -> u64 {
+    fn varint_len(n: usize) -> u64 {
+        let mut n = n as u64;
+        let mut len = 1;
+        while n >= 0x80 {
+            n >>= 7;
+            len += 1;
+        }
+        len
+    }
+    varint_len(name.len()) + name.len() as u64 + varint_len(value.len()) + value.len() as u64
+}
+
 /// In-memory postings index.
 #[derive(Debug, Default)]
 pub struct MemPostings {
@@ -114,6 +165,46 @@ pub struct MemPostings {
 }
 
 impl MemPostings {
+    /// Cardinality statistics, as Prometheus's `MemPostings.Stats(label, limit)`.
+    pub fn stats(&self, label: &str, limit: usize) -> PostingsStats {
+        let (mut metrics, mut labels, mut bytes, mut pairs) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut num_label_pairs = 0;
+        for (name, values) in &self.by_name {
+            labels.push(Stat {
+                name: name.clone(),
+                count: values.len() as u64,
+            });
+            num_label_pairs += values.len();
+            let mut size = 0u64;
+            for (value, refs) in values {
+                let n = refs.len() as u64;
+                if name == label {
+                    metrics.push(Stat {
+                        name: value.clone(),
+                        count: n,
+                    });
+                }
+                pairs.push(Stat {
+                    name: format!("{name}={value}"),
+                    count: n,
+                });
+                size += string_labels_size(name, value) * n;
+            }
+            bytes.push(Stat {
+                name: name.clone(),
+                count: size,
+            });
+        }
+        PostingsStats {
+            by_metric: top(metrics, limit),
+            values_per_label: top(labels, limit),
+            bytes_per_label: top(bytes, limit),
+            series_per_pair: top(pairs, limit),
+            num_label_pairs,
+        }
+    }
+
     /// Adds a series. References are handed out in increasing order, so pushing
     /// keeps every list sorted; an out-of-order add (WAL replay) inserts in place.
     pub fn add(&mut self, r: Ref, labels: &ember_model::Labels) {

@@ -42,7 +42,7 @@ impl ApiError {
         &self.msg
     }
 
-    fn bad(msg: impl Into<String>) -> Self {
+    pub(crate) fn bad(msg: impl Into<String>) -> Self {
         ApiError {
             kind: "bad_data",
             msg: msg.into(),
@@ -127,7 +127,7 @@ impl Params {
         }
         Params(v)
     }
-    fn get(&self, k: &str) -> Option<&str> {
+    pub(crate) fn get(&self, k: &str) -> Option<&str> {
         self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
     }
     fn all(&self, k: &str) -> Vec<&str> {

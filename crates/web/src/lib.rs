@@ -12,6 +12,7 @@
 mod api;
 mod federate;
 mod rules_api;
+mod status;
 
 pub use api::QueryService;
 use axum::extract::State;
@@ -20,6 +21,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
+pub use status::{RuntimeFacts, RuntimeFn, StatusSources};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::mpsc;
@@ -88,6 +90,7 @@ pub type AlertmanagersFn = Box<dyn Fn() -> (Vec<String>, Vec<String>) + Send + S
 
 /// Builds the router over `state`.
 pub fn router(state: Arc<WebState>) -> Router {
+    status::mark_start();
     Router::new()
         .route("/", get(index))
         .route("/-/healthy", get(healthy).head(healthy))
@@ -115,6 +118,21 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/api/v1/alertmanagers", get(alertmanagers))
         .route("/api/v1/rules", get(rules_api::rules))
         .route("/api/v1/alerts", get(rules_api::alerts))
+        .route(
+            "/api/v1/metadata",
+            get(status::metadata).post(status::metadata),
+        )
+        .route(
+            "/api/v1/targets/metadata",
+            get(status::targets_metadata).post(status::targets_metadata),
+        )
+        .route("/api/v1/status/tsdb", get(status::tsdb_status))
+        .route("/api/v1/status/runtimeinfo", get(status::runtime_info))
+        .route("/api/v1/status/walreplay", get(status::wal_replay))
+        .route(
+            "/api/v1/query_exemplars",
+            get(status::query_exemplars).post(status::query_exemplars),
+        )
         .route("/federate", get(federate::federate))
         .fallback(not_found)
         .with_state(state)
@@ -123,6 +141,17 @@ pub fn router(state: Arc<WebState>) -> Router {
 /// Serves the router over `state` on `listener` until the task is dropped.
 pub async fn serve(listener: tokio::net::TcpListener, state: Arc<WebState>) -> std::io::Result<()> {
     axum::serve(listener, router(state)).await
+}
+
+/// As [`serve`], with the TSDB and runtime facts the status endpoints report
+/// (`/api/v1/status/tsdb`, `/api/v1/status/runtimeinfo`).
+pub async fn serve_with_status(
+    listener: tokio::net::TcpListener,
+    state: Arc<WebState>,
+    sources: Arc<StatusSources>,
+) -> std::io::Result<()> {
+    let app = router(state).layer(axum::Extension(sources));
+    axum::serve(listener, app).await
 }
 
 #[derive(Serialize)]
