@@ -15,8 +15,16 @@
 //! - [`TimeInterval`]: whether an instant lies in a time interval, in its time zone;
 //! - [`InhibitRule`]: whether one alert inhibits another.
 //!
-//! Dispatching, silences, the notification log, receivers' delivery and the API
-//! build on these types and live beside them as they are written.
+//! On these the running Alertmanager (`ember alertmanager`) is built:
+//!
+//! - [`alert`]: alerts and the store that merges re-sent ones by fingerprint;
+//! - [`silence`] and [`nflog`]: silences and the notification log, persisted under
+//!   `--storage.path` in formats documented in `docs/format/`;
+//! - [`tmpl`]: the template data model, functions and default templates;
+//! - [`notify`]: the integrations (webhook, Slack, e-mail) and their payloads;
+//! - [`Alertmanager`]: the dispatcher with its aggregation groups and timers, the
+//!   notification pipeline, reload and maintenance;
+//! - [`api`]: API v2 and the lifecycle endpoints over `axum`.
 //!
 //! Written by hand rather than taken from a crate: nothing on crates.io reads
 //! `alertmanager.yml`, and the quirks that decide whether a file or a matcher is
@@ -28,14 +36,21 @@
 //! with `ember-template`, and time zones come from the system tz database through
 //! `jiff`.
 
+pub mod alert;
+pub mod api;
 pub mod config;
 mod error;
 mod http;
 mod inhibit;
 pub mod matcher;
+pub mod nflog;
+pub mod notify;
 pub mod receivers;
 mod route;
+mod server;
+pub mod silence;
 mod timeinterval;
+pub mod tmpl;
 mod values;
 mod yaml;
 
@@ -47,6 +62,7 @@ pub use inhibit::{InhibitRule, find_inhibitor};
 pub use matcher::{Matcher, Matchers, parse_matcher, parse_matchers};
 pub use receivers::Receiver;
 pub use route::{Route, RouteOpts, fingerprint, label_set_string};
+pub use server::{Alertmanager, Options};
 pub use timeinterval::{InclusiveRange, Location, TimeInterval, TimeRange, any_contains};
 pub use values::{HostPort, check_url, is_valid_label_name, parse_go_duration};
 

@@ -5,6 +5,7 @@
 //! uses `anyhow`; everything below it returns typed errors.
 
 mod alerting;
+mod alertmanager;
 mod server;
 mod tool;
 mod version;
@@ -35,6 +36,8 @@ enum Command {
     NodeExporter(Box<ember_node_exporter::Args>),
     /// Accept pushed metrics from batch jobs for scraping (like `pushgateway`).
     Pushgateway(Box<ember_pushgateway::Args>),
+    /// Receive, group, silence and route alerts to receivers (like `alertmanager`).
+    Alertmanager(Box<alertmanager::AlertmanagerArgs>),
     /// Tooling, like `promtool`: check configs, lint metrics.
     Tool {
         #[command(subcommand)]
@@ -50,5 +53,6 @@ fn main() -> ExitCode {
         Some(Command::Tool { command }) => tool::run(command),
         Some(Command::NodeExporter(args)) => server::run_node_exporter(*args),
         Some(Command::Pushgateway(args)) => server::run_pushgateway(*args),
+        Some(Command::Alertmanager(args)) => alertmanager::run(*args),
     }
 }

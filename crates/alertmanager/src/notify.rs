@@ -1,0 +1,748 @@
+//! Delivery: each receiver's integrations, what they send, and how.
+//!
+//! Webhook, Slack (incoming webhooks) and e-mail (SMTP) are implemented; the other
+//! integration types of the configuration load but fail at delivery with a clear
+//! error, counted in `alertmanager_notifications_failed_total`, without affecting
+//! the receiver's other integrations. Outgoing HTTP is plain `http://` for now
+//! (Ember has no TLS client yet), which covers webhook receivers and test doubles of
+//! Slack; `https://` endpoints fail with an error saying so.
+
+use crate::receivers::{EmailConfig, Receiver, SlackConfig, WebhookConfig};
+use crate::tmpl::{Data, Templates};
+use ember_config::HttpClientConfig;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Serialize;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// The User-Agent of outgoing notifications.
+pub const USER_AGENT: &str = concat!("Ember-Alertmanager/", env!("CARGO_PKG_VERSION"));
+
+/// Why one delivery attempt failed, and whether trying again may help.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct NotifyError {
+    /// Whether a retry may succeed (5xx, network errors) or not (4xx, bad config).
+    pub retry: bool,
+    /// What went wrong.
+    pub message: String,
+}
+
+fn fail(retry: bool, message: impl Into<String>) -> NotifyError {
+    NotifyError {
+        retry,
+        message: message.into(),
+    }
+}
+
+/// One integration of a receiver.
+#[derive(Clone, Debug)]
+pub enum Integration {
+    /// `webhook_configs`.
+    Webhook(Box<WebhookConfig>),
+    /// `slack_configs`.
+    Slack(Box<SlackConfig>),
+    /// `email_configs`.
+    Email(Box<EmailConfig>),
+    /// A type Ember cannot deliver to yet, with whether it sends resolved alerts.
+    Unsupported(&'static str, bool),
+}
+
+impl Integration {
+    /// The integration's type name, as in metrics and the notification log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Integration::Webhook(_) => "webhook",
+            Integration::Slack(_) => "slack",
+            Integration::Email(_) => "email",
+            Integration::Unsupported(n, _) => n,
+        }
+    }
+
+    /// Whether resolved alerts are sent.
+    pub fn send_resolved(&self) -> bool {
+        match self {
+            Integration::Webhook(c) => c.send_resolved,
+            Integration::Slack(c) => c.send_resolved,
+            Integration::Email(c) => c.send_resolved,
+            Integration::Unsupported(_, s) => *s,
+        }
+    }
+}
+
+/// A receiver's integrations with their per-type index, in Alertmanager's order.
+pub fn integrations(r: &Receiver) -> Vec<(Integration, usize)> {
+    let mut out = Vec::new();
+    fn push<T>(out: &mut Vec<(Integration, usize)>, list: &[T], f: impl Fn(&T) -> Integration) {
+        for (i, c) in list.iter().enumerate() {
+            out.push((f(c), i));
+        }
+    }
+    push(&mut out, &r.webhook_configs, |c| {
+        Integration::Webhook(Box::new(c.clone()))
+    });
+    push(&mut out, &r.email_configs, |c| {
+        Integration::Email(Box::new(c.clone()))
+    });
+    push(&mut out, &r.pagerduty_configs, |c| {
+        Integration::Unsupported("pagerduty", c.send_resolved)
+    });
+    push(&mut out, &r.opsgenie_configs, |c| {
+        Integration::Unsupported("opsgenie", c.send_resolved)
+    });
+    push(&mut out, &r.wechat_configs, |c| {
+        Integration::Unsupported("wechat", c.send_resolved)
+    });
+    push(&mut out, &r.slack_configs, |c| {
+        Integration::Slack(Box::new(c.clone()))
+    });
+    push(&mut out, &r.victorops_configs, |c| {
+        Integration::Unsupported("victorops", c.send_resolved)
+    });
+    push(&mut out, &r.pushover_configs, |c| {
+        Integration::Unsupported("pushover", c.send_resolved)
+    });
+    push(&mut out, &r.sns_configs, |c| {
+        Integration::Unsupported("sns", c.send_resolved)
+    });
+    push(&mut out, &r.telegram_configs, |c| {
+        Integration::Unsupported("telegram", c.send_resolved)
+    });
+    push(&mut out, &r.discord_configs, |c| {
+        Integration::Unsupported("discord", c.send_resolved)
+    });
+    push(&mut out, &r.webex_configs, |c| {
+        Integration::Unsupported("webex", c.send_resolved)
+    });
+    push(&mut out, &r.msteams_configs, |c| {
+        Integration::Unsupported("msteams", c.send_resolved)
+    });
+    out
+}
+
+/// What a delivery needs besides the alerts.
+pub struct Context<'a> {
+    /// The group key (`groupKey` of webhooks).
+    pub group_key: &'a str,
+    /// Templates of the running configuration.
+    pub templates: &'a Templates,
+    /// The shared HTTP client.
+    pub client: &'a HttpClient,
+    /// `global.http_config`, for integrations without their own.
+    pub global_http: Option<&'a HttpClientConfig>,
+}
+
+/// Sends one notification through `integration`.
+pub async fn notify(
+    integration: &Integration,
+    ctx: &Context<'_>,
+    data: Data,
+) -> Result<(), NotifyError> {
+    match integration {
+        Integration::Webhook(c) => webhook(c, ctx, data).await,
+        Integration::Slack(c) => slack(c, ctx, data).await,
+        Integration::Email(c) => email(c, ctx, data).await,
+        Integration::Unsupported(name, _) => Err(fail(
+            false,
+            format!("the {name} integration is not implemented in Ember yet"),
+        )),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WebhookMessage<'a> {
+    #[serde(flatten)]
+    data: &'a Data,
+    version: &'static str,
+    group_key: &'a str,
+    truncated_alerts: u64,
+}
+
+/// The webhook body, version 4 (`data` already truncated to `max_alerts`).
+pub fn webhook_body(data: &Data, group_key: &str, truncated: u64) -> Vec<u8> {
+    let msg = WebhookMessage {
+        data,
+        version: "4",
+        group_key,
+        truncated_alerts: truncated,
+    };
+    // Go's json.Encoder ends the document with a newline.
+    let mut body = serde_json::to_vec(&msg).unwrap_or_default();
+    body.push(b'\n');
+    body
+}
+
+async fn webhook(c: &WebhookConfig, ctx: &Context<'_>, mut data: Data) -> Result<(), NotifyError> {
+    let mut truncated = 0;
+    if c.max_alerts > 0 {
+        let max = usize::try_from(c.max_alerts).unwrap_or(usize::MAX);
+        truncated = data.truncate(max) as u64;
+    }
+    let url = c.url.as_deref().ok_or_else(|| fail(false, "missing URL"))?;
+    let body = webhook_body(&data, ctx.group_key, truncated);
+    let http = c.http_config.as_ref().or(ctx.global_http);
+    ctx.client.post_json(url, body, http).await
+}
+
+#[derive(Serialize)]
+struct SlackRequest {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    channel: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    username: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    icon_emoji: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    icon_url: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    link_names: bool,
+    attachments: Vec<SlackAttachment>,
+}
+
+#[derive(Serialize)]
+struct SlackAttachment {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    title_link: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pretext: String,
+    text: String,
+    fallback: String,
+    callback_id: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    fields: Vec<SlackFieldOut>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    actions: Vec<SlackActionOut>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    image_url: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    thumb_url: String,
+    footer: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    color: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    mrkdwn_in: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct SlackFieldOut {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    value: String,
+    short: bool,
+}
+
+#[derive(Serialize)]
+struct SlackConfirmOut {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    text: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    ok_text: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    dismiss_text: String,
+}
+
+#[derive(Serialize)]
+struct SlackActionOut {
+    #[serde(rename = "type", skip_serializing_if = "String::is_empty")]
+    kind: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    text: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    url: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    style: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confirm: Option<SlackConfirmOut>,
+}
+
+/// Cuts `s` to `n` characters, the last being `…`, as Alertmanager's
+/// `notify.Truncate` does.
+fn truncate(s: String, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s;
+    }
+    let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The Slack body for `data`, with every field rendered through the templates.
+pub fn slack_body(c: &SlackConfig, templates: &Templates, data: &Data) -> Result<Vec<u8>, String> {
+    let v = data.to_value();
+    let t = |s: &str| templates.text(s, &v);
+    let fields = c
+        .fields
+        .iter()
+        .map(|f| {
+            Ok(SlackFieldOut {
+                title: t(&f.title)?,
+                value: t(&f.value)?,
+                short: f.short.unwrap_or(c.short_fields),
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let actions = c
+        .actions
+        .iter()
+        .map(|a| {
+            Ok(SlackActionOut {
+                kind: t(&a.kind)?,
+                text: t(&a.text)?,
+                url: t(&a.url)?,
+                style: t(&a.style)?,
+                name: t(&a.name)?,
+                value: t(&a.value)?,
+                confirm: match &a.confirm {
+                    Some(cf) => Some(SlackConfirmOut {
+                        text: t(&cf.text)?,
+                        title: t(&cf.title)?,
+                        ok_text: t(&cf.ok_text)?,
+                        dismiss_text: t(&cf.dismiss_text)?,
+                    }),
+                    None => None,
+                },
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let mrkdwn_in = if c.mrkdwn_in.is_empty() {
+        vec!["fallback".into(), "pretext".into(), "text".into()]
+    } else {
+        c.mrkdwn_in.clone()
+    };
+    let req = SlackRequest {
+        channel: t(&c.channel)?,
+        username: t(&c.username)?,
+        icon_emoji: t(&c.icon_emoji)?,
+        icon_url: t(&c.icon_url)?,
+        link_names: c.link_names,
+        attachments: vec![SlackAttachment {
+            title: truncate(t(&c.title)?, 1024),
+            title_link: t(&c.title_link)?,
+            pretext: t(&c.pretext)?,
+            text: t(&c.text)?,
+            fallback: t(&c.fallback)?,
+            callback_id: t(&c.callback_id)?,
+            fields,
+            actions,
+            image_url: t(&c.image_url)?,
+            thumb_url: t(&c.thumb_url)?,
+            footer: t(&c.footer)?,
+            color: t(&c.color)?,
+            mrkdwn_in,
+        }],
+    };
+    let mut body = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
+    body.push(b'\n');
+    Ok(body)
+}
+
+async fn slack(c: &SlackConfig, ctx: &Context<'_>, data: Data) -> Result<(), NotifyError> {
+    let body = slack_body(c, ctx.templates, &data).map_err(|e| fail(false, e))?;
+    let url = match &c.api_url {
+        Some(u) => u.expose().to_string(),
+        None if !c.api_url_file.is_empty() => std::fs::read_to_string(&c.api_url_file)
+            .map_err(|e| fail(false, format!("reading {}: {e}", c.api_url_file)))?
+            .trim()
+            .to_string(),
+        None => return Err(fail(false, "no Slack API URL")),
+    };
+    let http = c.http_config.as_ref().or(ctx.global_http);
+    ctx.client.post_json(&url, body, http).await
+}
+
+/// A pooled HTTP/1.1 client for notifications.
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    inner: HyperClient<HttpConnector, Full<Bytes>>,
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        HttpClient::new()
+    }
+}
+
+impl HttpClient {
+    /// A new client.
+    pub fn new() -> HttpClient {
+        let mut c = HttpConnector::new();
+        c.set_nodelay(true);
+        c.set_connect_timeout(Some(Duration::from_secs(10)));
+        HttpClient {
+            inner: HyperClient::builder(TokioExecutor::new()).build(c),
+        }
+    }
+
+    /// Posts a JSON body; 2xx is success, 5xx and 429 may be retried, other
+    /// statuses may not (as Alertmanager's `Retrier`).
+    pub async fn post_json(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+        http: Option<&HttpClientConfig>,
+    ) -> Result<(), NotifyError> {
+        if url.starts_with("https://") {
+            return Err(fail(
+                false,
+                format!("https endpoints are not supported by Ember yet: {url}"),
+            ));
+        }
+        let uri: hyper::Uri = url
+            .parse()
+            .map_err(|_| fail(false, format!("invalid URL {url:?}")))?;
+        let mut req = hyper::Request::post(uri);
+        if let Some(http) = http {
+            for (k, v) in http.request_headers().map_err(|e| fail(false, e))? {
+                req = req.header(k, v);
+            }
+        }
+        let req = req
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(hyper::header::USER_AGENT, USER_AGENT)
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| fail(false, e.to_string()))?;
+        let resp = self
+            .inner
+            .request(req)
+            .await
+            .map_err(|e| fail(true, format!("{url}: {e}")))?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        if status.is_success() {
+            return Ok(());
+        }
+        let snippet = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
+        let retry = status.is_server_error() || status.as_u16() == 429;
+        Err(fail(
+            retry,
+            format!("unexpected status code {}: {snippet}", status.as_u16()),
+        ))
+    }
+}
+
+/// The address in `Name <addr>` or a bare `addr`.
+fn address(s: &str) -> &str {
+    let s = s.trim();
+    match (s.rfind('<'), s.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &s[a + 1..b],
+        _ => s,
+    }
+}
+
+/// RFC 2047 Q-encoding of a header value with non-ASCII text (Go's
+/// `mime.QEncoding.Encode("utf-8", …)`); ASCII values are left alone.
+fn encode_header(v: &str) -> String {
+    if v.is_ascii() {
+        return v.to_string();
+    }
+    let mut out = String::from("=?utf-8?q?");
+    for b in v.bytes() {
+        match b {
+            b' ' => out.push('_'),
+            b'!'..=b'~' if b != b'=' && b != b'?' && b != b'_' => out.push(b as char),
+            _ => out.push_str(&format!("={b:02X}")),
+        }
+    }
+    out.push_str("?=");
+    out
+}
+
+/// Quoted-printable (RFC 2045) with CRLF line ends and soft breaks at 76.
+pub fn quoted_printable(s: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push_str("\r\n");
+        }
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let bytes = line.as_bytes();
+        let mut col = 0;
+        for (j, &b) in bytes.iter().enumerate() {
+            let last = j + 1 == bytes.len();
+            let enc = match b {
+                b'=' => format!("={b:02X}"),
+                b' ' | b'\t' if last => format!("={b:02X}"),
+                b' ' | b'\t' | b'!'..=b'~' => (b as char).to_string(),
+                _ => format!("={b:02X}"),
+            };
+            if col + enc.len() > 75 {
+                out.push_str("=\r\n");
+                col = 0;
+            }
+            col += enc.len();
+            out.push_str(&enc);
+        }
+    }
+    out
+}
+
+fn base64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The e-mail message (headers and MIME body) for `data`.
+pub fn email_message(
+    c: &EmailConfig,
+    templates: &Templates,
+    data: &Data,
+) -> Result<String, String> {
+    let v = data.to_value();
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut have = std::collections::BTreeSet::new();
+    for (k, tmpl) in &c.headers {
+        headers.push((k.clone(), templates.text(tmpl, &v)?));
+        have.insert(k.clone());
+    }
+    // Alertmanager's defaults for headers the configuration does not set.
+    if !have.contains("Subject") {
+        headers.push((
+            "Subject".into(),
+            templates.text(r#"{{ template "email.default.subject" . }}"#, &v)?,
+        ));
+    }
+    if !have.contains("To") {
+        headers.push(("To".into(), templates.text(&c.to, &v)?));
+    }
+    if !have.contains("From") {
+        headers.push(("From".into(), templates.text(&c.from, &v)?));
+    }
+    let boundary = crate::silence::new_uuid().replace('-', "");
+    let mut msg = String::new();
+    for (k, val) in &headers {
+        msg.push_str(&format!("{k}: {}\r\n", encode_header(val)));
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    msg.push_str(&format!(
+        "Message-Id: <{}@{host}>\r\n",
+        crate::silence::new_uuid()
+    ));
+    msg.push_str(&format!(
+        "Date: {}\r\n",
+        jiff::ZonedDateTime::now().strftime("%a, %d %b %Y %H:%M:%S %z")
+    ));
+    msg.push_str(&format!(
+        "Content-Type: multipart/alternative;  boundary={boundary}\r\nMIME-Version: 1.0\r\n\r\n"
+    ));
+    let text = templates.text(&c.text, &v)?;
+    let html = templates.html(&c.html, &v)?;
+    for (kind, body) in [("text/plain", text), ("text/html", html)] {
+        if body.is_empty() {
+            continue;
+        }
+        msg.push_str(&format!(
+            "--{boundary}\r\nContent-Transfer-Encoding: quoted-printable\r\nContent-Type: {kind}; charset=UTF-8\r\n\r\n{}\r\n",
+            quoted_printable(&body)
+        ));
+    }
+    msg.push_str(&format!("--{boundary}--\r\n"));
+    Ok(msg)
+}
+
+struct Smtp {
+    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    writer: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl Smtp {
+    /// Reads a (possibly multi-line) reply: code and lines.
+    async fn reply(&mut self) -> Result<(u16, Vec<String>), NotifyError> {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = self
+                .reader
+                .read_line(&mut line)
+                .await
+                .map_err(|e| fail(true, format!("smtp: {e}")))?;
+            if n == 0 {
+                return Err(fail(true, "smtp: connection closed"));
+            }
+            let line = line.trim_end().to_string();
+            let code = line
+                .get(..3)
+                .and_then(|c| c.parse::<u16>().ok())
+                .ok_or_else(|| fail(true, format!("smtp: bad reply {line:?}")))?;
+            let more = line.as_bytes().get(3) == Some(&b'-');
+            lines.push(line.get(4..).unwrap_or("").to_string());
+            if !more {
+                return Ok((code, lines));
+            }
+        }
+    }
+
+    async fn cmd(&mut self, line: &str, want: u16) -> Result<Vec<String>, NotifyError> {
+        self.writer
+            .write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .map_err(|e| fail(true, format!("smtp: {e}")))?;
+        let (code, lines) = self.reply().await?;
+        if code != want {
+            let verb = line.split(' ').next().unwrap_or("");
+            return Err(fail(
+                (400..500).contains(&code),
+                format!("smtp {verb}: {code} {}", lines.join(" ")),
+            ));
+        }
+        Ok(lines)
+    }
+}
+
+async fn email(c: &EmailConfig, ctx: &Context<'_>, data: Data) -> Result<(), NotifyError> {
+    let message = email_message(c, ctx.templates, &data).map_err(|e| fail(false, e))?;
+    let v = data.to_value();
+    let from = ctx
+        .templates
+        .text(&c.from, &v)
+        .map_err(|e| fail(false, e))?;
+    let to = ctx.templates.text(&c.to, &v).map_err(|e| fail(false, e))?;
+    if c.smarthost.port == "465" {
+        return Err(fail(
+            false,
+            "SMTP over TLS (port 465) is not supported by Ember yet",
+        ));
+    }
+    let addr = format!("{}:{}", c.smarthost.host, c.smarthost.port);
+    let stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .map_err(|e| fail(true, format!("establish connection to server: {e}")))?;
+    let (r, w) = stream.into_split();
+    let mut s = Smtp {
+        reader: BufReader::new(r),
+        writer: w,
+    };
+    let (code, lines) = s.reply().await?;
+    if code != 220 {
+        return Err(fail(
+            true,
+            format!("smtp greeting: {code} {}", lines.join(" ")),
+        ));
+    }
+    let hello = if c.hello.is_empty() {
+        "localhost"
+    } else {
+        &c.hello
+    };
+    let ext = s.cmd(&format!("EHLO {hello}"), 250).await?;
+    let has = |name: &str| {
+        ext.iter().any(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w.eq_ignore_ascii_case(name))
+        })
+    };
+    let require_tls = c.require_tls.unwrap_or(true);
+    if require_tls {
+        if has("STARTTLS") {
+            return Err(fail(
+                false,
+                "STARTTLS is not supported by Ember yet; set require_tls: false",
+            ));
+        }
+        return Err(fail(
+            false,
+            format!(
+                "'require_tls' is true (default) but {addr:?} does not advertise the STARTTLS extension"
+            ),
+        ));
+    }
+    if !c.auth_username.is_empty() {
+        let auth = ext
+            .iter()
+            .find(|l| l.to_ascii_uppercase().starts_with("AUTH"))
+            .cloned()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let password = if c.auth_password_file.is_empty() {
+            c.auth_password.expose().to_string()
+        } else {
+            std::fs::read_to_string(&c.auth_password_file)
+                .map_err(|e| fail(false, format!("reading {}: {e}", c.auth_password_file)))?
+                .trim()
+                .to_string()
+        };
+        if auth.contains("PLAIN") {
+            let token =
+                base64(format!("{}\0{}\0{password}", c.auth_identity, c.auth_username).as_bytes());
+            s.cmd(&format!("AUTH PLAIN {token}"), 235).await?;
+        } else if auth.contains("LOGIN") {
+            s.cmd("AUTH LOGIN", 334).await?;
+            s.cmd(&base64(c.auth_username.as_bytes()), 334).await?;
+            s.cmd(&base64(password.as_bytes()), 235).await?;
+        } else if !auth.is_empty() {
+            return Err(fail(
+                false,
+                format!("smtp: no supported auth mechanism in {auth:?}"),
+            ));
+        }
+    }
+    s.cmd(&format!("MAIL FROM:<{}>", address(&from)), 250)
+        .await?;
+    for rcpt in to.split(',').filter(|a| !a.trim().is_empty()) {
+        s.cmd(&format!("RCPT TO:<{}>", address(rcpt)), 250).await?;
+    }
+    s.cmd("DATA", 354).await?;
+    let mut body = String::with_capacity(message.len() + 16);
+    for line in message.split_inclusive("\r\n") {
+        if line.starts_with('.') {
+            body.push('.');
+        }
+        body.push_str(line);
+    }
+    body.push('.');
+    s.cmd(&body, 250).await?;
+    let _ = s.cmd("QUIT", 221).await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings() {
+        assert_eq!(base64(b"\0u\0p"), "AHUAcA==");
+        assert_eq!(base64(b"abc"), "YWJj");
+        assert_eq!(quoted_printable("a=b \nc"), "a=3Db=20\r\nc");
+        assert_eq!(encode_header("héllo"), "=?utf-8?q?h=C3=A9llo?=");
+        assert_eq!(address("Ops <ops@example.org>"), "ops@example.org");
+        assert_eq!(truncate("abcdef".into(), 4), "abc…");
+    }
+}
