@@ -546,6 +546,7 @@ async fn serve(
         )?,
         grace: dur("rules.alert.for-grace-period", &args.for_grace_period)?,
         resend_delay: dur("rules.alert.resend-delay", &args.resend_delay)?,
+        state_file: Some(args.tsdb_path.join("ember_rules_state.json")),
     }));
     alerting
         .apply_rules(&cfg)

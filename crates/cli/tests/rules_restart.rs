@@ -78,3 +78,96 @@ fn pending_alert_keeps_its_progress_across_a_restart() {
         "the for progress restarted: pending {pending_before} ms before the restart, {pending_after} ms after"
     );
 }
+
+/// The alerts of `name` in /api/v1/alerts: (state, activeAt, keepFiringSince).
+fn alerts_of(port: u16, name: &str) -> Vec<(String, String, String)> {
+    let Some((200, body)) = get(port, "/api/v1/alerts") else {
+        return Vec::new();
+    };
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    v["data"]["alerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["labels"]["alertname"] == name)
+        .map(|a| {
+            (
+                a["state"].as_str().unwrap_or("").to_string(),
+                a["activeAt"].as_str().unwrap_or("").to_string(),
+                a["keepFiringSince"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Beyond Prometheus: an alert held firing by `keep_firing_for` after its condition
+/// went away is still firing after a restart, with the same `activeAt` and
+/// `keepFiringSince` (Prometheus forgets it and resolves it at once).
+#[test]
+fn keep_firing_for_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = free_port();
+    let _gw = common::Kill(
+        Command::new(env!("CARGO_BIN_EXE_ember"))
+            .args(["pushgateway", "--log.level=error"])
+            .arg(format!("--web.listen-address=127.0.0.1:{gw}"))
+            .spawn()
+            .expect("pushgateway"),
+    );
+    let push = |v: &str| {
+        let t = Instant::now();
+        loop {
+            let body = format!("flag {v}\n");
+            if let Some((200, _)) =
+                common::request(gw, "PUT", "/metrics/job/flap", &[], body.as_bytes())
+            {
+                return;
+            }
+            assert!(t.elapsed() < Duration::from_secs(10), "pushgateway not up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    push("1");
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: flap\n    interval: 1s\n    rules:\n      - alert: Flapping\n        expr: flag > 0\n        keep_firing_for: 1h\n",
+    )
+    .expect("rules");
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n  - job_name: pg\n    honor_labels: true\n    static_configs:\n      - targets: ['127.0.0.1:{gw}']\n",
+        rules.display()
+    );
+    let port = free_port();
+    let mut ember = start_ember(dir.path(), &config, port, &[]);
+    let wait_for = |port: u16, f: &dyn Fn(&[(String, String, String)]) -> bool| {
+        let t = Instant::now();
+        loop {
+            let a = alerts_of(port, "Flapping");
+            if f(&a) {
+                return a;
+            }
+            assert!(t.elapsed() < Duration::from_secs(30), "{a:?}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait_for(port, &|a| a.len() == 1 && a[0].0 == "firing");
+    // The condition goes away; keep_firing_for holds the alert.
+    push("0");
+    let held = wait_for(port, &|a| a.len() == 1 && !a[0].2.is_empty());
+    assert_eq!(held[0].0, "firing");
+    let pid = ember.0.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    let _ = ember.0.wait();
+    assert!(dir.path().join("ember/ember_rules_state.json").exists());
+
+    let _ember = start_ember(dir.path(), &config, port, &[]);
+    // After a few evaluations with the condition still false, it is still firing
+    // with the same start and keep-firing time.
+    std::thread::sleep(Duration::from_secs(3));
+    let after = alerts_of(port, "Flapping");
+    assert_eq!(after, held, "alert state across the restart");
+}

@@ -21,6 +21,7 @@ pub mod file;
 mod group;
 mod manager;
 mod rule;
+mod state_file;
 pub mod template;
 pub mod unittest;
 
@@ -29,7 +30,7 @@ pub use group::{
     EvalContext, Group, GroupOptions, LoadOptions, eval_timestamp, group_hash, group_key,
     load_groups,
 };
-pub use manager::{Manager, ManagerOptions, RuleConfig, to_notifier_alert};
+pub use manager::{Manager, ManagerOptions, RuleConfig, SAVE_EVERY, to_notifier_alert};
 pub use rule::{Alert, AlertState, AlertingRule, AlertingRuleOptions, Health, RecordingRule, Rule};
 
 use ember_promql::{Engine, Sample, Value, Vector};

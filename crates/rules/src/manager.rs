@@ -7,6 +7,12 @@
 //! its alerts, health and written series ([`Group::copy_state`]); series of groups
 //! that went away get stale markers. Groups present at start-up restore their
 //! alerts' `for` state from `ALERTS_FOR_STATE` after their first evaluation.
+//!
+//! Beyond Prometheus, firing alerts (with their `keep_firing_for` progress) are
+//! saved to a state file ([`ManagerOptions::state_file`], see `state_file`) every
+//! [`SAVE_EVERY`] and at [`Manager::stop`], and put back at start-up, so that a
+//! restart neither resolves an alert held by `keep_firing_for` nor re-fires one with
+//! a new start time.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -38,7 +44,13 @@ pub struct ManagerOptions {
     pub grace: Duration,
     /// `--rules.alert.resend-delay`.
     pub resend_delay: Duration,
+    /// Where firing alerts are saved across restarts; `None` keeps them in memory
+    /// only, as Prometheus does.
+    pub state_file: Option<PathBuf>,
 }
+
+/// How often the alert state file is written while running.
+pub const SAVE_EVERY: Duration = Duration::from_secs(30);
 
 /// What a (re)load takes from the configuration.
 #[derive(Clone, Debug, Default)]
@@ -76,12 +88,15 @@ struct Shared {
     outage_tolerance: Duration,
     grace: Duration,
     resend_delay: Duration,
+    state_file: Option<PathBuf>,
 }
 
 struct State {
     groups: Vec<Running>,
     /// Whether the first load happened: groups of later loads do not restore.
     started: bool,
+    /// Writes the state file every [`SAVE_EVERY`].
+    saver: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// The rule manager; cheap to clone.
@@ -153,10 +168,12 @@ impl Manager {
                 outage_tolerance: opts.outage_tolerance,
                 grace: opts.grace,
                 resend_delay: opts.resend_delay,
+                state_file: opts.state_file,
             }),
             state: Arc::new(Mutex::new(State {
                 groups: Vec::new(),
                 started: false,
+                saver: None,
             })),
         }
     }
@@ -179,6 +196,20 @@ impl Manager {
         };
         let restore = !state.started;
         state.started = true;
+        let saved = match (&self.shared.state_file, restore) {
+            (Some(path), true) => crate::state_file::load(path),
+            _ => crate::state_file::Saved::new(),
+        };
+        if restore && self.shared.state_file.is_some() {
+            let m = self.clone();
+            state.saver = Some(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(SAVE_EVERY).await;
+                    let m = m.clone();
+                    let _ = tokio::task::spawn_blocking(move || m.save_state()).await;
+                }
+            }));
+        }
         let mut old: HashMap<String, Running> = state
             .groups
             .drain(..)
@@ -190,6 +221,7 @@ impl Manager {
         let mut running = Vec::with_capacity(loaded.len());
         for mut g in loaded {
             let mut restore_this = restore;
+            crate::state_file::apply(&saved, &mut g);
             if let Some(prev) = old.remove(&g.key()) {
                 prev.task.abort();
                 if let Ok(p) = prev.group.lock() {
@@ -241,8 +273,32 @@ impl Manager {
             .unwrap_or_default()
     }
 
-    /// Stops every group.
+    /// Writes the alert state file now, if there is one.
+    pub fn save_state(&self) {
+        let Some(path) = &self.shared.state_file else {
+            return;
+        };
+        let groups = self.groups();
+        let guards: Vec<_> = groups.iter().filter_map(|g| g.lock().ok()).collect();
+        let refs: Vec<&Group> = guards.iter().map(|g| &**g).collect();
+        let content = crate::state_file::encode(&refs);
+        drop(guards);
+        if let Err(e) = crate::state_file::save(path, &content) {
+            tracing::error!(file = %path.display(), err = %e, "cannot write alert state file");
+        }
+    }
+
+    /// Stops every group and writes the alert state file.
     pub fn stop(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            for r in &s.groups {
+                r.task.abort();
+            }
+            if let Some(t) = s.saver.take() {
+                t.abort();
+            }
+        }
+        self.save_state();
         if let Ok(mut s) = self.state.lock() {
             s.groups.clear();
         }
