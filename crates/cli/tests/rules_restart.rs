@@ -171,3 +171,49 @@ fn keep_firing_for_survives_a_restart() {
     let after = alerts_of(port, "Flapping");
     assert_eq!(after, held, "alert state across the restart");
 }
+
+/// A reload with a broken rule file is refused (500, counted as a failed reload)
+/// and the running rules keep running; the error names the file, group and rule.
+#[test]
+fn bad_rule_file_on_reload_keeps_the_running_rules() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: ok\n    interval: 1s\n    rules:\n      - record: one\n        expr: vector(1)\n",
+    )
+    .expect("rules");
+    let config = format!(
+        "global:\n  evaluation_interval: 1s\nrule_files: ['{}']\n",
+        rules.display()
+    );
+    let port = free_port();
+    let _ember = start_ember(dir.path(), &config, port, &["--web.enable-lifecycle"]);
+    let names = || -> Vec<String> {
+        let (_, body) = get(port, "/api/v1/rules").expect("rules api");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+        v["data"]["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+            .map(|r| r["name"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(names(), ["one"]);
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: ok\n    rules:\n      - record: two\n        expr: sum(\n",
+    )
+    .expect("rules");
+    let (code, body) = common::request(port, "POST", "/-/reload", &[], b"").expect("reload");
+    let body = String::from_utf8_lossy(&body).to_string();
+    assert_eq!(code, 500, "{body}");
+    assert!(body.contains("rules.yml"), "error names the file: {body}");
+    assert_eq!(names(), ["one"], "running rules kept");
+    let (_, metrics) = get(port, "/metrics").expect("metrics");
+    assert!(
+        metrics.contains("prometheus_config_last_reload_successful 0"),
+        "{metrics}"
+    );
+}
