@@ -223,3 +223,44 @@ mod tests {
         assert_eq!(url_path("http://h:1/a/b"), "/a/b");
     }
 }
+
+/// The all-in-one `ember`'s Alertmanager configuration: every alert goes to one
+/// receiver with no integrations, so alerts are grouped and shown (API, amtool)
+/// but sent nowhere until the user points it at a real receiver.
+const EMBEDDED_CONFIG: &str = "# Written by the all-in-one `ember`; edit it and restart, or run\n# `ember alertmanager --config.file=...` with your own.\nroute:\n  receiver: default\n  group_by: ['alertname']\nreceivers:\n  - name: default\n";
+
+/// Runs an Alertmanager for the all-in-one `ember` on `:9093`, keeping its
+/// configuration (written once, then the user's to edit), silences and notification
+/// log in `dir`, until `stop` completes. A busy port or a bad file is a warning.
+pub(crate) async fn run_embedded(
+    dir: PathBuf,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let run = async {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let config_file = dir.join("alertmanager.yml");
+        if !config_file.exists() {
+            std::fs::write(&config_file, EMBEDDED_CONFIG)
+                .with_context(|| format!("writing {}", config_file.display()))?;
+        }
+        let am = Alertmanager::new(Options {
+            config_file,
+            storage_path: Some(dir.clone()),
+            external_url: "http://localhost:9093".into(),
+            ..Options::default()
+        })
+        .context("loading configuration")?;
+        am.start();
+        let listener = tokio::net::TcpListener::bind("0.0.0.0:9093")
+            .await
+            .context("listening on :9093")?;
+        ember_alertmanager::api::serve(am.clone(), listener, "/", stop)
+            .await
+            .context("serving HTTP")?;
+        am.flush();
+        anyhow::Ok(())
+    };
+    if let Err(e) = run.await {
+        tracing::warn!(err = %format!("{e:#}"), "alertmanager not started");
+    }
+}

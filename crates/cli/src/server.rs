@@ -474,6 +474,16 @@ async fn serve(
             }
         })
     });
+    // And the Alertmanager on :9093, which the embedded configuration sends alerts
+    // to; its configuration, silences and notification log live in
+    // `<storage.tsdb.path>/alertmanager`.
+    let (am_stop, am_stopped) = tokio::sync::oneshot::channel::<()>();
+    let alertmanager = all_in_one.then(|| {
+        let dir = args.tsdb_path.join("alertmanager");
+        tokio::spawn(crate::alertmanager::run_embedded(dir, async move {
+            let _ = am_stopped.await;
+        }))
+    });
     let cfg = source.load().context("Error loading config")?;
     tracing::info!(source = ?source, "configuration loaded");
 
@@ -663,6 +673,10 @@ async fn serve(
     if let Some(p) = pushgateway {
         let _ = pg_stop.send(());
         let _ = p.await;
+    }
+    if let Some(a) = alertmanager {
+        let _ = am_stop.send(());
+        let _ = a.await;
     }
     drop(discovery);
     if let Some(r) = &alerting.rules {

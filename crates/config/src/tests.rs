@@ -99,6 +99,11 @@ fn default_config_constant_loads() {
     );
     // Pushed job and instance labels are kept, as the Pushgateway's docs require.
     assert!(c.scrape_configs[2].honor_labels);
+    // Alerts go to the all-in-one's Alertmanager.
+    assert_eq!(
+        c.alerting.alertmanagers[0].service_discovery.static_configs[0].targets,
+        ["localhost:9093"]
+    );
     assert_eq!(c.scrape_configs[0].scrape_interval, Duration::from_secs(15));
     assert_eq!(c.scrape_configs[0].scrape_timeout, Duration::from_secs(10));
     // The full check has nothing to read and so passes too.
