@@ -65,12 +65,13 @@ pub(crate) fn api_time(t: Timestamp) -> String {
     ember_model::time::format_rfc3339_millis(t.as_millisecond())
 }
 
+/// The UI: one page over API v2 (alert groups with a matcher filter, silence
+/// creation, editing and expiry); its script uses relative URLs, so it works under
+/// any route prefix.
 async fn index() -> Response {
     (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        "<!DOCTYPE html><title>Ember Alertmanager</title><h1>Ember Alertmanager</h1>\
-         <p>The web UI is not built yet; use <code>amtool</code> or the \
-         <a href=\"api/v2/alerts/groups\">API v2</a>.</p>",
+        include_str!("ui.html"),
     )
         .into_response()
 }

@@ -209,21 +209,6 @@ async fn serve(args: AlertmanagerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn external_url_like_alertmanager() {
-        assert_eq!(
-            external_url(Some("http://am.example:9093/x/"), ":9093").unwrap(),
-            "http://am.example:9093/x"
-        );
-        assert!(external_url(None, ":9093").unwrap().ends_with(":9093"));
-        assert_eq!(url_path("http://h:1/a/b"), "/a/b");
-    }
-}
-
 /// The all-in-one `ember`'s Alertmanager configuration: every alert goes to one
 /// receiver with no integrations, so alerts are grouped and shown (API, amtool)
 /// but sent nowhere until the user points it at a real receiver.
@@ -262,5 +247,20 @@ pub(crate) async fn run_embedded(
     };
     if let Err(e) = run.await {
         tracing::warn!(err = %format!("{e:#}"), "alertmanager not started");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_url_like_alertmanager() {
+        assert_eq!(
+            external_url(Some("http://am.example:9093/x/"), ":9093").unwrap(),
+            "http://am.example:9093/x"
+        );
+        assert!(external_url(None, ":9093").unwrap().ends_with(":9093"));
+        assert_eq!(url_path("http://h:1/a/b"), "/a/b");
     }
 }

@@ -79,8 +79,11 @@ fn pending_alert_keeps_its_progress_across_a_restart() {
     );
 }
 
-/// The alerts of `name` in /api/v1/alerts: (state, activeAt, keepFiringSince).
-fn alerts_of(port: u16, name: &str) -> Vec<(String, String, String)> {
+/// (state, activeAt, keepFiringSince) of an alert in /api/v1/alerts.
+type AlertRow = (String, String, String);
+
+/// The alerts of `name` in /api/v1/alerts.
+fn alerts_of(port: u16, name: &str) -> Vec<AlertRow> {
     let Some((200, body)) = get(port, "/api/v1/alerts") else {
         return Vec::new();
     };
@@ -140,7 +143,7 @@ fn keep_firing_for_survives_a_restart() {
     );
     let port = free_port();
     let mut ember = start_ember(dir.path(), &config, port, &[]);
-    let wait_for = |port: u16, f: &dyn Fn(&[(String, String, String)]) -> bool| {
+    let wait_for = |port: u16, f: &dyn Fn(&[AlertRow]) -> bool| {
         let t = Instant::now();
         loop {
             let a = alerts_of(port, "Flapping");

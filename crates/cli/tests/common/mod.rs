@@ -2,6 +2,8 @@
 //! readiness, and children killed on drop so a failing test leaves no process behind.
 #![allow(dead_code)]
 
+pub(crate) mod webdriver;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
