@@ -4,12 +4,20 @@
 #
 # Both exporters run with the same collectors (the ones Ember implements, which is
 # every collector enabled by default in Ember) and the same filters, and are scraped
-# alternately, N times each, with curl. Per scrape it records
+# alternately, N times each, with curl, in two rounds:
+#   - plain: no Accept or Accept-Encoding header (text format, uncompressed);
+#   - prometheus: the headers Prometheus sends,
+#       Accept: application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.1
+#       Accept-Encoding: gzip
+#     Both answer gzip-compressed; Ember in OpenMetrics (its negotiation picks it
+#     for this header), node_exporter 1.5 in the text format (it does not offer
+#     OpenMetrics), the same series either way.
+# Per scrape it records
 #   - the latency curl measures (time_total), and
 #   - the CPU the exporter spent, as the change of the summed per-thread on-CPU
 #     time in /proc/<pid>/task/*/schedstat (nanoseconds; utime+stime in
 #     /proc/<pid>/stat tick at 10 ms, too coarse for one scrape).
-# It also reports utime+stime from /proc/<pid>/stat over the whole run divided by N,
+# It also reports utime+stime from /proc/<pid>/stat over each round divided by N,
 # which counts threads that exited too. Medians, 90th percentiles and Ember/Debian
 # ratios are printed.
 #
@@ -76,14 +84,21 @@ clk=$(getconf CLK_TCK)
 # command name, which may hold spaces.
 ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 # Summed on-CPU nanoseconds of the process's live threads.
-oncpu() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'; }
+# (%.0f, not %d: mawk's %d stops at 2^31-1, about 2.1 s of CPU.)
+oncpu() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
 
-scrape() { # port pid outfile
-  local before after lat
-  before=$(oncpu "$2")
-  lat=$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$1/metrics")
-  after=$(oncpu "$2")
-  echo "$lat $(( after - before ))" >>"$3"
+# What Prometheus sends (scrape.go's acceptHeader with the default protocols and
+# its Accept-Encoding).
+PROM_HEADERS=(-H 'Accept: application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.1'
+  -H 'Accept-Encoding: gzip')
+
+scrape() { # port pid outfile [curl args...]
+  local before after lat port=$1 pid=$2 out=$3
+  shift 3
+  before=$(oncpu "$pid")
+  lat=$(curl -s -o /dev/null -w '%{time_total}' "$@" "http://127.0.0.1:$port/metrics")
+  after=$(oncpu "$pid")
+  echo "$lat $(( after - before ))" >>"$out"
 }
 
 # Warm-up: first scrapes fill caches and start thread pools.
@@ -91,15 +106,6 @@ for _ in 1 2 3 4 5; do
   curl -s -o /dev/null "http://127.0.0.1:$PORT_EMBER/metrics"
   curl -s -o /dev/null "http://127.0.0.1:$PORT_NE/metrics"
 done
-
-t0_ember=$(ticks "$pid_ember")
-t0_ne=$(ticks "$pid_ne")
-for _ in $(seq "$N"); do
-  scrape "$PORT_EMBER" "$pid_ember" "$tmp/ember.txt"
-  scrape "$PORT_NE" "$pid_ne" "$tmp/ne.txt"
-done
-t1_ember=$(ticks "$pid_ember")
-t1_ne=$(ticks "$pid_ne")
 
 series_ember=$(curl -s "http://127.0.0.1:$PORT_EMBER/metrics" | grep -vc '^#')
 series_ne=$(curl -s "http://127.0.0.1:$PORT_NE/metrics" | grep -vc '^#')
@@ -118,9 +124,24 @@ report() { # name file t0 t1 series
     "$1" "$5" "$(awk -v v="$lat50" 'BEGIN{print v*1000}')" "$(awk -v v="$lat90" 'BEGIN{print v*1000}')" \
     "$(awk -v v="$cpu50" 'BEGIN{print v/1e6}')" "$(awk -v v="$cpu90" 'BEGIN{print v/1e6}')" "$mean"
 }
-
-echo "$N scrapes each, alternating; $(nproc) CPUs; $("$NODE_EXPORTER" --version 2>&1 | head -1)"
-report ember "$tmp/ember.txt" "$t0_ember" "$t1_ember" "$series_ember"
-report debian "$tmp/ne.txt" "$t0_ne" "$t1_ne" "$series_ne"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
-echo "ratios Ember/Debian: latency p50 $(ratio "$(quantile "$tmp/ember.txt" 1 0.5)" "$(quantile "$tmp/ne.txt" 1 0.5)"), CPU/scrape p50 $(ratio "$(quantile "$tmp/ember.txt" 2 0.5)" "$(quantile "$tmp/ne.txt" 2 0.5)"), utime+stime $(ratio $((t1_ember - t0_ember)) $((t1_ne - t0_ne)))"
+
+echo "$N scrapes each per round, alternating; $(nproc) CPUs; $("$NODE_EXPORTER" --version 2>&1 | head -1)"
+for round in plain prometheus; do
+  args=()
+  [ "$round" = prometheus ] && args=("${PROM_HEADERS[@]}")
+  fe="$tmp/ember.$round.txt"
+  fn="$tmp/ne.$round.txt"
+  t0_ember=$(ticks "$pid_ember")
+  t0_ne=$(ticks "$pid_ne")
+  for _ in $(seq "$N"); do
+    scrape "$PORT_EMBER" "$pid_ember" "$fe" ${args[@]+"${args[@]}"}
+    scrape "$PORT_NE" "$pid_ne" "$fn" ${args[@]+"${args[@]}"}
+  done
+  t1_ember=$(ticks "$pid_ember")
+  t1_ne=$(ticks "$pid_ne")
+  echo "round $round:"
+  report ember "$fe" "$t0_ember" "$t1_ember" "$series_ember"
+  report debian "$fn" "$t0_ne" "$t1_ne" "$series_ne"
+  echo "ratios Ember/Debian ($round): latency p50 $(ratio "$(quantile "$fe" 1 0.5)" "$(quantile "$fn" 1 0.5)") p90 $(ratio "$(quantile "$fe" 1 0.9)" "$(quantile "$fn" 1 0.9)"), CPU/scrape p50 $(ratio "$(quantile "$fe" 2 0.5)" "$(quantile "$fn" 2 0.5)") p90 $(ratio "$(quantile "$fe" 2 0.9)" "$(quantile "$fn" 2 0.9)"), utime+stime $(ratio $((t1_ember - t0_ember)) $((t1_ne - t0_ne)))"
+done

@@ -21,16 +21,19 @@
 //!   (`--path.procfs`, `--path.sysfs`, `--path.rootfs`, `--path.udev.data` point
 //!   there). Collectors are on or off by node_exporter's defaults; the flags of the
 //!   collectors Ember lacks are accepted and ignored, so existing unit files start.
-//! - A scrape ([`Exporter::gather`]) runs the collectors concurrently, each on a
-//!   blocking thread: they read files. A collector whose source is missing or holds
-//!   something unexpected fails alone (`node_scrape_collector_success 0`); nothing
-//!   read from a file can panic or stop the process, and every read is bounded.
+//! - A scrape ([`Exporter::gather`]) runs the collectors concurrently on a few
+//!   blocking threads (one per core), which take collectors from a shared queue:
+//!   they read files, and most take less time than handing a task to a thread
+//!   costs, so one thread per collector would spend more on wake-ups than on work.
+//!   A collector whose source is missing or holds something unexpected fails alone
+//!   (`node_scrape_collector_success 0`); nothing read from a file can panic or stop
+//!   the process, and every read is bounded.
 //! - `statfs(2)` on a hung NFS mount never returns, so the `filesystem` collector
 //!   calls it on threads of its own with a timeout and reports such a mount as
 //!   `node_filesystem_device_error 1` until the call comes back.
 //! - Output goes through `ember-exposition`'s writers, in client_golang's order
 //!   (families by name, series by label values): text 0.0.4 by default, OpenMetrics
-//!   when the `Accept` header prefers it, gzip when accepted.
+//!   when the `Accept` header prefers it, gzip (at the fastest level) when accepted.
 //!
 //! Dependencies beyond the workspace's usual ones: `libc`, for the system calls
 //! node_exporter makes through Go's `syscall` package — `statfs` (filesystem, selinux),

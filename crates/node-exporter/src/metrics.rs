@@ -1,7 +1,7 @@
 //! What collectors write into, and how a scrape's families are put in
 //! client_golang's order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use ember_exposition::{MetricFamily, MetricType, Sample};
 use ember_model::labels::Label;
@@ -57,6 +57,14 @@ impl Out {
         help: &str,
         metric_type: MetricType,
     ) -> &mut MetricFamily {
+        // Collectors mostly write a family's samples one after another: check the
+        // last family before hashing the name.
+        if let Some(last) = self.families.last()
+            && last.name == name
+        {
+            let i = self.families.len() - 1;
+            return &mut self.families[i];
+        }
         let i = match self.index.get(name) {
             Some(&i) => i,
             None => {
@@ -80,14 +88,15 @@ impl Out {
 /// families by name, samples by label values. A family met again with another help
 /// or type is dropped (client_golang's gatherer reports it and moves on), and so is a
 /// series met twice.
-pub(crate) fn normalize(parts: Vec<MetricFamily>) -> Vec<MetricFamily> {
-    let mut by_name: BTreeMap<String, MetricFamily> = BTreeMap::new();
+pub(crate) fn normalize(mut parts: Vec<MetricFamily>) -> Vec<MetricFamily> {
+    // A stable sort keeps families of the same name in the order they came, so the
+    // first one met sets the help and type, as in client_golang. Sorting the
+    // families themselves, rather than collecting them in a map, costs no key copies.
+    parts.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut out: Vec<MetricFamily> = Vec::with_capacity(parts.len());
     for f in parts {
-        match by_name.get_mut(&f.name) {
-            None => {
-                by_name.insert(f.name.clone(), f);
-            }
-            Some(existing) => {
+        match out.last_mut() {
+            Some(existing) if existing.name == f.name => {
                 if existing.help == f.help && existing.metric_type == f.metric_type {
                     existing.samples.extend(f.samples);
                 } else {
@@ -97,9 +106,9 @@ pub(crate) fn normalize(parts: Vec<MetricFamily>) -> Vec<MetricFamily> {
                     );
                 }
             }
+            _ => out.push(f),
         }
     }
-    let mut out: Vec<MetricFamily> = by_name.into_values().collect();
     for f in &mut out {
         sort_samples(f);
     }
@@ -112,27 +121,31 @@ fn sort_samples(f: &mut MetricFamily) {
         MetricType::Summary => "quantile",
         _ => "",
     };
-    let key = |s: &Sample| -> Vec<String> {
+    fn key<'a>(s: &'a Sample, skip: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         s.labels
             .iter()
-            .filter(|l| l.name != skip)
-            .map(|l| l.value.clone())
-            .collect()
-    };
-    // client_golang's metricSorter: fewer labels first, then values pairwise.
-    let mut keyed: Vec<(Vec<String>, Sample)> = f.samples.drain(..).map(|s| (key(&s), s)).collect();
-    keyed.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then_with(|| a.0.cmp(&b.0)));
-    let dedupe = skip.is_empty();
-    for (_, s) in keyed {
-        if dedupe
-            && f.samples
-                .last()
-                .is_some_and(|p| p.name == s.name && p.labels == s.labels)
-        {
-            tracing::warn!(family = %f.name, "series collected twice; dropping the second");
-            continue;
-        }
-        f.samples.push(s);
+            .filter(move |l| l.name != skip)
+            .map(|l| l.value.as_str())
+    }
+    // client_golang's metricSorter: fewer labels first, then values pairwise. The
+    // keys are compared in place (no copies of the values), and the sort is stable,
+    // so `le` buckets and `quantile`s keep their order. Collectors mostly write
+    // their samples in order already, which the sort notices and passes through.
+    f.samples.sort_by(|a, b| {
+        key(a, skip)
+            .count()
+            .cmp(&key(b, skip).count())
+            .then_with(|| key(a, skip).cmp(key(b, skip)))
+    });
+    if skip.is_empty() {
+        let name = &f.name;
+        f.samples.dedup_by(|later, kept| {
+            let dup = later.name == kept.name && later.labels == kept.labels;
+            if dup {
+                tracing::warn!(family = %name, "series collected twice; dropping the second");
+            }
+            dup
+        });
     }
 }
 

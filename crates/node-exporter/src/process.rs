@@ -84,11 +84,17 @@ fn stat_fields(stat: &str) -> Option<Vec<&str>> {
     Some(stat[close + 1..].split_whitespace().collect())
 }
 
+/// The boot time from /proc/stat, read once: it does not change while the system
+/// runs, and /proc/stat (a line per CPU, a count per interrupt) is among the
+/// costlier files to generate, too costly to read on every scrape for one number.
 fn boot_time(proc: &Path) -> Option<f64> {
-    let stat = read_proc(&proc.join("stat")).ok()?;
-    stat.lines()
-        .find_map(|l| l.strip_prefix("btime "))
-        .and_then(|v| v.trim().parse().ok())
+    static BOOT_TIME: std::sync::OnceLock<Option<f64>> = std::sync::OnceLock::new();
+    *BOOT_TIME.get_or_init(|| {
+        let stat = read_proc(&proc.join("stat")).ok()?;
+        stat.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse().ok())
+    })
 }
 
 /// The soft limit of a /proc/self/limits row; "unlimited" is 2^64-1.

@@ -16,18 +16,38 @@ pub(crate) const MAX_PROC_FILE: u64 = 4 << 20;
 
 /// Reads a whole file of at most `limit` bytes, as text (invalid UTF-8 replaced).
 pub(crate) fn read_limited(path: &Path, limit: u64) -> io::Result<String> {
-    let f = File::open(path)?;
-    let mut buf = Vec::new();
-    f.take(limit + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 > limit {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("file larger than {limit} bytes"),
-        ));
+    thread_local! {
+        /// A read buffer kept by each thread across reads and scrapes: reading into
+        /// an empty `Vec` grows it by doubling, a reallocation and copy each time,
+        /// for every file of every scrape.
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    Ok(match String::from_utf8(buf) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    /// What the buffer may keep between reads; one larger file's buffer is freed.
+    const KEEP: usize = 256 << 10;
+    let f = File::open(path)?;
+    BUF.with(|cell| {
+        // A reentrant read on this thread (there is none) would find the buffer
+        // borrowed and use a fresh one.
+        let mut own = Vec::new();
+        let mut guard = cell.try_borrow_mut().ok();
+        let buf = guard.as_deref_mut().unwrap_or(&mut own);
+        buf.clear();
+        if buf.capacity() < 16 << 10 {
+            buf.reserve(16 << 10);
+        }
+        let r = f.take(limit + 1).read_to_end(buf);
+        let text = match r {
+            Ok(_) if buf.len() as u64 > limit => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("file larger than {limit} bytes"),
+            )),
+            Ok(_) => Ok(String::from_utf8_lossy(buf).into_owned()),
+            Err(e) => Err(e),
+        };
+        if buf.capacity() > KEEP {
+            *buf = Vec::new();
+        }
+        text
     })
 }
 
@@ -41,26 +61,96 @@ pub(crate) fn read_file(path: &Path) -> Result<String, CollectError> {
     read_proc(path).map_err(|e| CollectError::io(path, e))
 }
 
+/// The most a sysfs attribute read returns: one page, as the kernel serves them.
+const SYS_ATTR_MAX: usize = 4096;
+
 /// Reads a sysfs attribute with a single `read(2)` of at most 4 KiB, trimmed of
 /// surrounding whitespace.
 pub(crate) fn read_sys(path: &Path) -> io::Result<String> {
-    let buf = read_sys_bytes(path)?;
-    Ok(String::from_utf8_lossy(&buf).trim().to_owned())
+    let f = File::open(path)?;
+    read_attr_trimmed(f)
 }
 
 /// Reads a sysfs attribute as [`read_sys`] does, as raw bytes (untrimmed).
 pub(crate) fn read_sys_bytes(path: &Path) -> io::Result<Vec<u8>> {
     let mut f = File::open(path)?;
-    let mut buf = vec![0u8; 4096];
-    let n = loop {
-        match f.read(&mut buf) {
-            Ok(n) => break n,
+    let mut buf = [0u8; SYS_ATTR_MAX];
+    let n = read_once(&mut f, &mut buf)?;
+    Ok(buf[..n].to_vec())
+}
+
+/// One `read(2)` into `buf`, retried on `EINTR`.
+fn read_once(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match f.read(buf) {
+            Ok(n) => return Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
-    };
-    buf.truncate(n);
-    Ok(buf)
+    }
+}
+
+/// One read of at most a page (on the stack, not the heap), as text, trimmed.
+fn read_attr_trimmed(mut f: File) -> io::Result<String> {
+    let mut buf = [0u8; SYS_ATTR_MAX];
+    let n = read_once(&mut f, &mut buf)?;
+    Ok(String::from_utf8_lossy(&buf[..n]).trim().to_owned())
+}
+
+/// An open directory whose files are opened by name relative to it, with
+/// `openat(2)`. Opening `/sys/class/net/eth0/mtu` by its full path makes the kernel
+/// walk every component again and follow the `eth0` symlink into `/sys/devices` for
+/// each attribute; relative to the open directory it looks up one name. For
+/// collectors that read many attributes of the same directory (netclass reads two
+/// dozen per interface), the path walk was most of the cost.
+pub(crate) struct Dir {
+    fd: std::os::fd::OwnedFd,
+    path: PathBuf,
+}
+
+impl Dir {
+    /// Opens the directory (`O_PATH`: no read permission needed, nothing read).
+    pub(crate) fn open(path: &Path) -> io::Result<Dir> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+            .open(path)?;
+        Ok(Dir {
+            fd: f.into(),
+            path: path.to_owned(),
+        })
+    }
+
+    /// The path of `name` in this directory, for error messages.
+    pub(crate) fn join(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Opens `name` in this directory for reading.
+    fn open_file(&self, name: &str) -> io::Result<File> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let c = std::ffi::CString::new(name)?;
+        // SAFETY: the directory descriptor is open for the life of `self`, and `c` is
+        // a NUL-terminated string alive for the call.
+        let fd = unsafe {
+            libc::openat(
+                self.fd.as_raw_fd(),
+                c.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by `openat` and is owned by nothing else.
+        Ok(unsafe { File::from_raw_fd(fd) })
+    }
+
+    /// Reads the attribute `name` as [`read_sys`] does.
+    pub(crate) fn read_sys(&self, name: &str) -> io::Result<String> {
+        read_attr_trimmed(self.open_file(name)?)
+    }
 }
 
 /// Text as Go's `strings.ToValidUTF8(s, "\u{FFFD}")` makes it: each run of invalid

@@ -6,9 +6,10 @@
 //! then reports `node_scrape_collector_success 0` for it and keeps whatever it wrote
 //! before failing, as node_exporter does. Nothing here panics on file content.
 
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use regex::Regex;
@@ -152,6 +153,61 @@ impl DeviceFilter {
     }
 }
 
+/// A `--collector.*.fields` regular expression over the field names of a kernel
+/// table (`/proc/vmstat`, `/proc/net/netstat`), with its answers remembered. Every
+/// scrape asks about the same few hundred names, and the default expressions start
+/// with `.*`, so matching is a scan of each name; a hash lookup is several times
+/// cheaper. The memory is bounded: past [`NameFilter::MAX_NAMES`] names it starts
+/// over.
+#[derive(Debug)]
+pub(crate) struct NameFilter {
+    re: Regex,
+    memo: Mutex<HashMap<String, bool>>,
+}
+
+impl NameFilter {
+    /// How many names it remembers at most.
+    const MAX_NAMES: usize = 4096;
+
+    fn new(re: Regex) -> Self {
+        NameFilter {
+            re,
+            memo: Mutex::default(),
+        }
+    }
+
+    /// A matcher for one collector run, which holds the memory until dropped (a
+    /// collector runs on one thread at a time per scrape; concurrent scrapes wait
+    /// for each other only for the length of one table's lookups).
+    pub(crate) fn matcher(&self) -> NameMatcher<'_> {
+        NameMatcher {
+            re: &self.re,
+            memo: self.memo.lock().unwrap_or_else(|p| p.into_inner()),
+        }
+    }
+}
+
+/// [`NameFilter`]'s remembered answers, locked for one collector run.
+pub(crate) struct NameMatcher<'a> {
+    re: &'a Regex,
+    memo: MutexGuard<'a, HashMap<String, bool>>,
+}
+
+impl NameMatcher<'_> {
+    /// Whether the expression matches `name`.
+    pub(crate) fn is_match(&mut self, name: &str) -> bool {
+        if let Some(&m) = self.memo.get(name) {
+            return m;
+        }
+        let m = self.re.is_match(name);
+        if self.memo.len() >= NameFilter::MAX_NAMES {
+            self.memo.clear();
+        }
+        self.memo.insert(name.to_owned(), m);
+        m
+    }
+}
+
 fn compile(flag: &str, re: &str) -> Result<Regex, Error> {
     Regex::new(re).map_err(|source| Error::Regex {
         flag: flag.to_owned(),
@@ -197,13 +253,13 @@ pub(crate) struct Config {
     pub(crate) netdev_detailed: bool,
     pub(crate) netdev_label_ifalias: bool,
     pub(crate) netdev_address_info: bool,
-    pub(crate) netstat_fields: Regex,
+    pub(crate) netstat_fields: NameFilter,
     pub(crate) powersupply_ignored: Regex,
     pub(crate) rapl_zone_label: bool,
     pub(crate) stat_softirq: bool,
     pub(crate) tapestats_ignored: Regex,
     pub(crate) textfile_directory: String,
-    pub(crate) vmstat_fields: Regex,
+    pub(crate) vmstat_fields: NameFilter,
 }
 
 impl Config {
@@ -284,7 +340,10 @@ impl Config {
             netdev_detailed: a.netdev_enable_detailed_metrics,
             netdev_label_ifalias: a.netdev_label_ifalias,
             netdev_address_info: a.netdev_address_info && !a.no_netdev_address_info,
-            netstat_fields: compile("collector.netstat.fields", &a.netstat_fields)?,
+            netstat_fields: NameFilter::new(compile(
+                "collector.netstat.fields",
+                &a.netstat_fields,
+            )?),
             powersupply_ignored: compile(
                 "collector.powersupply.ignored-supplies",
                 &a.powersupply_ignored_supplies,
@@ -296,7 +355,7 @@ impl Config {
                 &a.tapestats_ignored_devices,
             )?,
             textfile_directory: a.textfile_directory.clone(),
-            vmstat_fields: compile("collector.vmstat.fields", &a.vmstat_fields)?,
+            vmstat_fields: NameFilter::new(compile("collector.vmstat.fields", &a.vmstat_fields)?),
         })
     }
 
@@ -460,6 +519,21 @@ mod tests {
         for c in args::COLLECTORS {
             assert_eq!(build(c.name, &cfg).is_some(), c.implemented, "{}", c.name);
         }
+    }
+
+    #[test]
+    fn name_filters_remember_within_bounds() {
+        let f = NameFilter::new(Regex::new("^(a|b)$").unwrap());
+        for _ in 0..2 {
+            let mut m = f.matcher();
+            assert!(m.is_match("a") && m.is_match("b") && !m.is_match("c"));
+        }
+        let mut m = f.matcher();
+        for i in 0..NameFilter::MAX_NAMES + 10 {
+            assert!(!m.is_match(&format!("x{i}")));
+        }
+        assert!(m.memo.len() <= NameFilter::MAX_NAMES);
+        assert!(m.is_match("a"));
     }
 
     #[test]

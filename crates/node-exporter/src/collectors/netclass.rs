@@ -5,35 +5,61 @@
 //! the same properties over rtnetlink) is accepted and ignored: Ember always reads
 //! sysfs.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use ember_exposition::MetricType;
 
 use super::{CollectError, Collector, Config};
 use crate::metrics::Out;
-use crate::read::{is_absent, parse_int_base0, read_sys};
+use crate::read::{Dir, is_absent, parse_int_base0};
 
 pub(crate) struct NetClass(pub(crate) Arc<Config>);
 
-/// (sysfs file, metric suffix, is counter), in node_exporter's order.
-const NUMERIC: [(&str, &str, bool); 15] = [
-    ("addr_assign_type", "address_assign_type", false),
-    ("carrier", "carrier", false),
-    ("carrier_changes", "carrier_changes_total", true),
-    ("carrier_up_count", "carrier_up_changes_total", true),
-    ("carrier_down_count", "carrier_down_changes_total", true),
-    ("dev_id", "device_id", false),
-    ("dormant", "dormant", false),
-    ("flags", "flags", false),
-    ("ifindex", "iface_id", false),
-    ("iflink", "iface_link", false),
-    ("link_mode", "iface_link_mode", false),
-    ("mtu", "mtu_bytes", false),
-    ("name_assign_type", "name_assign_type", false),
-    ("netdev_group", "net_dev_group", false),
-    ("tx_queue_len", "transmit_queue_length", false),
+/// A numeric property: the sysfs file, the family and its help (node_exporter's
+/// `node_network_<suffix>` and "Network device property: <suffix>", spelled out so a
+/// scrape does not format them for every interface), and whether it is a counter.
+struct Property {
+    file: &'static str,
+    name: &'static str,
+    help: &'static str,
+    counter: bool,
+}
+
+/// Builds a [`Property`] from the file and the family's suffix.
+macro_rules! property {
+    ($file:literal, $suffix:literal, $counter:literal) => {
+        Property {
+            file: $file,
+            name: concat!("node_network_", $suffix),
+            help: concat!("Network device property: ", $suffix),
+            counter: $counter,
+        }
+    };
+}
+
+/// The numeric properties, in node_exporter's order.
+const NUMERIC: [Property; 15] = [
+    property!("addr_assign_type", "address_assign_type", false),
+    property!("carrier", "carrier", false),
+    property!("carrier_changes", "carrier_changes_total", true),
+    property!("carrier_up_count", "carrier_up_changes_total", true),
+    property!("carrier_down_count", "carrier_down_changes_total", true),
+    property!("dev_id", "device_id", false),
+    property!("dormant", "dormant", false),
+    property!("flags", "flags", false),
+    property!("ifindex", "iface_id", false),
+    property!("iflink", "iface_link", false),
+    property!("link_mode", "iface_link_mode", false),
+    property!("mtu", "mtu_bytes", false),
+    property!("name_assign_type", "name_assign_type", false),
+    property!("netdev_group", "net_dev_group", false),
+    property!("tx_queue_len", "transmit_queue_length", false),
 ];
+
+/// `speed`, as bytes per second.
+const SPEED: Property = property!("speed", "speed_bytes", false);
+/// `type`.
+const PROTOCOL_TYPE: Property = property!("type", "protocol_type", false);
 
 impl Collector for NetClass {
     fn update(&self, out: &mut Out) -> Result<(), CollectError> {
@@ -69,20 +95,33 @@ impl Collector for NetClass {
             if self.0.netclass_ignored.is_match(&dev) {
                 continue;
             }
-            self.update_device(out, &root.join(&dev), &dev)?;
+            let path = root.join(&dev);
+            // An interface removed since the listing reads as one whose attributes
+            // are all absent, as reading them one by one by path would find them.
+            let dir = match Dir::open(&path) {
+                Ok(d) => Some(d),
+                Err(e) if is_absent(&e) => None,
+                Err(e) => return Err(CollectError::io(&path, e)),
+            };
+            self.update_device(out, dir.as_ref(), &dev)?;
         }
         Ok(())
     }
 }
 
 impl NetClass {
-    fn update_device(&self, out: &mut Out, dir: &Path, dev: &str) -> Result<(), CollectError> {
+    fn update_device(
+        &self,
+        out: &mut Out,
+        dir: Option<&Dir>,
+        dev: &str,
+    ) -> Result<(), CollectError> {
         let text = |f: &str| -> Result<Option<String>, CollectError> {
-            let p = dir.join(f);
-            match read_sys(&p) {
+            let Some(dir) = dir else { return Ok(None) };
+            match dir.read_sys(f) {
                 Ok(s) => Ok(Some(s)),
                 Err(e) if is_absent(&e) => Ok(None),
-                Err(e) => Err(CollectError::io(&p, e)),
+                Err(e) => Err(CollectError::io(&dir.join(f), e)),
             }
         };
         let num = |f: &str| -> Result<Option<i64>, CollectError> {
@@ -119,11 +158,11 @@ impl NetClass {
             ],
             1.0,
         );
-        let mut emit = |suffix: &str, counter: bool, v: i64| {
+        let mut emit = |p: &Property, v: i64| {
             out.add(
-                &format!("node_network_{suffix}"),
-                &format!("Network device property: {suffix}"),
-                if counter {
+                p.name,
+                p.help,
+                if p.counter {
                     MetricType::Counter
                 } else {
                     MetricType::Gauge
@@ -132,18 +171,18 @@ impl NetClass {
                 v as f64,
             );
         };
-        for (file, suffix, counter) in NUMERIC {
-            if let Some(v) = num(file)? {
-                emit(suffix, counter, v);
+        for p in &NUMERIC {
+            if let Some(v) = num(p.file)? {
+                emit(p, v);
             }
         }
-        if let Some(speed) = num("speed")?
+        if let Some(speed) = num(SPEED.file)?
             && (speed >= 0 || !self.0.netclass_ignore_invalid_speed)
         {
-            emit("speed_bytes", false, speed.saturating_mul(1000 * 1000) / 8);
+            emit(&SPEED, speed.saturating_mul(1000 * 1000) / 8);
         }
-        if let Some(t) = num("type")? {
-            emit("protocol_type", false, t);
+        if let Some(t) = num(PROTOCOL_TYPE.file)? {
+            emit(&PROTOCOL_TYPE, t);
         }
         Ok(())
     }

@@ -11,31 +11,44 @@ use crate::read::{read_file, read_proc};
 
 pub(crate) struct NetStat(pub(crate) Arc<Config>);
 
-/// protocol -> field -> raw value.
-type Stats = BTreeMap<String, BTreeMap<String, String>>;
+/// protocol -> field -> raw value, borrowed from the files' text (a few hundred
+/// fields: copying each name and value was most of this collector's user time).
+type Stats<'a> = BTreeMap<&'a str, BTreeMap<&'a str, &'a str>>;
 
 impl Collector for NetStat {
     fn update(&self, out: &mut Out) -> Result<(), CollectError> {
-        let mut stats = Stats::new();
+        let mut texts = Vec::with_capacity(2);
         for file in ["net/netstat", "net/snmp"] {
             let path = self.0.proc(file);
             let text = read_file(&path)?;
-            let parsed = parse_pairs(&text).map_err(|m| CollectError::invalid(&path, m))?;
-            stats.extend(parsed);
+            texts.push((path, text));
         }
         let path = self.0.proc("net/snmp6");
-        match read_proc(&path) {
-            Ok(text) => stats.extend(parse_snmp6(&text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        let snmp6 = match read_proc(&path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(CollectError::io(&path, e)),
+        };
+        let mut stats = Stats::new();
+        for (path, text) in &texts {
+            let parsed = parse_pairs(text).map_err(|m| CollectError::invalid(path, m))?;
+            stats.extend(parsed);
         }
+        if let Some(text) = &snmp6 {
+            stats.extend(parse_snmp6(text));
+        }
+        let mut fields_filter = self.0.netstat_fields.matcher();
+        let mut key = String::new();
         for (protocol, fields) in &stats {
             for (name, value) in fields {
-                let key = format!("{protocol}_{name}");
+                key.clear();
+                key.push_str(protocol);
+                key.push('_');
+                key.push_str(name);
                 let v: f64 = value.parse().map_err(|_| {
                     CollectError::invalid(&path, format!("invalid value {value} in netstats"))
                 })?;
-                if !self.0.netstat_fields.is_match(&key) {
+                if !fields_filter.is_match(&key) {
                     continue;
                 }
                 out.untyped(
@@ -51,7 +64,7 @@ impl Collector for NetStat {
 }
 
 /// Parses the header/values line pairs of /proc/net/netstat and /proc/net/snmp.
-fn parse_pairs(text: &str) -> Result<Stats, String> {
+fn parse_pairs(text: &str) -> Result<Stats<'_>, String> {
     let mut stats = Stats::new();
     let mut lines = text.lines();
     while let Some(names) = lines.next() {
@@ -65,17 +78,17 @@ fn parse_pairs(text: &str) -> Result<Stats, String> {
         if names.len() != values.len() {
             return Err(format!("field count mismatch: {protocol}"));
         }
-        let fields = stats.entry(protocol.to_owned()).or_default();
+        let fields = stats.entry(protocol).or_default();
         fields.clear();
         for (n, v) in names.iter().zip(&values).skip(1) {
-            fields.insert((*n).to_owned(), (*v).to_owned());
+            fields.insert(*n, *v);
         }
     }
     Ok(stats)
 }
 
 /// Parses /proc/net/snmp6: `Ip6InReceives 100` is protocol `Ip6`, field `InReceives`.
-fn parse_snmp6(text: &str) -> Stats {
+fn parse_snmp6(text: &str) -> Stats<'_> {
     let mut stats = Stats::new();
     for line in text.lines() {
         let mut f = line.split_whitespace();
@@ -84,9 +97,9 @@ fn parse_snmp6(text: &str) -> Stats {
         };
         if let Some(i) = key.find('6') {
             stats
-                .entry(key[..=i].to_owned())
+                .entry(&key[..=i])
                 .or_default()
-                .insert(key[i + 1..].to_owned(), value.to_owned());
+                .insert(&key[i + 1..], value);
         }
     }
     stats

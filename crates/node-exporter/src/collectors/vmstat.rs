@@ -12,6 +12,7 @@ impl Collector for Vmstat {
     fn update(&self, out: &mut Out) -> Result<(), CollectError> {
         let path = self.0.proc("vmstat");
         let text = read_file(&path)?;
+        let mut fields = self.0.vmstat_fields.matcher();
         for line in text.lines() {
             let mut f = line.split_whitespace();
             let (Some(name), Some(value)) = (f.next(), f.next()) else {
@@ -23,7 +24,7 @@ impl Collector for Vmstat {
             let v: f64 = value
                 .parse()
                 .map_err(|_| CollectError::invalid(&path, format!("invalid value in {line:?}")))?;
-            if !self.0.vmstat_fields.is_match(name) {
+            if !fields.is_match(name) {
                 continue;
             }
             out.untyped(
