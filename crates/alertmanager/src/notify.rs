@@ -3,19 +3,16 @@
 //! Webhook, Slack (incoming webhooks) and e-mail (SMTP) are implemented; the other
 //! integration types of the configuration load but fail at delivery with a clear
 //! error, counted in `alertmanager_notifications_failed_total`, without affecting
-//! the receiver's other integrations. Outgoing HTTP is plain `http://` for now
-//! (Ember has no TLS client yet), which covers webhook receivers and test doubles of
-//! Slack; `https://` endpoints fail with an error saying so.
+//! the receiver's other integrations. Outgoing HTTP goes through `ember-discovery`'s
+//! shared client: `http://` and `https://` (system roots, or the integration's
+//! `http_config.tls_config`), with the integration's authentication and headers.
 
 use crate::receivers::{EmailConfig, Receiver, SlackConfig, WebhookConfig};
 use crate::tmpl::{Data, Templates};
 use ember_config::HttpClientConfig;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use ember_discovery::http::{HttpClient as Client, HttpError};
 use serde::Serialize;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -364,27 +361,48 @@ async fn slack(c: &SlackConfig, ctx: &Context<'_>, data: Data) -> Result<(), Not
     ctx.client.post_json(&url, body, http).await
 }
 
-/// A pooled HTTP/1.1 client for notifications.
-#[derive(Clone, Debug)]
+/// The HTTP clients of notifications: one per distinct `http_config` (TLS,
+/// authentication), made at first use and kept while the configuration lasts.
+#[derive(Clone, Debug, Default)]
 pub struct HttpClient {
-    inner: HyperClient<HttpConnector, Full<Bytes>>,
+    clients: Arc<Mutex<Vec<Cached>>>,
 }
 
-impl Default for HttpClient {
-    fn default() -> Self {
-        HttpClient::new()
-    }
-}
+/// A client and the settings it was made for (`None`: defaults).
+type Cached = (Option<HttpClientConfig>, Client);
+
+/// Distinct configurations kept; past that (many reloads with changing settings),
+/// the cache starts over.
+const MAX_CLIENTS: usize = 64;
+
+/// The whole exchange's deadline; the dispatcher's own, shorter, usually applies.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Response bytes kept (for the error message of a failed notification).
+const RESPONSE_LIMIT: usize = 64 * 1024;
 
 impl HttpClient {
     /// A new client.
     pub fn new() -> HttpClient {
-        let mut c = HttpConnector::new();
-        c.set_nodelay(true);
-        c.set_connect_timeout(Some(Duration::from_secs(10)));
-        HttpClient {
-            inner: HyperClient::builder(TokioExecutor::new()).build(c),
+        HttpClient::default()
+    }
+
+    /// The client for `http`. Settings that cannot be used (an unreadable CA file,
+    /// say) are not remembered, so that the next notification tries again.
+    fn client(&self, http: Option<&HttpClientConfig>) -> Result<Client, NotifyError> {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, c)) = clients.iter().find(|(k, _)| k.as_ref() == http) {
+            return Ok(c.clone());
         }
+        let c = match http {
+            Some(h) => Client::from_config(h).map_err(|e| fail(false, e.to_string()))?,
+            None => Client::new(),
+        };
+        if clients.len() >= MAX_CLIENTS {
+            clients.clear();
+        }
+        clients.push((http.cloned(), c.clone()));
+        Ok(c)
     }
 
     /// Posts a JSON body; 2xx is success, 5xx and 429 may be retried, other
@@ -395,46 +413,28 @@ impl HttpClient {
         body: Vec<u8>,
         http: Option<&HttpClientConfig>,
     ) -> Result<(), NotifyError> {
-        if url.starts_with("https://") {
-            return Err(fail(
-                false,
-                format!("https endpoints are not supported by Ember yet: {url}"),
-            ));
-        }
-        let uri: hyper::Uri = url
-            .parse()
-            .map_err(|_| fail(false, format!("invalid URL {url:?}")))?;
-        let mut req = hyper::Request::post(uri);
-        if let Some(http) = http {
-            for (k, v) in http.request_headers().map_err(|e| fail(false, e))? {
-                req = req.header(k, v);
-            }
-        }
-        let req = req
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .header(hyper::header::USER_AGENT, USER_AGENT)
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| fail(false, e.to_string()))?;
-        let resp = self
-            .inner
-            .request(req)
+        let client = self.client(http)?;
+        let headers = [
+            ("Content-Type", "application/json".to_string()),
+            ("User-Agent", USER_AGENT.to_string()),
+        ];
+        let resp = client
+            .post(url, &headers, body, REQUEST_TIMEOUT, RESPONSE_LIMIT)
             .await
-            .map_err(|e| fail(true, format!("{url}: {e}")))?;
-        let status = resp.status();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        if status.is_success() {
+            .map_err(|e| match e {
+                HttpError::Url(_) => fail(false, format!("invalid URL {url:?}")),
+                HttpError::Config(m) | HttpError::Unsupported(m) => fail(false, m),
+                other => fail(true, format!("{url}: {other}")),
+            })?;
+        if (200..300).contains(&resp.status) {
             return Ok(());
         }
+        let body = &resp.body;
         let snippet = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
-        let retry = status.is_server_error() || status.as_u16() == 429;
+        let retry = resp.status >= 500 || resp.status == 429;
         Err(fail(
             retry,
-            format!("unexpected status code {}: {snippet}", status.as_u16()),
+            format!("unexpected status code {}: {snippet}", resp.status),
         ))
     }
 }
@@ -744,5 +744,70 @@ mod tests {
         assert_eq!(encode_header("héllo"), "=?utf-8?q?h=C3=A9llo?=");
         assert_eq!(address("Ops <ops@example.org>"), "ops@example.org");
         assert_eq!(truncate("abcdef".into(), 4), "abc…");
+    }
+
+    /// Webhook and Slack URLs over https: the receiver's `http_config.tls_config`
+    /// (here a test CA) is used; without it the system roots are, which do not know
+    /// the test CA, and the failure says why.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn posts_over_https() {
+        use ember_discovery::testing::{Pki, tls_front};
+        let pki = Pki::new("ember");
+        let got = Arc::new(Mutex::new(Vec::<(String, Vec<u8>)>::new()));
+        let g = Arc::clone(&got);
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(
+                move |h: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+                    let auth = h
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    g.lock().unwrap().push((auth, body.to_vec()));
+                    "ok"
+                },
+            ),
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let plain = l.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(l, app).await });
+        let front = tls_front(plain, pki.server_config(false)).await;
+        let url = format!("https://{front}/hook");
+
+        let client = HttpClient::new();
+        let mut http = HttpClientConfig::default();
+        http.tls_config.ca = pki.ca.clone();
+        http.authorization = Some(ember_config::Authorization {
+            kind: "Bearer".into(),
+            credentials: ember_config::Secret::new("hook-token"),
+            credentials_file: String::new(),
+        });
+        client
+            .post_json(&url, b"{}".to_vec(), Some(&http))
+            .await
+            .expect("https webhook");
+        assert_eq!(
+            got.lock().unwrap().as_slice(),
+            [("Bearer hook-token".to_string(), b"{}".to_vec())]
+        );
+
+        let e = client
+            .post_json(&url, b"{}".to_vec(), None)
+            .await
+            .unwrap_err();
+        assert!(e.retry);
+        assert!(
+            e.message
+                .contains("certificate signed by unknown authority"),
+            "{}",
+            e.message
+        );
+        // The same settings reuse one client.
+        client
+            .post_json(&url, b"{}".to_vec(), Some(&http))
+            .await
+            .unwrap();
+        assert_eq!(client.clients.lock().unwrap().len(), 2);
     }
 }

@@ -1,14 +1,41 @@
-//! A small HTTP/1.1 client for scraping and HTTP service discovery: GET with
-//! headers, a deadline, gzip, and a body size limit. Plain `http://` only for now;
-//! `https://` targets fail with a clear error until TLS lands.
+//! The HTTP client of everything Ember fetches or sends: scrapes, HTTP service
+//! discovery, alerts to Alertmanagers, Alertmanager's webhook and Slack
+//! notifications. One [`HttpClient`] per Prometheus `HttpClientConfig` (a scrape
+//! pool, an HTTP SD provider, an `alertmanagers` entry, a receiver), as Prometheus
+//! makes one `http.Client` per config:
+//!
+//! - `http://` and `https://`, HTTP/1.1, pooled keep-alive connections; TLS from
+//!   `tls_config` (see `tls.rs` for roots, client certificates, SNI,
+//!   `insecure_skip_verify`, versions and file reloading);
+//! - `basic_auth`, `authorization` (and `bearer_token`) and `http_headers` on every
+//!   request, redirects included, with their files read at each request (through
+//!   [`HttpClientConfig::request_headers`]), so rotated secrets need no reload;
+//! - `follow_redirects` (default on): up to 10 redirects, as Go's client;
+//! - a deadline over the whole exchange, a body size limit, gzip bodies decoded.
+//!
+//! Not supported yet, and refused by [`HttpClient::from_config`] with an error saying
+//! so rather than ignored: `proxy_url`/`proxy_from_environment` and `oauth2`.
+//! `enable_http2` is accepted but HTTP/2 is not offered.
 
-use http_body_util::{BodyExt, Empty, Limited};
+use crate::tls::{self, Tls};
+use ember_config::HttpClientConfig;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper_rustls::{
+    DefaultServerNameResolver, FixedServerNameResolver, HttpsConnector, ResolveServerName,
+};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use std::io::Read;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+pub use hyper::Method;
+
+/// Redirects followed before giving up, as Go's `http.Client`.
+const MAX_REDIRECTS: usize = 10;
 
 /// HTTP errors, worded for `up`'s accompanying log lines.
 #[derive(Debug, thiserror::Error)]
@@ -16,10 +43,14 @@ pub enum HttpError {
     /// The URL cannot be used.
     #[error("invalid URL {0:?}")]
     Url(String),
-    /// Scheme not supported yet.
+    /// A setting Ember does not implement yet.
     #[error("{0}")]
     Unsupported(String),
-    /// Connecting or transferring failed.
+    /// The client configuration cannot be used (unreadable CA or certificate,
+    /// unreadable credentials file, bad TLS settings).
+    #[error("{0}")]
+    Config(String),
+    /// Connecting or transferring failed (TLS handshake failures included).
     #[error("{0}")]
     Transport(String),
     /// The deadline passed.
@@ -33,19 +64,43 @@ pub enum HttpError {
     TooLarge,
 }
 
-/// A response body with its content type.
+/// A response.
 #[derive(Debug)]
 pub struct Response {
+    /// The status code.
+    pub status: u16,
     /// `Content-Type` header value.
     pub content_type: String,
     /// The decoded (gunzipped) body.
     pub body: Vec<u8>,
 }
 
-/// A pooled client.
-#[derive(Clone, Debug)]
+type Hyper = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A pooled client for one `HttpClientConfig`; cheap to clone (clones share the
+/// connection pool).
+#[derive(Clone)]
 pub struct HttpClient {
-    inner: Client<HttpConnector, Empty<Bytes>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: HttpClientConfig,
+    /// Why this client cannot send anything, when it cannot.
+    unusable: Option<String>,
+    tls: Option<Tls>,
+    /// The connection pool, with the CA file's contents it was built with; rebuilt
+    /// when they change.
+    state: Mutex<Option<(Option<Vec<u8>>, Hyper)>>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("unusable", &self.inner.unusable)
+            .field("tls", &self.inner.tls)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for HttpClient {
@@ -55,17 +110,90 @@ impl Default for HttpClient {
 }
 
 impl HttpClient {
-    /// A client with keep-alive connections.
+    /// A client with Prometheus's default settings: system roots, no
+    /// authentication, redirects followed. The TLS configuration is built at the
+    /// first request.
     pub fn new() -> Self {
-        let mut c = HttpConnector::new();
-        c.set_nodelay(true);
-        HttpClient {
-            inner: Client::builder(TokioExecutor::new()).build(c),
+        let config = HttpClientConfig::default();
+        match Tls::new(&config.tls_config) {
+            Ok(tls) => HttpClient::with(config, None, Some(tls)),
+            // The default settings are always valid; should that change, say so at
+            // each request rather than panic.
+            Err(e) => HttpClient::failing(e),
         }
     }
 
+    /// A client for `cfg`. TLS material (CA, client certificate and key) is read and
+    /// checked now; credentials files are read at each request.
+    pub fn from_config(cfg: &HttpClientConfig) -> Result<HttpClient, HttpError> {
+        if !cfg.proxy.proxy_url.is_empty() || cfg.proxy.proxy_from_environment {
+            return Err(HttpError::Unsupported(
+                "proxy_url and proxy_from_environment are not supported by Ember yet".into(),
+            ));
+        }
+        if cfg.oauth2.is_some() {
+            return Err(HttpError::Unsupported(
+                "oauth2 is not supported by Ember yet".into(),
+            ));
+        }
+        let tls = Tls::new(&cfg.tls_config).map_err(HttpError::Config)?;
+        let client = HttpClient::with(cfg.clone(), None, Some(tls));
+        client.pool()?;
+        Ok(client)
+    }
+
+    /// A client whose requests all fail with `message`: for settings
+    /// [`HttpClient::from_config`] refused, so that the reason shows where the
+    /// requests' errors show (a target's last error, a notification's failure).
+    pub fn failing(message: impl Into<String>) -> HttpClient {
+        HttpClient::with(HttpClientConfig::default(), Some(message.into()), None)
+    }
+
+    fn with(config: HttpClientConfig, unusable: Option<String>, tls: Option<Tls>) -> Self {
+        HttpClient {
+            inner: Arc::new(Inner {
+                config,
+                unusable,
+                tls,
+                state: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The connection pool, rebuilt first if the CA file changed since.
+    fn pool(&self) -> Result<Hyper, HttpError> {
+        if let Some(e) = &self.inner.unusable {
+            return Err(HttpError::Config(e.clone()));
+        }
+        let Some(tls) = &self.inner.tls else {
+            return Err(HttpError::Config("no TLS configuration".into()));
+        };
+        // Read at each request, as Prometheus does; a CA file that cannot be read or
+        // used fails the request until it can.
+        let ca = tls.ca_file().map_err(HttpError::Config)?;
+        let mut state = self.inner.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((built_with, pool)) = &*state
+            && *built_with == ca
+        {
+            return Ok(pool.clone());
+        }
+        let config = tls.build(ca.as_deref()).map_err(HttpError::Config)?;
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(Duration::from_secs(30)));
+        let names: Arc<dyn ResolveServerName + Send + Sync> = match &tls.server_name {
+            Some(n) => Arc::new(FixedServerNameResolver::new(n.clone())),
+            None => Arc::new(DefaultServerNameResolver::default()),
+        };
+        let pool: Hyper = Client::builder(TokioExecutor::new())
+            .build(HttpsConnector::new(http, config, false, names));
+        *state = Some((ca, pool.clone()));
+        Ok(pool)
+    }
+
     /// GETs `url` with `headers`, within `timeout`; bodies over `limit` bytes (0: no
-    /// limit) are refused.
+    /// limit) are refused, and so are statuses other than 2xx (after redirects).
     pub async fn get(
         &self,
         url: &str,
@@ -73,79 +201,210 @@ impl HttpClient {
         timeout: Duration,
         limit: usize,
     ) -> Result<Response, HttpError> {
-        if url.starts_with("https://") {
-            return Err(HttpError::Unsupported(
-                "https targets are not supported by Ember yet".into(),
-            ));
+        let r = self
+            .exchange(
+                Method::GET,
+                url,
+                headers,
+                Bytes::new(),
+                timeout,
+                (limit, true),
+            )
+            .await?;
+        if !(200..300).contains(&r.status) {
+            let reason = hyper::StatusCode::from_u16(r.status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("");
+            return Err(HttpError::Status(format!("{} {reason}", r.status)));
         }
-        let uri: hyper::Uri = url.parse().map_err(|_| HttpError::Url(url.into()))?;
-        let mut req = hyper::Request::get(uri);
-        for (k, v) in headers {
-            req = req.header(*k, v.as_str());
-        }
-        let req = req
-            .body(Empty::new())
-            .map_err(|e| HttpError::Url(e.to_string()))?;
+        Ok(r)
+    }
+
+    /// POSTs `body` to `url` with `headers` (`Content-Type` among them), within
+    /// `timeout`, and returns the response whatever its status; at most `limit`
+    /// bytes of its body are kept (0: all).
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: impl Into<Bytes>,
+        timeout: Duration,
+        limit: usize,
+    ) -> Result<Response, HttpError> {
+        self.exchange(
+            Method::POST,
+            url,
+            headers,
+            body.into(),
+            timeout,
+            (limit, false),
+        )
+        .await
+    }
+
+    /// One request and its redirects. `limit.1`: whether a body over `limit.0` is an
+    /// error (otherwise it is cut).
+    async fn exchange(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Bytes,
+        timeout: Duration,
+        limit: (usize, bool),
+    ) -> Result<Response, HttpError> {
         let fut = async {
-            let resp = self
-                .inner
-                .request(req)
-                .await
-                .map_err(|e| HttpError::Transport(transport_msg(&e)))?;
-            let status = resp.status();
-            if !status.is_success() {
-                return Err(HttpError::Status(format!(
-                    "{} {}",
-                    status.as_u16(),
-                    status.canonical_reason().unwrap_or("")
-                )));
-            }
-            let header = |n: hyper::header::HeaderName| {
-                resp.headers()
-                    .get(n)
+            let pool = self.pool()?;
+            let (mut method, mut url, mut body) = (method, url.to_string(), body);
+            let mut hops = 0;
+            loop {
+                let uri: hyper::Uri = url.parse().map_err(|_| HttpError::Url(url.clone()))?;
+                let mut req = hyper::Request::builder()
+                    .method(method.clone())
+                    .uri(uri)
+                    .body(Full::new(body.clone()))
+                    .map_err(|e| HttpError::Url(e.to_string()))?;
+                *req.headers_mut() = self.headers(headers)?;
+                let resp = pool
+                    .request(req)
+                    .await
+                    .map_err(|e| HttpError::Transport(transport_msg(&e)))?;
+                let status = resp.status().as_u16();
+                let location = resp
+                    .headers()
+                    .get(hyper::header::LOCATION)
                     .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string()
-            };
-            let content_type = header(hyper::header::CONTENT_TYPE);
-            let gzip = header(hyper::header::CONTENT_ENCODING).eq_ignore_ascii_case("gzip");
-            let cap = if limit == 0 { usize::MAX } else { limit };
-            let body = Limited::new(resp.into_body(), cap)
-                .collect()
-                .await
-                .map_err(|e| {
-                    if e.to_string().contains("length limit") {
-                        HttpError::TooLarge
-                    } else {
-                        HttpError::Transport(e.to_string())
+                    .map(str::to_string);
+                if let (true, Some(location), 301 | 302 | 303 | 307 | 308) =
+                    (self.inner.config.follow_redirects, location, status)
+                {
+                    hops += 1;
+                    if hops > MAX_REDIRECTS {
+                        return Err(HttpError::Transport(format!(
+                            "stopped after {MAX_REDIRECTS} redirects"
+                        )));
                     }
-                })?
-                .to_bytes();
-            let body = if gzip {
-                let mut out = Vec::new();
-                // One byte past the limit tells "too large" from "exactly at it"; with no
-                // limit (`usize::MAX`) the sum must saturate, not wrap to zero.
-                let mut d =
-                    flate2::read::GzDecoder::new(&body[..]).take((cap as u64).saturating_add(1));
-                d.read_to_end(&mut out)
-                    .map_err(|e| HttpError::Transport(format!("decompressing: {e}")))?;
-                if out.len() > cap {
-                    return Err(HttpError::TooLarge);
+                    url = redirect_target(&url, &location)?;
+                    // As Go: 303, and 301/302 after a POST, continue as a GET.
+                    if status == 303 || (status <= 302 && method == Method::POST) {
+                        method = Method::GET;
+                        body = Bytes::new();
+                    }
+                    continue;
                 }
-                out
-            } else {
-                body.to_vec()
-            };
-            Ok(Response { content_type, body })
+                return read_body(resp, limit).await;
+            }
         };
         match tokio::time::timeout(timeout, fut).await {
             Ok(r) => r,
             Err(_) => Err(HttpError::Timeout),
         }
     }
+
+    /// The caller's headers, then the configuration's (authentication,
+    /// `http_headers`), which replace any of the caller's of the same name.
+    fn headers(&self, headers: &[(&str, String)]) -> Result<HeaderMap, HttpError> {
+        let bad = |e: String| HttpError::Config(format!("invalid header: {e}"));
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| bad(e.to_string()))?;
+            let value = HeaderValue::from_str(v).map_err(|e| bad(e.to_string()))?;
+            map.append(name, value);
+        }
+        let mut replaced = Vec::new();
+        for (k, v) in self
+            .inner
+            .config
+            .request_headers()
+            .map_err(HttpError::Config)?
+        {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| bad(e.to_string()))?;
+            let value = HeaderValue::from_str(&v).map_err(|e| bad(format!("{k}: {e}")))?;
+            if !replaced.contains(&name) {
+                map.remove(&name);
+                replaced.push(name.clone());
+            }
+            map.append(name, value);
+        }
+        Ok(map)
+    }
 }
 
+/// `location` resolved against `base`.
+fn redirect_target(base: &str, location: &str) -> Result<String, HttpError> {
+    let base = url::Url::parse(base).map_err(|_| HttpError::Url(base.into()))?;
+    base.join(location).map(String::from).map_err(|e| {
+        HttpError::Transport(format!("failed to parse Location header {location:?}: {e}"))
+    })
+}
+
+/// Reads the body: decoded from gzip when so labelled, at most `limit.0` bytes (0:
+/// no limit); more is an error if `limit.1`, else cut off.
+async fn read_body(
+    resp: hyper::Response<hyper::body::Incoming>,
+    limit: (usize, bool),
+) -> Result<Response, HttpError> {
+    let header = |n: hyper::header::HeaderName| {
+        resp.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let status = resp.status().as_u16();
+    let content_type = header(hyper::header::CONTENT_TYPE);
+    let gzip = header(hyper::header::CONTENT_ENCODING).eq_ignore_ascii_case("gzip");
+    let (cap, strict) = (if limit.0 == 0 { usize::MAX } else { limit.0 }, limit.1);
+    let mut incoming = resp.into_body();
+    let mut body = Vec::new();
+    while let Some(frame) = incoming.frame().await {
+        let frame = frame.map_err(|e| HttpError::Transport(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if data.len() > cap - body.len() {
+            if strict {
+                return Err(HttpError::TooLarge);
+            }
+            body.extend_from_slice(&data[..cap - body.len()]);
+            break;
+        }
+        body.extend_from_slice(&data);
+    }
+    let body = if gzip {
+        let mut out = Vec::new();
+        // One byte past the limit tells "too large" from "exactly at it"; with no
+        // limit (`usize::MAX`) the sum must saturate, not wrap to zero.
+        let mut d = flate2::read::GzDecoder::new(&body[..]).take((cap as u64).saturating_add(1));
+        match d.read_to_end(&mut out) {
+            Ok(_) => {}
+            // A cut-off gzip body decodes as far as it goes.
+            Err(_) if !strict && !out.is_empty() => {}
+            Err(e) => return Err(HttpError::Transport(format!("decompressing: {e}"))),
+        }
+        if out.len() > cap {
+            if strict {
+                return Err(HttpError::TooLarge);
+            }
+            out.truncate(cap);
+        }
+        out
+    } else {
+        body
+    };
+    Ok(Response {
+        status,
+        content_type,
+        body,
+    })
+}
+
+/// The error and its causes; a TLS failure is worded on its own.
 fn transport_msg(e: &hyper_util::client::legacy::Error) -> String {
+    if let Some(t) = find_tls_error(e) {
+        return tls::describe(t);
+    }
     let mut msg = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
@@ -153,6 +412,21 @@ fn transport_msg(e: &hyper_util::client::legacy::Error) -> String {
         src = s.source();
     }
     msg
+}
+
+/// The rustls error somewhere in `e`'s causes (I/O errors wrap it, and an I/O
+/// error's `source` skips its payload, so payloads are looked into).
+fn find_tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(t) = e.downcast_ref::<rustls::Error>() {
+        return Some(t);
+    }
+    if let Some(io) = e.downcast_ref::<std::io::Error>()
+        && let Some(inner) = io.get_ref()
+        && let Some(t) = find_tls_error(inner)
+    {
+        return Some(t);
+    }
+    e.source().and_then(find_tls_error)
 }
 
 #[cfg(test)]

@@ -7,8 +7,19 @@
 //! `http_sd_configs`. DNS, Consul and Kubernetes fit the same [`Provider`] shape; the
 //! configuration crate already parses them, and the manager reports them as not yet
 //! running rather than ignoring them silently.
+//!
+//! The crate also holds the HTTP client every outgoing request of Ember goes through
+//! ([`http::HttpClient`]: HTTP and HTTPS, TLS and authentication from Prometheus's
+//! `HttpClientConfig`), used by HTTP SD here, by scraping, by the notifier and by
+//! Alertmanager's receivers; it lives here because discovery is the lowest crate that
+//! makes requests.
 
 pub mod http;
+#[cfg(test)]
+mod https_tests;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
+mod tls;
 
 use ember_config::{FileSdConfig, HttpSdConfig, ServiceDiscoveryConfigs, TargetGroup as CfgGroup};
 use ember_model::{Labels, LabelsBuilder};
@@ -193,7 +204,11 @@ impl Provider for HttpProvider {
         out: mpsc::Sender<Vec<Group>>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
         Box::pin(async move {
-            let client = http::HttpClient::new();
+            // The provider's own client settings (TLS, auth); if they cannot be used,
+            // every refresh fails with the reason, logged below.
+            let client = http::HttpClient::from_config(&self.0.http_client).unwrap_or_else(|e| {
+                http::HttpClient::failing(format!("error creating HTTP client: {e}"))
+            });
             let mut tick =
                 tokio::time::interval(self.0.refresh_interval.as_std().max(Duration::from_secs(1)));
             let url = self.0.url.clone();

@@ -115,7 +115,6 @@ struct Inner {
     stats: Arc<Stats>,
     config: Mutex<(Labels, Vec<RelabelConfig>)>,
     sets: Mutex<Vec<AmSet>>,
-    client: send::Client,
 }
 
 /// The notifier; cheap to clone.
@@ -151,7 +150,6 @@ impl Notifier {
                 stats: Arc::new(Stats::default()),
                 config: Mutex::new((Labels::empty(), Vec::new())),
                 sets: Mutex::new(Vec::new()),
-                client: send::Client::new(),
             }),
         }
     }
@@ -182,7 +180,9 @@ impl Notifier {
 
     /// Sets the Alertmanagers of each `alerting.alertmanagers` entry from the targets
     /// discovery found for it (`discovered[i]` for entry `i`). Workers of
-    /// Alertmanagers that remain keep running (and their queued batches).
+    /// Alertmanagers that remain with the same timeout and HTTP client settings keep
+    /// running (and their queued batches); changed settings start a new worker with
+    /// a new client.
     pub fn set_alertmanagers(&self, cfg: &AlertingConfig, discovered: &[Vec<Labels>]) {
         let Ok(mut sets) = self.inner.sets.lock() else {
             return;
@@ -197,6 +197,11 @@ impl Notifier {
                 active: Vec::new(),
                 dropped: Vec::new(),
             };
+            let settings = (Duration::from(am.timeout), am.http_client.clone());
+            // One client per entry (its TLS and authentication), made when a new
+            // worker needs it; settings that cannot be used fail every send, with
+            // the reason in the log and the error counts.
+            let mut client: Option<ember_discovery::http::HttpClient> = None;
             for target in discovered.get(i).map(Vec::as_slice).unwrap_or(&[]) {
                 let (url, keep) = alertmanager_url(am, target);
                 if !keep {
@@ -206,11 +211,23 @@ impl Notifier {
                 if set.active.iter().any(|t| t.url == url) {
                     continue;
                 }
-                let worker = old.remove(&url).unwrap_or_else(|| {
+                let kept = old.remove(&url).filter(|w| w.settings == settings);
+                let worker = kept.unwrap_or_else(|| {
+                    let client = client
+                        .get_or_insert_with(|| {
+                            ember_discovery::http::HttpClient::from_config(&am.http_client)
+                                .unwrap_or_else(|e| {
+                                    tracing::error!(err = %e, "error creating HTTP client for Alertmanagers");
+                                    ember_discovery::http::HttpClient::failing(format!(
+                                        "error creating HTTP client: {e}"
+                                    ))
+                                })
+                        })
+                        .clone();
                     send::Worker::spawn(
                         url.clone(),
-                        self.inner.client.clone(),
-                        (Duration::from(am.timeout), am.http_client.clone()),
+                        client,
+                        settings.clone(),
                         Arc::clone(&self.inner.stats),
                         WORKER_QUEUE,
                     )

@@ -1,6 +1,7 @@
-//! Delivery to one Alertmanager: the JSON body of `POST /api/v2/alerts`, the HTTP
-//! client, and a worker per Alertmanager that sends its batches one after the other,
-//! retrying with backoff.
+//! Delivery to one Alertmanager: the JSON body of `POST /api/v2/alerts`, the request
+//! (over `ember-discovery`'s shared client, so `scheme: https`, `tls_config` and
+//! authentication work as for scrapes), and a worker per Alertmanager that sends its
+//! batches one after the other, retrying with backoff.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -8,12 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ember_config::HttpClientConfig;
+use ember_discovery::http::{HttpClient, HttpError};
 use ember_model::time::format_rfc3339_millis;
-use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde_json::{Map, Value};
 
 use crate::{ATTEMPTS, Alert, Stats};
@@ -24,10 +22,7 @@ pub enum SendError {
     /// The URL cannot be used.
     #[error("invalid Alertmanager URL {0:?}")]
     Url(String),
-    /// `https://` Alertmanagers need TLS, which Ember's client lacks so far.
-    #[error("https Alertmanagers are not supported by Ember yet: {0}")]
-    Https(String),
-    /// Connecting or transferring failed.
+    /// Connecting or transferring failed (TLS and client settings included).
     #[error("{0}")]
     Transport(String),
     /// The set's timeout passed.
@@ -72,62 +67,35 @@ pub(crate) fn encode(alerts: &[Alert]) -> Bytes {
     Bytes::from(Value::Array(list).to_string())
 }
 
-/// A pooled HTTP/1.1 client for JSON posts.
-#[derive(Clone, Debug)]
-pub(crate) struct Client {
-    inner: HyperClient<HttpConnector, Full<Bytes>>,
-}
+/// Response bytes kept (Alertmanager answers with a few bytes; the rest is dropped).
+const RESPONSE_LIMIT: usize = 64 * 1024;
 
-impl Client {
-    pub(crate) fn new() -> Self {
-        let mut c = HttpConnector::new();
-        c.set_nodelay(true);
-        Client {
-            inner: HyperClient::builder(TokioExecutor::new()).build(c),
-        }
-    }
-
-    pub(crate) async fn post(
-        &self,
-        url: &str,
-        body: Bytes,
-        timeout: Duration,
-        http: &HttpClientConfig,
-    ) -> Result<(), SendError> {
-        if url.starts_with("https://") {
-            return Err(SendError::Https(url.into()));
-        }
-        let uri: hyper::Uri = url.parse().map_err(|_| SendError::Url(url.into()))?;
-        let mut req = hyper::Request::post(uri);
-        for (k, v) in http.request_headers().map_err(SendError::Transport)? {
-            req = req.header(k, v);
-        }
-        let req = req
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .header(
-                hyper::header::USER_AGENT,
-                concat!("Ember/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(Full::new(body))
-            .map_err(|e| SendError::Url(e.to_string()))?;
-        let fut = async {
-            let resp = self
-                .inner
-                .request(req)
-                .await
-                .map_err(|e| SendError::Transport(e.to_string()))?;
-            let status = resp.status();
-            // Read the body so the connection can be reused.
-            let _ = resp.into_body().collect().await;
-            if status.is_success() {
-                Ok(())
-            } else {
-                Err(SendError::Status(status.as_u16()))
-            }
-        };
-        tokio::time::timeout(timeout, fut)
-            .await
-            .map_err(|_| SendError::Timeout)?
+/// One attempt: posts `body` to `url`; 2xx is success.
+pub(crate) async fn post(
+    client: &HttpClient,
+    url: &str,
+    body: Bytes,
+    timeout: Duration,
+) -> Result<(), SendError> {
+    let headers = [
+        ("Content-Type", "application/json".to_string()),
+        (
+            "User-Agent",
+            concat!("Ember/", env!("CARGO_PKG_VERSION")).to_string(),
+        ),
+    ];
+    let resp = client
+        .post(url, &headers, body, timeout, RESPONSE_LIMIT)
+        .await
+        .map_err(|e| match e {
+            HttpError::Url(_) => SendError::Url(url.into()),
+            HttpError::Timeout => SendError::Timeout,
+            other => SendError::Transport(other.to_string()),
+        })?;
+    if (200..300).contains(&resp.status) {
+        Ok(())
+    } else {
+        Err(SendError::Status(resp.status))
     }
 }
 
@@ -146,6 +114,9 @@ pub(crate) struct Worker {
     capacity: usize,
     url: String,
     stats: Arc<Stats>,
+    /// The settings it sends with (timeout, HTTP client configuration): a reload
+    /// that changes them replaces the worker.
+    pub(crate) settings: (Duration, HttpClientConfig),
 }
 
 impl Drop for Worker {
@@ -157,8 +128,8 @@ impl Drop for Worker {
 impl Worker {
     pub(crate) fn spawn(
         url: String,
-        client: Client,
-        (timeout, http): (Duration, HttpClientConfig),
+        client: HttpClient,
+        settings: (Duration, HttpClientConfig),
         stats: Arc<Stats>,
         capacity: usize,
     ) -> Worker {
@@ -168,6 +139,7 @@ impl Worker {
         ));
         let q = Arc::clone(&queue);
         let (u, s) = (url.clone(), Arc::clone(&stats));
+        let timeout = settings.0;
         let task = tokio::spawn(async move {
             loop {
                 let next = q.0.lock().ok().and_then(|mut g| g.pop_front());
@@ -175,7 +147,7 @@ impl Worker {
                     q.1.notified().await;
                     continue;
                 };
-                deliver(&client, &u, &batch, (timeout, &http), &s).await;
+                deliver(&client, &u, &batch, timeout, &s).await;
             }
         });
         Worker {
@@ -184,6 +156,7 @@ impl Worker {
             capacity,
             url,
             stats,
+            settings,
         }
     }
 
@@ -205,17 +178,11 @@ impl Worker {
     }
 }
 
-async fn deliver(
-    client: &Client,
-    url: &str,
-    batch: &Batch,
-    (timeout, http): (Duration, &HttpClientConfig),
-    stats: &Stats,
-) {
+async fn deliver(client: &HttpClient, url: &str, batch: &Batch, timeout: Duration, stats: &Stats) {
     let mut backoff = Duration::from_millis(100);
     for attempt in 1..=ATTEMPTS {
         let start = Instant::now();
-        let r = client.post(url, (*batch.body).clone(), timeout, http).await;
+        let r = post(client, url, (*batch.body).clone(), timeout).await;
         if let Ok(mut m) = stats.latency.lock() {
             let e = m.entry(url.to_string()).or_default();
             e.0 += 1;

@@ -248,3 +248,87 @@ async fn sends_the_configured_authorization() {
         ["Basic YWxlcnQ6czNjcmV0"]
     );
 }
+
+/// `scheme: https` with `tls_config` and `basic_auth`: alerts reach an Alertmanager
+/// behind TLS whose CA is configured, with the credentials; an Alertmanager whose
+/// certificate the CA did not sign gets nothing and counts errors; a reload that
+/// fixes the CA replaces the worker with one using the new settings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivers_to_an_https_alertmanager() {
+    use ember_discovery::testing::{Pki, tls_front};
+    let pki = Pki::new("ember");
+    let other = Pki::new("other");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = pki.write(dir.path());
+    let wrong = dir.path().join("wrong.pem");
+    std::fs::write(&wrong, &other.ca).expect("write");
+
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let s2 = Arc::clone(&seen);
+    let app = axum::Router::new().route(
+        "/api/v2/alerts",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let s2 = Arc::clone(&s2);
+            async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                s2.lock().expect("lock").push(auth);
+                "ok"
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let plain = l.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let front = tls_front(plain, pki.server_config(false)).await.to_string();
+
+    let am = |ca: &std::path::Path| {
+        let yaml = format!(
+            "alerting:\n  alertmanagers:\n    - scheme: https\n      timeout: 1s\n      basic_auth:\n        username: alert\n        password: s3cret\n      tls_config:\n        ca_file: {}\n      static_configs:\n        - targets: ['x:1']\n",
+            ca.display()
+        );
+        let cfg = ember_config::load_str(
+            &yaml,
+            std::path::Path::new("t.yml"),
+            &ember_config::LoadOptions::default(),
+        )
+        .expect("config");
+        cfg.alerting
+    };
+    let url = format!("https://{front}/api/v2/alerts");
+    let n = Notifier::new(Options::default());
+    tokio::spawn(n.clone().run());
+
+    let bad = am(&wrong);
+    n.set_alertmanagers(&bad, &[vec![target(&front)]]);
+    assert_eq!(n.alertmanagers().active, vec![url.clone()]);
+    n.send(vec![alert("A")]);
+    for _ in 0..200 {
+        if n.stats().errors.lock().expect("lock").contains_key(&url) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(n.stats().errors.lock().expect("lock").get(&url), Some(&1));
+    assert!(seen.lock().expect("lock").is_empty());
+
+    let good = am(&files.ca);
+    n.set_alertmanagers(&good, &[vec![target(&front)]]);
+    n.send(vec![alert("B")]);
+    for _ in 0..200 {
+        if n.stats().sent.lock().expect("lock").contains_key(&url) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        seen.lock().expect("lock").as_slice(),
+        ["Basic YWxlcnQ6czNjcmV0"]
+    );
+    assert_eq!(n.stats().sent.lock().expect("lock").get(&url), Some(&1));
+}

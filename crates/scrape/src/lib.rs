@@ -6,8 +6,15 @@
 //! `instance`), starts loops for new targets and stops those that went away (writing
 //! staleness markers for their series). Each loop scrapes on Prometheus's schedule —
 //! an offset within the interval derived from the target, so that targets spread out —
-//! over plain HTTP with gzip; parses text 0.0.4 or OpenMetrics by content type; and
+//! over HTTP or HTTPS with gzip; parses text 0.0.4 or OpenMetrics by content type; and
 //! appends in one transaction per scrape.
+//!
+//! Each job (scrape pool) has its own [`HttpClient`], built from the job's HTTP
+//! client settings (`tls_config`, `basic_auth`, `authorization`, `http_headers`,
+//! `follow_redirects`) when the job's configuration is applied, and shared by its
+//! targets' loops. A job whose settings cannot be used (an unreadable CA file, say)
+//! still gets its loops: every scrape fails with the reason, which the targets page
+//! shows, and `up` is 0.
 
 mod metadata;
 mod scrape_loop;
@@ -47,7 +54,8 @@ pub struct TargetStatus {
 /// Runs the scrape loops.
 pub struct ScrapeManager {
     store: Arc<dyn Appendable>,
-    client: HttpClient,
+    /// Each job's client, built from its configuration.
+    clients: HashMap<String, HttpClient>,
     configs: HashMap<String, Arc<ScrapeConfig>>,
     running: HashMap<(String, u64), Running>,
     dropped: Vec<(String, ember_model::Labels)>,
@@ -66,7 +74,7 @@ impl ScrapeManager {
     pub fn new(store: Arc<dyn Appendable>) -> Self {
         ScrapeManager {
             store,
-            client: HttpClient::new(),
+            clients: HashMap::new(),
             configs: HashMap::new(),
             running: HashMap::new(),
             dropped: Vec::new(),
@@ -95,6 +103,23 @@ impl ScrapeManager {
                 stop(r);
             }
         }
+        // A job keeps its client (and connections) while its settings stay the same.
+        let mut clients = HashMap::new();
+        for (job, cfg) in &new {
+            let kept = self
+                .configs
+                .get(job)
+                .filter(|old| old.http_client == cfg.http_client)
+                .and_then(|_| self.clients.remove(job));
+            let client = kept.unwrap_or_else(|| {
+                HttpClient::from_config(&cfg.http_client).unwrap_or_else(|e| {
+                    tracing::error!(job = %job, err = %e, "error creating HTTP client");
+                    HttpClient::failing(format!("error creating HTTP client: {e}"))
+                })
+            });
+            clients.insert(job.clone(), client);
+        }
+        self.clients = clients;
         self.configs = new;
     }
 
@@ -139,6 +164,9 @@ impl ScrapeManager {
             if self.running.contains_key(&k) {
                 continue;
             }
+            let Some(client) = self.clients.get(&k.0).cloned() else {
+                continue;
+            };
             let health = Arc::new(Mutex::new(Health::default()));
             let prev = Arc::new(Mutex::new(scrape_loop::SeriesCache::new()));
             let metadata = Arc::new(Mutex::new(metadata::MetadataCache::default()));
@@ -146,7 +174,7 @@ impl ScrapeManager {
                 target.clone(),
                 cfg.clone(),
                 self.store.clone(),
-                self.client.clone(),
+                client.clone(),
                 health.clone(),
                 prev.clone(),
                 metadata.clone(),
@@ -155,7 +183,7 @@ impl ScrapeManager {
                 target.clone(),
                 cfg,
                 self.store.clone(),
-                self.client.clone(),
+                client,
                 health.clone(),
                 prev,
                 metadata.clone(),
@@ -233,6 +261,8 @@ fn stop(mut r: Running) {
     }
 }
 
+#[cfg(test)]
+mod https_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
