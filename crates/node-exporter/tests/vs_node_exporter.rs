@@ -456,6 +456,52 @@ async fn same_families_as_node_exporter() {
         println!("  mismatch: {m}");
     }
 
+    // Values of metrics that do not move between two scrapes of the same host:
+    // memory and swap totals, filesystem sizes and inode counts, the CPU count
+    // (idle-time series per CPU), uname, and the boot time.
+    let stable = |fams: &[MetricFamily]| -> BTreeMap<String, f64> {
+        const STABLE: &[&str] = &[
+            "node_memory_MemTotal_bytes",
+            "node_memory_SwapTotal_bytes",
+            "node_filesystem_size_bytes",
+            "node_filesystem_files",
+            "node_uname_info",
+            "node_boot_time_seconds",
+        ];
+        let mut out = BTreeMap::new();
+        for f in fams {
+            for s in &f.samples {
+                if STABLE.contains(&s.name.as_str()) {
+                    let mut l: Vec<String> = s
+                        .labels
+                        .iter()
+                        .map(|l| format!("{}={:?}", l.name, l.value))
+                        .collect();
+                    l.sort();
+                    out.insert(format!("{}{{{}}}", s.name, l.join(",")), s.value);
+                }
+                if s.name == "node_cpu_seconds_total"
+                    && s.labels
+                        .iter()
+                        .any(|l| l.name == "mode" && l.value == "idle")
+                {
+                    *out.entry("cpu count".to_string()).or_insert(0.0) += 1.0;
+                }
+            }
+        }
+        out
+    };
+    let (v_ours, v_theirs) = (stable(&ember), stable(&ne));
+    println!(
+        "stable values compared: {} (memory, swap, filesystem sizes and inodes, CPU count, uname, boot time)",
+        v_theirs.len()
+    );
+    assert!(
+        v_theirs.len() >= 5,
+        "too few stable values to compare: {v_theirs:?}"
+    );
+    assert_eq!(v_ours, v_theirs, "stable values differ");
+
     assert!(
         extra.is_empty(),
         "families node_exporter doesn't have: {extra:?}"
