@@ -62,20 +62,6 @@ pub(crate) struct AlertmanagerArgs {
     log_format: String,
 }
 
-fn init_logging(level: &str, format: &str) {
-    let filter = tracing_subscriber::EnvFilter::new(level);
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    let _ = if format == "json" {
-        b.json().try_init()
-    } else {
-        b.try_init()
-    };
-}
-
 /// Alertmanager's `extURL`: the given URL, or `http://<hostname>:<port>` from the
 /// listen address; the path without trailing slash.
 fn external_url(given: Option<&str>, listen: &str) -> anyhow::Result<String> {
@@ -113,16 +99,9 @@ fn duration(flag: &str, s: &str) -> anyhow::Result<std::time::Duration> {
 
 /// Runs the Alertmanager until SIGTERM or SIGINT.
 pub(crate) fn run(args: AlertmanagerArgs) -> ExitCode {
-    init_logging(&args.log_level, &args.log_format);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(err = %e, "cannot start the async runtime");
-            return ExitCode::FAILURE;
-        }
+    crate::server::init_logging(&args.log_level, &args.log_format);
+    let Some(rt) = crate::server::runtime() else {
+        return ExitCode::FAILURE;
     };
     match rt.block_on(serve(args)) {
         Ok(()) => ExitCode::SUCCESS,

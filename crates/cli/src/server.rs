@@ -265,7 +265,7 @@ pub(crate) fn run_node_exporter(args: ember_node_exporter::Args) -> ExitCode {
 
 /// The multi-threaded runtime every subcommand runs on; `None` (logged) if it
 /// cannot start.
-fn runtime() -> Option<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Option<tokio::runtime::Runtime> {
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -322,7 +322,7 @@ pub(crate) fn run_all_in_one() -> ExitCode {
     run(args, Some(ConfigSource::Embedded))
 }
 
-fn init_logging(level: &str, format: &str) {
+pub(crate) fn init_logging(level: &str, format: &str) {
     let filter = tracing_subscriber::EnvFilter::new(level);
     // Colour only on a terminal: log files and journald get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
