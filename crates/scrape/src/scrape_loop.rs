@@ -6,12 +6,15 @@
 use crate::metadata::{Declared, MetadataCache};
 use crate::target::Target;
 use ember_config::ScrapeConfig;
+use ember_config::{EscapingScheme, ScrapeProtocol};
 use ember_discovery::http::HttpClient;
+use ember_exposition::proto;
 use ember_exposition::{Entry, Format, Parser};
+use ember_model::histogram::{CounterResetHint, FloatHistogram, Histogram, Span};
 use ember_model::relabel::process_builder;
 use ember_model::value::stale_nan;
 use ember_model::{Labels, LabelsBuilder};
-use ember_storage::{Appendable, Appender, Error as StorageError};
+use ember_storage::{Appendable, Appender, Error as StorageError, HistogramRef};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -106,21 +109,10 @@ impl LoopState {
     }
 
     fn accept(&self) -> String {
-        let mut parts = Vec::new();
-        let n = self.cfg.scrape_protocols.len();
-        for (i, p) in self.cfg.scrape_protocols.iter().enumerate() {
-            // Protobuf is not parsed yet: never ask for it.
-            if matches!(p, ember_config::ScrapeProtocol::PrometheusProto) {
-                continue;
-            }
-            parts.push(format!(
-                "{};q={:.1}",
-                p.header(),
-                1.0 - (i as f64) / (n as f64 + 1.0)
-            ));
-        }
-        parts.push("*/*;q=0.1".into());
-        parts.join(",")
+        accept_header(
+            &self.cfg.scrape_protocols,
+            self.cfg.metric_name_escaping_scheme,
+        )
     }
 
     /// Runs forever (until aborted), aligned to the target's offset in the interval.
@@ -162,9 +154,15 @@ impl LoopState {
                 format!("{}", self.target.timeout.as_secs_f64()),
             ),
         ];
-        if self.cfg.enable_compression {
-            headers.push(("Accept-Encoding", "gzip".into()));
-        }
+        headers.push((
+            "Accept-Encoding",
+            if self.cfg.enable_compression {
+                "gzip"
+            } else {
+                "identity"
+            }
+            .into(),
+        ));
         let fetched = self
             .client
             .get(&self.target.url, &headers, self.target.timeout, limit)
@@ -256,7 +254,15 @@ impl LoopState {
         content_type: &str,
         ts: i64,
     ) -> Result<(usize, usize, usize), String> {
-        let format = if content_type.is_empty() {
+        let proto = if content_type.is_empty() {
+            false
+        } else if is_proto_content_type(content_type) {
+            true
+        } else {
+            Format::from_content_type(content_type).is_err()
+                && self.cfg.fallback_scrape_protocol == Some(ScrapeProtocol::PrometheusProto)
+        };
+        let format = if content_type.is_empty() || proto {
             Format::Text
         } else {
             match Format::from_content_type(content_type) {
@@ -271,6 +277,22 @@ impl LoopState {
                     }
                 },
             }
+        };
+        // Protobuf: the float series (classic histograms and summaries spelled out as
+        // their series) go through the text path below, native histograms apart.
+        let text;
+        let mut natives = Vec::new();
+        let body = if proto {
+            let (t, n) = split_proto(
+                body,
+                self.cfg.scrape_native_histograms,
+                self.cfg.always_scrape_classic_histograms,
+            )?;
+            text = t;
+            natives = n;
+            &text[..]
+        } else {
+            body
         };
         let mut parser = Parser::new(body, format);
         let prev_arc = self.prev.clone();
@@ -307,67 +329,60 @@ impl LoopState {
                 Entry::Comment(_) => continue,
             };
             scraped += 1;
-            if !cache.entries.contains_key(s.raw) {
-                let raw = s.to_labels().map_err(|e| e.to_string())?;
-                // Label sets drop empty values, but under honor_labels an exposed
-                // label with an empty value still wins over the target's label of
-                // that name (and then vanishes), as in Prometheus: a Pushgateway's
-                // `instance=""` must not become the gateway's address.
-                let empty: Vec<String> = if self.cfg.honor_labels {
-                    s.labels
-                        .iter()
-                        .filter(|l| l.value == "")
-                        .map(|l| l.name.unescape().into_owned())
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                let labels = self.build_labels(raw, &empty)?;
-                cache.entries.insert(
-                    s.raw.to_vec(),
-                    CacheEntry {
-                        labels,
-                        r: None,
-                        seen_in: 0,
-                        first_seen: generation,
-                    },
-                );
-            }
-            let Some(e) = cache.entries.get_mut(s.raw) else {
-                continue;
-            };
-            if e.labels.is_none() {
-                e.seen_in = generation;
-                continue;
-            }
-            post += 1;
-            if self.cfg.sample_limit > 0 && post as u64 > self.cfg.sample_limit {
-                return Err(format!(
-                    "sample limit exceeded: {} > {}",
-                    post, self.cfg.sample_limit
-                ));
-            }
-            if e.seen_in == generation {
-                // The same series twice in one exposition: the first one counts.
-                continue;
-            }
-            if e.seen_in != last || last == 0 {
-                added += 1;
-            }
-            e.seen_in = generation;
+            let honor_labels = self.cfg.honor_labels;
             let t = if honor_ts {
                 s.timestamp_ms.unwrap_or(ts)
             } else {
                 ts
             };
-            let Some(l) = &e.labels else { continue };
-            match app.append(e.r, l, t, s.value) {
-                Ok(r) => e.r = Some(r),
-                Err(StorageError::OutOfOrderSample)
-                | Err(StorageError::DuplicateSampleForTimestamp)
-                | Err(StorageError::OutOfBounds) => {}
-                Err(err) => return Err(err.to_string()),
-            }
+            self.ingest(
+                app,
+                &mut cache,
+                s.raw,
+                || {
+                    let raw = s.to_labels().map_err(|e| e.to_string())?;
+                    // Label sets drop empty values, but under honor_labels an exposed
+                    // label with an empty value still wins over the target's label of
+                    // that name (and then vanishes), as in Prometheus: a Pushgateway's
+                    // `instance=""` must not become the gateway's address.
+                    let empty: Vec<String> = if honor_labels {
+                        s.labels
+                            .iter()
+                            .filter(|l| l.value == "")
+                            .map(|l| l.name.unescape().into_owned())
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    Ok((raw, empty))
+                },
+                t,
+                Val::Float(s.value),
+                (last, generation),
+                (&mut post, &mut added),
+            )?;
+        }
+        for n in &natives {
+            scraped += 1;
+            let t = if honor_ts {
+                n.timestamp_ms.unwrap_or(ts)
+            } else {
+                ts
+            };
+            let h = match &n.h {
+                NativeHist::Int(h) => Val::Hist(HistogramRef::Int(h)),
+                NativeHist::Float(h) => Val::Hist(HistogramRef::Float(h)),
+            };
+            self.ingest(
+                app,
+                &mut cache,
+                &n.key,
+                || Ok((n.labels.clone(), n.empty.clone())),
+                t,
+                h,
+                (last, generation),
+                (&mut post, &mut added),
+            )?;
         }
         // Series in the last scrape but not in this one go stale and leave the cache.
         for e in cache.entries.values() {
@@ -384,6 +399,72 @@ impl LoopState {
             m.update(declared, true);
         }
         Ok((scraped, post, added))
+    }
+
+    /// Appends one scraped series: labels built (and cached by the raw key) on first
+    /// sight, limits checked, duplicates within a scrape skipped, `added` counted.
+    #[allow(clippy::too_many_arguments)]
+    fn ingest(
+        &self,
+        app: &mut dyn Appender,
+        cache: &mut SeriesCache,
+        key: &[u8],
+        raw_labels: impl FnOnce() -> Result<(Labels, Vec<String>), String>,
+        t: i64,
+        v: Val<'_>,
+        (last, generation): (u64, u64),
+        (post, added): (&mut usize, &mut usize),
+    ) -> Result<(), String> {
+        if !cache.entries.contains_key(key) {
+            let (raw, empty) = raw_labels()?;
+            let labels = self.build_labels(raw, &empty)?;
+            cache.entries.insert(
+                key.to_vec(),
+                CacheEntry {
+                    labels,
+                    r: None,
+                    seen_in: 0,
+                    first_seen: generation,
+                },
+            );
+        }
+        let Some(e) = cache.entries.get_mut(key) else {
+            return Ok(());
+        };
+        if e.labels.is_none() {
+            e.seen_in = generation;
+            return Ok(());
+        }
+        *post += 1;
+        if self.cfg.sample_limit > 0 && *post as u64 > self.cfg.sample_limit {
+            return Err(format!(
+                "sample limit exceeded: {} > {}",
+                post, self.cfg.sample_limit
+            ));
+        }
+        if e.seen_in == generation {
+            // The same series twice in one exposition: the first one counts.
+            return Ok(());
+        }
+        if e.seen_in != last || last == 0 {
+            *added += 1;
+        }
+        e.seen_in = generation;
+        let Some(l) = &e.labels else {
+            return Ok(());
+        };
+        let res = match v {
+            Val::Float(f) => app.append(e.r, l, t, f),
+            Val::Hist(h) => app.append_histogram(e.r, l, t, h),
+        };
+        match res {
+            Ok(r) => e.r = Some(r),
+            Err(StorageError::OutOfOrderSample)
+            | Err(StorageError::DuplicateSampleForTimestamp)
+            | Err(StorageError::OutOfBounds) => {}
+            Err(err) => return Err(err.to_string()),
+        }
+        Ok(())
     }
 
     /// Target labels merged in (with `honor_labels` semantics), label limits checked,
@@ -444,5 +525,262 @@ impl LoopState {
             }
         }
         Ok(Some(l))
+    }
+}
+
+/// A sample to append: a float or a native histogram.
+enum Val<'a> {
+    Float(f64),
+    Hist(HistogramRef<'a>),
+}
+
+/// Prometheus's `acceptHeader`: the configured protocols in order with falling
+/// q-values from `0.6` (one more than the number of protocols known), the escaping
+/// scheme on the 1.0.0 text formats, and `*/*` last.
+pub(crate) fn accept_header(protocols: &[ScrapeProtocol], escaping: EscapingScheme) -> String {
+    let mut weight = ScrapeProtocol::ALL.len() + 1;
+    let mut vals = Vec::with_capacity(protocols.len() + 1);
+    for p in protocols {
+        let mut v = p.header().to_string();
+        if matches!(
+            p,
+            ScrapeProtocol::PrometheusText1_0_0 | ScrapeProtocol::OpenMetricsText1_0_0
+        ) {
+            v.push_str(";escaping=");
+            v.push_str(escaping.as_str());
+        }
+        v.push_str(&format!(";q=0.{weight}"));
+        vals.push(v);
+        weight = weight.saturating_sub(1);
+    }
+    vals.push(format!("*/*;q=0.{weight}"));
+    vals.join(",")
+}
+
+/// Whether a `Content-Type` is the delimited protobuf format (the media type is
+/// what Prometheus looks at).
+fn is_proto_content_type(ct: &str) -> bool {
+    ct.split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .eq_ignore_ascii_case("application/vnd.google.protobuf")
+}
+
+/// A native histogram sample of a protobuf scrape.
+pub(crate) struct Native {
+    /// Cache key: cannot collide with a text line (starts with `0xff`).
+    key: Vec<u8>,
+    labels: Labels,
+    /// Labels exposed with empty values (for `honor_labels`).
+    empty: Vec<String>,
+    timestamp_ms: Option<i64>,
+    h: NativeHist,
+}
+
+enum NativeHist {
+    Int(Histogram),
+    Float(FloatHistogram),
+}
+
+fn spans(s: &[proto::BucketSpan]) -> Vec<Span> {
+    s.iter()
+        .map(|s| Span {
+            offset: s.offset.unwrap_or(0),
+            length: s.length.unwrap_or(0),
+        })
+        .collect()
+}
+
+/// The native part of a protobuf histogram, integer or float as the message has it
+/// (float when a float count is set, as Prometheus decides).
+fn native_hist(h: &proto::Histogram, gauge: bool) -> NativeHist {
+    let hint = if gauge {
+        CounterResetHint::Gauge
+    } else {
+        CounterResetHint::Unknown
+    };
+    let float =
+        h.sample_count_float.unwrap_or(0.0) > 0.0 || h.zero_count_float.unwrap_or(0.0) > 0.0;
+    if float {
+        NativeHist::Float(FloatHistogram {
+            counter_reset_hint: hint,
+            schema: h.schema.unwrap_or(0),
+            zero_threshold: h.zero_threshold.unwrap_or(0.0),
+            zero_count: h.zero_count_float.unwrap_or(0.0),
+            count: h.sample_count_float.unwrap_or(0.0),
+            sum: h.sample_sum.unwrap_or(0.0),
+            positive_spans: spans(&h.positive_span),
+            negative_spans: spans(&h.negative_span),
+            positive_buckets: h.positive_count.clone(),
+            negative_buckets: h.negative_count.clone(),
+            custom_values: Vec::new(),
+        })
+    } else {
+        NativeHist::Int(Histogram {
+            counter_reset_hint: hint,
+            schema: h.schema.unwrap_or(0),
+            zero_threshold: h.zero_threshold.unwrap_or(0.0),
+            zero_count: h.zero_count.unwrap_or(0),
+            count: h.sample_count.unwrap_or(0),
+            sum: h.sample_sum.unwrap_or(0.0),
+            positive_spans: spans(&h.positive_span),
+            negative_spans: spans(&h.negative_span),
+            positive_buckets: h.positive_delta.clone(),
+            negative_buckets: h.negative_delta.clone(),
+            custom_values: Vec::new(),
+        })
+    }
+}
+
+/// Decodes a delimited protobuf body into the text format 0.0.4 (every float series,
+/// classic histograms and summaries as their series, as Go's `MetricFamilyToText`
+/// writes them) plus the native histograms. With `native` off, or for histograms
+/// without native parts, histograms are ingested as classic series only; with it on,
+/// a native histogram keeps its classic series only under `always_classic`.
+pub(crate) fn split_proto(
+    body: &[u8],
+    native: bool,
+    always_classic: bool,
+) -> Result<(Vec<u8>, Vec<Native>), String> {
+    let mut families = proto::decode_delimited(body).map_err(|e| e.to_string())?;
+    let mut natives = Vec::new();
+    if native {
+        for f in &mut families {
+            let ty = f.metric_type();
+            if !matches!(
+                ty,
+                proto::MetricType::Histogram | proto::MetricType::GaugeHistogram
+            ) {
+                continue;
+            }
+            let name = f.name().to_string();
+            f.metric.retain(|m| {
+                let Some(h) = m.histogram.as_deref().filter(|h| h.is_native()) else {
+                    return true;
+                };
+                let mut key = vec![0xff];
+                key.extend_from_slice(name.as_bytes());
+                let mut pairs = vec![("__name__".to_string(), name.clone())];
+                let mut empty = Vec::new();
+                for l in &m.label {
+                    let (n, v) = (
+                        l.name.clone().unwrap_or_default(),
+                        l.value.clone().unwrap_or_default(),
+                    );
+                    key.push(0xfe);
+                    key.extend_from_slice(n.as_bytes());
+                    key.push(0xfd);
+                    key.extend_from_slice(v.as_bytes());
+                    if v.is_empty() {
+                        empty.push(n);
+                    } else {
+                        pairs.push((n, v));
+                    }
+                }
+                natives.push(Native {
+                    key,
+                    labels: Labels::from_pairs(pairs),
+                    empty,
+                    timestamp_ms: m.timestamp_ms,
+                    h: native_hist(h, ty == proto::MetricType::GaugeHistogram),
+                });
+                always_classic && !h.bucket.is_empty()
+            });
+        }
+    }
+    let mut text = Vec::new();
+    ember_exposition::write_text(&mut text, &proto::to_flat(&families));
+    Ok((text, natives))
+}
+
+#[cfg(test)]
+mod proto_tests {
+    use super::*;
+    use ember_exposition::{Format, parse};
+
+    #[test]
+    fn accept_header_like_prometheus() {
+        // Prometheus's scrape_test.go TestAcceptHeader expectations.
+        assert_eq!(
+            accept_header(&ScrapeProtocol::DEFAULT, EscapingScheme::Underscores),
+            "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=underscores;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+        );
+        assert_eq!(
+            accept_header(&ScrapeProtocol::PROTO_FIRST, EscapingScheme::AllowUtf8),
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
+        );
+        assert_eq!(
+            accept_header(
+                &[ScrapeProtocol::PrometheusProto],
+                EscapingScheme::Underscores
+            ),
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,*/*;q=0.5"
+        );
+        assert!(is_proto_content_type(
+            "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+        ));
+        assert!(!is_proto_content_type("text/plain; version=0.0.4"));
+    }
+
+    const TEXT: &str = "# HELP rpc_seconds RPC latency.\n# TYPE rpc_seconds histogram\nrpc_seconds_bucket{le=\"0.1\"} 3\nrpc_seconds_bucket{le=\"1\"} 5\nrpc_seconds_bucket{le=\"+Inf\"} 6\nrpc_seconds_sum 4.5\nrpc_seconds_count 6\n# TYPE lat summary\nlat{quantile=\"0.5\"} 1.5\nlat_sum 10\nlat_count 4\n# TYPE reqs_total counter\nreqs_total{code=\"200\"} 7\n";
+
+    fn families() -> Vec<proto::MetricFamily> {
+        proto::from_flat(parse(TEXT.as_bytes(), Format::Text).unwrap()).unwrap()
+    }
+
+    fn lines(b: &[u8]) -> Vec<String> {
+        let mut v: Vec<String> = std::str::from_utf8(b)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn classic_series_from_protobuf() {
+        let mut body = Vec::new();
+        proto::encode_delimited(&mut body, &families());
+        let (text, natives) = split_proto(&body, false, false).unwrap();
+        assert!(natives.is_empty());
+        assert_eq!(lines(&text), lines(TEXT.as_bytes()));
+        assert!(split_proto(b"\x05abc", false, false).is_err());
+    }
+
+    #[test]
+    fn native_histograms_from_protobuf() {
+        let mut fams = families();
+        let h = fams[0].metric[0].histogram.as_deref_mut().unwrap();
+        h.schema = Some(0);
+        h.zero_threshold = Some(1e-128);
+        h.zero_count = Some(1);
+        h.positive_span = vec![proto::BucketSpan {
+            offset: Some(-3),
+            length: Some(2),
+        }];
+        h.positive_delta = vec![2, 1];
+        let mut body = Vec::new();
+        proto::encode_delimited(&mut body, &fams);
+        // Native on: the histogram is native only…
+        let (text, natives) = split_proto(&body, true, false).unwrap();
+        assert_eq!(natives.len(), 1);
+        assert_eq!(natives[0].labels.get("__name__"), Some("rpc_seconds"));
+        let NativeHist::Int(nh) = &natives[0].h else {
+            panic!("integer histogram expected")
+        };
+        assert_eq!((nh.count, nh.zero_count, nh.sum), (6, 1, 4.5));
+        assert_eq!(nh.positive_buckets, [2, 1]);
+        assert!(!String::from_utf8_lossy(&text).contains("rpc_seconds_bucket"));
+        // …plus its classic series when asked to.
+        let (text, natives) = split_proto(&body, true, true).unwrap();
+        assert_eq!(natives.len(), 1);
+        assert_eq!(lines(&text), lines(TEXT.as_bytes()));
+        // Native off: classic series only.
+        let (text, natives) = split_proto(&body, false, false).unwrap();
+        assert!(natives.is_empty());
+        assert_eq!(lines(&text), lines(TEXT.as_bytes()));
     }
 }

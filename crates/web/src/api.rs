@@ -763,7 +763,8 @@ pub(crate) async fn format_query(
 ) -> ApiResult {
     let p = Params::new(q, &headers, &body);
     let query = p.get("query").unwrap_or("");
-    let e = ember_promql_parser::parse_expr(query).map_err(|e| ApiError::bad(e.to_string()))?;
+    let e = ember_promql_parser::parse_expr(query)
+        .map_err(|e| ApiError::bad(format!("invalid parameter \"query\": {e}")))?;
     Ok(ok(
         J::String(ember_promql_parser::prettify(&e)),
         vec![],

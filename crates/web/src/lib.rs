@@ -11,6 +11,7 @@
 
 mod api;
 mod federate;
+mod parse_query;
 mod rules_api;
 mod status;
 
@@ -112,6 +113,10 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route(
             "/api/v1/format_query",
             get(api::format_query).post(api::format_query),
+        )
+        .route(
+            "/api/v1/parse_query",
+            get(parse_query::parse_query).post(parse_query::parse_query),
         )
         .route("/api/v1/write", post(remote_write))
         .route("/api/v1/targets", get(targets))
@@ -478,6 +483,24 @@ mod tests {
         let (c, b) = request(&addr, "GET", "/api/v1/rules").await;
         assert_eq!(c, 200);
         assert!(b.contains("\"groups\":[]"), "{b}");
+        // parse_query: the AST as JSON; a parse error is 400 bad_data.
+        let (c, b) = request(&addr, "GET", "/api/v1/parse_query?query=sum(up)").await;
+        assert_eq!(c, 200, "{b}");
+        assert_eq!(
+            b,
+            r#"{"data":{"expr":{"anchored":false,"matchers":[{"name":"__name__","type":"=","value":"up"}],"name":"up","offset":0,"offsetExpr":null,"smoothed":false,"startOrEnd":null,"timestamp":null,"type":"vectorSelector"},"grouping":[],"op":"sum","param":null,"type":"aggregation","without":false},"status":"success"}"#
+        );
+        let (c, b) = request(&addr, "POST", "/api/v1/parse_query?query=sum(").await;
+        assert_eq!(c, 400);
+        let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+        assert_eq!(v["errorType"], "bad_data");
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("invalid parameter \"query\": 1:5: parse error:"),
+            "{b}"
+        );
         let (c, b) = request(&addr, "GET", "/api/v1/no_such_endpoint").await;
         assert_eq!(c, 404);
         assert!(b.contains("\"status\":\"error\""));
