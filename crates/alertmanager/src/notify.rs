@@ -576,9 +576,12 @@ pub fn email_message(
     Ok(msg)
 }
 
+/// A plain or TLS connection to the SMTP server.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
+
 struct Smtp {
-    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
-    writer: tokio::net::tcp::OwnedWriteHalf,
+    io: BufReader<Box<dyn Stream>>,
 }
 
 impl Smtp {
@@ -588,7 +591,7 @@ impl Smtp {
         loop {
             let mut line = String::new();
             let n = self
-                .reader
+                .io
                 .read_line(&mut line)
                 .await
                 .map_err(|e| fail(true, format!("smtp: {e}")))?;
@@ -609,8 +612,11 @@ impl Smtp {
     }
 
     async fn cmd(&mut self, line: &str, want: u16) -> Result<Vec<String>, NotifyError> {
-        self.writer
-            .write_all(format!("{line}\r\n").as_bytes())
+        let w = self.io.get_mut();
+        w.write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .map_err(|e| fail(true, format!("smtp: {e}")))?;
+        w.flush()
             .await
             .map_err(|e| fail(true, format!("smtp: {e}")))?;
         let (code, lines) = self.reply().await?;
@@ -625,7 +631,32 @@ impl Smtp {
     }
 }
 
+/// The TLS handshake with the smarthost, per the integration's `tls_config`.
+async fn handshake(
+    c: &EmailConfig,
+    addr: &str,
+    stream: Box<dyn Stream>,
+) -> Result<Box<dyn Stream>, NotifyError> {
+    let (config, name) = ember_discovery::tls_client_config(&c.tls_config, &c.smarthost.host)
+        .map_err(|e| fail(false, format!("smtp tls_config: {e}")))?;
+    tokio_rustls::TlsConnector::from(config)
+        .connect(name, stream)
+        .await
+        .map(|s| Box::new(s) as Box<dyn Stream>)
+        .map_err(|e| fail(true, format!("smtp TLS handshake with {addr}: {e}")))
+}
+
 async fn email(c: &EmailConfig, ctx: &Context<'_>, data: Data) -> Result<(), NotifyError> {
+    // SMTPS on port 465, as Alertmanager decides.
+    send_email(c, ctx, data, c.smarthost.port == "465").await
+}
+
+async fn send_email(
+    c: &EmailConfig,
+    ctx: &Context<'_>,
+    data: Data,
+    implicit_tls: bool,
+) -> Result<(), NotifyError> {
     let message = email_message(c, ctx.templates, &data).map_err(|e| fail(false, e))?;
     let v = data.to_value();
     let from = ctx
@@ -633,20 +664,17 @@ async fn email(c: &EmailConfig, ctx: &Context<'_>, data: Data) -> Result<(), Not
         .text(&c.from, &v)
         .map_err(|e| fail(false, e))?;
     let to = ctx.templates.text(&c.to, &v).map_err(|e| fail(false, e))?;
-    if c.smarthost.port == "465" {
-        return Err(fail(
-            false,
-            "SMTP over TLS (port 465) is not supported by Ember yet",
-        ));
-    }
     let addr = format!("{}:{}", c.smarthost.host, c.smarthost.port);
-    let stream = tokio::net::TcpStream::connect(&addr)
+    let tcp = tokio::net::TcpStream::connect(&addr)
         .await
         .map_err(|e| fail(true, format!("establish connection to server: {e}")))?;
-    let (r, w) = stream.into_split();
+    let stream: Box<dyn Stream> = if implicit_tls {
+        handshake(c, &addr, Box::new(tcp)).await?
+    } else {
+        Box::new(tcp)
+    };
     let mut s = Smtp {
-        reader: BufReader::new(r),
-        writer: w,
+        io: BufReader::new(stream),
     };
     let (code, lines) = s.reply().await?;
     if code != 220 {
@@ -660,28 +688,34 @@ async fn email(c: &EmailConfig, ctx: &Context<'_>, data: Data) -> Result<(), Not
     } else {
         &c.hello
     };
-    let ext = s.cmd(&format!("EHLO {hello}"), 250).await?;
-    let has = |name: &str| {
+    let mut ext = s.cmd(&format!("EHLO {hello}"), 250).await?;
+    let has = |ext: &[String], name: &str| {
         ext.iter().any(|l| {
             l.split_whitespace()
                 .next()
                 .is_some_and(|w| w.eq_ignore_ascii_case(name))
         })
     };
-    let require_tls = c.require_tls.unwrap_or(true);
-    if require_tls {
-        if has("STARTTLS") {
+    // `require_tls` (default true): STARTTLS, which the server must offer; without
+    // it, plain text even when offered, as Alertmanager. Not again over SMTPS.
+    if c.require_tls.unwrap_or(true) && !implicit_tls {
+        if !has(&ext, "STARTTLS") {
             return Err(fail(
                 false,
-                "STARTTLS is not supported by Ember yet; set require_tls: false",
+                format!(
+                    "'require_tls' is true (default) but {addr:?} does not advertise the STARTTLS extension"
+                ),
             ));
         }
-        return Err(fail(
-            false,
-            format!(
-                "'require_tls' is true (default) but {addr:?} does not advertise the STARTTLS extension"
-            ),
-        ));
+        s.cmd("STARTTLS", 220).await?;
+        if !s.io.buffer().is_empty() {
+            return Err(fail(true, "smtp: data after STARTTLS reply"));
+        }
+        let stream = handshake(c, &addr, s.io.into_inner()).await?;
+        s = Smtp {
+            io: BufReader::new(stream),
+        };
+        ext = s.cmd(&format!("EHLO {hello}"), 250).await?;
     }
     if !c.auth_username.is_empty() {
         let auth = ext
@@ -809,5 +843,189 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(client.clients.lock().unwrap().len(), 2);
+    }
+
+    /// A test SMTP server: implicit TLS (`tls_first`) or plain with STARTTLS
+    /// offered; records (whether the message came over TLS, the message).
+    async fn smtp_server(
+        pki: &ember_discovery::testing::Pki,
+        tls_first: bool,
+    ) -> (u16, Arc<Mutex<Vec<(bool, String)>>>) {
+        use tokio::io::AsyncBufReadExt;
+        let acceptor = tokio_rustls::TlsAcceptor::from(pki.server_config(false));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let g = Arc::clone(&got);
+        tokio::spawn(async move {
+            loop {
+                let (tcp, _) = l.accept().await.unwrap();
+                let (acceptor, g) = (acceptor.clone(), Arc::clone(&g));
+                tokio::spawn(async move {
+                    let mut tls = tls_first;
+                    let stream: Box<dyn Stream> = if tls_first {
+                        match acceptor.accept(tcp).await {
+                            Ok(s) => Box::new(s),
+                            Err(_) => return,
+                        }
+                    } else {
+                        Box::new(tcp)
+                    };
+                    let mut io = BufReader::new(stream);
+                    let _ = io.get_mut().write_all(b"220 test ESMTP\r\n").await;
+                    let mut msg = String::new();
+                    loop {
+                        let mut line = String::new();
+                        if io.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let cmd = line.trim_end().to_ascii_uppercase();
+                        let reply: &[u8] = if cmd.starts_with("EHLO") {
+                            if tls {
+                                b"250-test\r\n250 AUTH PLAIN\r\n"
+                            } else {
+                                b"250-test\r\n250 STARTTLS\r\n"
+                            }
+                        } else if cmd == "STARTTLS" {
+                            let _ = io.get_mut().write_all(b"220 go ahead\r\n").await;
+                            match acceptor.accept(io.into_inner()).await {
+                                Ok(s) => io = BufReader::new(Box::new(s) as Box<dyn Stream>),
+                                Err(_) => return,
+                            }
+                            tls = true;
+                            continue;
+                        } else if cmd.starts_with("AUTH PLAIN") {
+                            b"235 ok\r\n"
+                        } else if cmd == "DATA" {
+                            let _ = io.get_mut().write_all(b"354 go\r\n").await;
+                            loop {
+                                let mut l = String::new();
+                                if io.read_line(&mut l).await.unwrap_or(0) == 0 {
+                                    return;
+                                }
+                                if l == ".\r\n" {
+                                    break;
+                                }
+                                msg.push_str(&l);
+                            }
+                            g.lock().unwrap().push((tls, std::mem::take(&mut msg)));
+                            b"250 queued\r\n"
+                        } else if cmd == "QUIT" {
+                            let _ = io.get_mut().write_all(b"221 bye\r\n").await;
+                            return;
+                        } else {
+                            b"250 ok\r\n"
+                        };
+                        let _ = io.get_mut().write_all(reply).await;
+                        let _ = io.get_mut().flush().await;
+                    }
+                });
+            }
+        });
+        (port, got)
+    }
+
+    fn data() -> Data {
+        Data {
+            receiver: "mail".into(),
+            status: "firing",
+            alerts: vec![crate::tmpl::DataAlert {
+                status: "firing",
+                labels: [("alertname".to_string(), "TlsTest".to_string())].into(),
+                annotations: Default::default(),
+                starts_at: None,
+                ends_at: None,
+                generator_url: String::new(),
+                fingerprint: "0000000000000001".into(),
+            }],
+            group_labels: [("alertname".to_string(), "TlsTest".to_string())].into(),
+            common_labels: Default::default(),
+            common_annotations: Default::default(),
+            external_url: "http://am.example".into(),
+        }
+    }
+
+    async fn send(c: &EmailConfig) -> Result<(), NotifyError> {
+        let templates = Templates::load(&[]).unwrap();
+        let client = HttpClient::new();
+        let ctx = Context {
+            group_key: "{}:{}",
+            templates: &templates,
+            client: &client,
+            global_http: None,
+        };
+        email(c, &ctx, data()).await
+    }
+
+    async fn send_implicit(c: &EmailConfig) -> Result<(), NotifyError> {
+        let templates = Templates::load(&[]).unwrap();
+        let client = HttpClient::new();
+        let ctx = Context {
+            group_key: "{}:{}",
+            templates: &templates,
+            client: &client,
+            global_http: None,
+        };
+        send_email(c, &ctx, data(), true).await
+    }
+
+    fn email_config(host: &str, port: u16) -> EmailConfig {
+        EmailConfig {
+            to: "ops@example.org".into(),
+            from: "am@example.org".into(),
+            smarthost: crate::values::HostPort {
+                host: host.into(),
+                port: port.to_string(),
+            },
+            ..EmailConfig::default()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn email_over_starttls_and_implicit_tls() {
+        let pki = ember_discovery::testing::Pki::new("smtp");
+        let dir = tempfile::tempdir().unwrap();
+        let files = pki.write(dir.path());
+
+        // STARTTLS (require_tls defaults to true), CA from a file, with AUTH PLAIN
+        // offered only after the upgrade.
+        let (port, got) = smtp_server(&pki, false).await;
+        let mut c = email_config("127.0.0.1", port);
+        c.tls_config.ca_file = files.ca.display().to_string();
+        c.tls_config.server_name = "localhost".into();
+        c.auth_username = "u".into();
+        c.auth_password = ember_config::Secret::new("p");
+        send(&c).await.expect("STARTTLS");
+        {
+            let got = got.lock().unwrap();
+            assert_eq!(got.len(), 1);
+            assert!(got[0].0, "sent over TLS");
+            assert!(got[0].1.contains("TlsTest"), "{}", got[0].1);
+        }
+        // Unknown CA: the handshake fails, and nothing is sent.
+        let mut bad = email_config("localhost", port);
+        bad.tls_config = Default::default();
+        let e = send(&bad).await.unwrap_err();
+        assert!(e.message.contains("TLS handshake"), "{}", e.message);
+        assert_eq!(got.lock().unwrap().len(), 1);
+        // insecure_skip_verify accepts it.
+        bad.tls_config.insecure_skip_verify = true;
+        send(&bad).await.expect("insecure_skip_verify");
+        assert_eq!(got.lock().unwrap().len(), 2);
+        // require_tls: false sends in clear even though STARTTLS is offered.
+        let mut clear = email_config("127.0.0.1", port);
+        clear.require_tls = Some(false);
+        send(&clear).await.expect("plain");
+        assert!(!got.lock().unwrap()[2].0);
+
+        // Implicit TLS, chosen by port 465 (which the test cannot bind unprivileged:
+        // the same path, with the test server's port).
+        let (tls_port, got) = smtp_server(&pki, true).await;
+        let mut c = email_config("localhost", tls_port);
+        c.tls_config.ca = pki.ca.clone();
+        send_implicit(&c).await.expect("implicit TLS");
+        let got = got.lock().unwrap();
+        assert_eq!(got.len(), 1);
+        assert!(got[0].0);
     }
 }

@@ -21,6 +21,8 @@ mod https_tests;
 pub mod testing;
 mod tls;
 
+pub use tls::client_config as tls_client_config;
+
 use ember_config::{FileSdConfig, HttpSdConfig, ServiceDiscoveryConfigs, TargetGroup as CfgGroup};
 use ember_model::{Labels, LabelsBuilder};
 use serde::Deserialize;

@@ -370,3 +370,22 @@ pub(crate) fn describe(e: &rustls::Error) -> String {
         other => format!("tls: {other}"),
     }
 }
+
+/// A rustls client configuration for `cfg` (CA or system roots, client
+/// certificate, versions, `insecure_skip_verify`) and the name to verify:
+/// `server_name`, else `host`. For connections that are not HTTP (SMTP with
+/// STARTTLS or implicit TLS), so that every TLS client in Ember is built alike.
+pub fn client_config(
+    cfg: &TlsConfig,
+    host: &str,
+) -> Result<(Arc<ClientConfig>, ServerName<'static>), String> {
+    let tls = Tls::new(cfg)?;
+    let ca = tls.ca_file()?;
+    let config = tls.build(ca.as_deref())?;
+    let name = match &tls.server_name {
+        Some(n) => n.clone(),
+        None => ServerName::try_from(host.to_string())
+            .map_err(|e| format!("invalid host name {host:?}: {e}"))?,
+    };
+    Ok((config, name))
+}
