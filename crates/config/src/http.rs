@@ -1024,7 +1024,14 @@ impl HttpClientConfig {
             };
             out.push((
                 "Authorization".to_string(),
-                format!("Basic {}", base64_std(format!("{user}:{pass}").as_bytes())),
+                format!(
+                    "Basic {}",
+                    ember_model::base64::encode(
+                        format!("{user}:{pass}").as_bytes(),
+                        ember_model::base64::Alphabet::Standard,
+                        true,
+                    )
+                ),
             ));
         } else if let Some(a) = &self.authorization {
             let creds = if a.credentials_file.is_empty() {
@@ -1050,39 +1057,12 @@ impl HttpClientConfig {
     }
 }
 
-/// Standard base64 with padding (RFC 4648 §4), for `Authorization: Basic`.
-fn base64_std(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod request_header_tests {
     use super::*;
 
     #[test]
     fn basic_bearer_and_custom_headers() {
-        assert_eq!(
-            base64_std(b"Aladdin:open sesame"),
-            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
-        );
-        assert_eq!(base64_std(b"ab"), "YWI=");
         let c = HttpClientConfig {
             basic_auth: Some(BasicAuth {
                 username: "u".into(),

@@ -255,27 +255,11 @@ pub(crate) fn go_quote_bytes(b: &[u8]) -> String {
 
 /// Base64 as YAML's `!!binary` uses it (whitespace ignored, padding optional).
 fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for c in s.chars().filter(|c| !c.is_whitespace() && *c != '=') {
-        let v = match c {
-            'A'..='Z' => c as u32 - 'A' as u32,
-            'a'..='z' => c as u32 - 'a' as u32 + 26,
-            '0'..='9' => c as u32 - '0' as u32 + 52,
-            '+' => 62,
-            '/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    let digits: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '=')
+        .collect();
+    ember_model::base64::decode(&digits, ember_model::base64::Alphabet::Standard).ok()
 }
 
 /// A YAML document reduced to its shape: where each node starts and how it is

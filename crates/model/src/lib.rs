@@ -7,6 +7,7 @@
 //! the `regex` crate so that a pattern copied from a Prometheus config matches the same
 //! strings here. The crate does no I/O, so it can sit at the bottom of the workspace.
 
+pub mod base64;
 mod error;
 pub mod histogram;
 pub mod labels;

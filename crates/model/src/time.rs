@@ -96,6 +96,24 @@ pub fn format_rfc3339_millis(ms: i64) -> String {
     )
 }
 
+/// Go's `time.RFC3339Nano` in UTC, as `time.Time` marshals to JSON: nanoseconds
+/// with trailing zeros cut, and no fraction at all on a whole second
+/// (`2026-11-26T03:47:08.787382644Z`, `1970-01-01T00:00:01.5Z`, `1970-01-01T00:00:00Z`).
+pub fn format_rfc3339_nanos(nanos: i64) -> String {
+    let d = civil(nanos.div_euclid(1_000_000_000));
+    let frac = nanos.rem_euclid(1_000_000_000);
+    let mut s = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        d.year, d.month, d.day, d.hour, d.minute, d.second
+    );
+    if frac != 0 {
+        let f = format!(".{frac:09}");
+        s.push_str(f.trim_end_matches('0'));
+    }
+    s.push('Z');
+    s
+}
+
 /// Milliseconds since the epoch of an RFC 3339 time (`2006-01-02T15:04:05.999Z` or with a
 /// `±hh:mm` offset); fractions beyond milliseconds are truncated. `None` when malformed.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
@@ -194,6 +212,23 @@ mod tests {
                 days
             );
         }
+    }
+
+    #[test]
+    fn rfc3339_nanos_as_go() {
+        assert_eq!(format_rfc3339_nanos(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            format_rfc3339_nanos(1_500_000_000),
+            "1970-01-01T00:00:01.5Z"
+        );
+        assert_eq!(
+            format_rfc3339_nanos(1_795_664_828_787_382_644),
+            "2026-11-26T03:47:08.787382644Z"
+        );
+        assert_eq!(
+            format_rfc3339_nanos(1_700_000_000_120_000_000),
+            "2023-11-14T22:13:20.12Z"
+        );
     }
 
     #[test]

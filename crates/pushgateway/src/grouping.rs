@@ -111,58 +111,24 @@ fn split_labels(labels: &str) -> Result<GroupingKey, KeyError> {
     Ok(out)
 }
 
-/// URL-safe base64 (RFC 4648 §5), padding optional, as the original accepts it; the
-/// standard alphabet's `+` and `/` are not accepted. A single `=` is the empty string.
+/// URL-safe base64 (RFC 4648 §5), padding optional, as the original accepts it
+/// (Go's `RawURLEncoding` after trimming `=`); the standard alphabet's `+` and `/`
+/// are not accepted. A single `=` is the empty string.
 pub fn decode_base64(s: &str) -> Result<String, String> {
-    let s = s.trim_end_matches('=');
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    for (i, c) in s.bytes().enumerate() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            _ => return Err(format!("illegal base64 data at input byte {i}")),
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    // A lone trailing character carries fewer than 8 bits: Go rejects it, and
-    // non-zero leftover bits as well.
-    if bits >= 6 || acc != 0 {
-        return Err(format!("illegal base64 data at input byte {}", s.len()));
-    }
-    String::from_utf8(out).map_err(|_| "decoded value is not valid UTF-8".to_string())
+    let bytes = ember_model::base64::decode(
+        s.trim_end_matches('='),
+        ember_model::base64::Alphabet::UrlSafe,
+    )?;
+    String::from_utf8(bytes).map_err(|_| "decoded value is not valid UTF-8".to_string())
 }
 
 /// URL-safe base64 without padding, `=` for the empty string: how the UI and the
 /// tests write a value into a push URL.
 pub fn encode_base64(s: &str) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     if s.is_empty() {
         return "=".to_string();
     }
-    let mut out = String::with_capacity(s.len() * 4 / 3 + 2);
-    for chunk in s.as_bytes().chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
+    ember_model::base64::encode(s.as_bytes(), ember_model::base64::Alphabet::UrlSafe, false)
 }
 
 /// The push URL path (after `/metrics/`) of a group, every value base64-encoded so

@@ -418,23 +418,6 @@ async fn metrics(State(gw): State<Gateway>, headers: HeaderMap) -> Response {
     (StatusCode::OK, resp_headers, body).into_response()
 }
 
-/// Go's RFC 3339 with nanoseconds, trailing zeros trimmed, as `time.Time` marshals
-/// to JSON in UTC.
-fn rfc3339_nanos(nanos: i64) -> String {
-    let d = ember_model::time::civil(nanos.div_euclid(1_000_000_000));
-    let frac = nanos.rem_euclid(1_000_000_000);
-    let mut s = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        d.year, d.month, d.day, d.hour, d.minute, d.second
-    );
-    if frac != 0 {
-        let f = format!(".{frac:09}");
-        s.push_str(f.trim_end_matches('0'));
-    }
-    s.push('Z');
-    s
-}
-
 fn cors(mut r: Response) -> Response {
     let h = r.headers_mut();
     for (k, v) in [
@@ -471,7 +454,7 @@ async fn api_status(State(gw): State<Gateway>) -> Response {
     gw.count(StatusCode::OK, "api/v1/status", &Method::GET);
     respond(json!({
         "flags": gw.inner.opts.flags,
-        "start_time": rfc3339_nanos(start),
+        "start_time": ember_model::time::format_rfc3339_nanos(start),
         "build_information": {
             "branch": b.branch,
             "buildDate": b.build_date,
@@ -576,7 +559,10 @@ async fn api_metrics(State(gw): State<Gateway>) -> Response {
                 let f = &s.family;
                 let ty = f.metric_type();
                 let mut fam = Map::new();
-                fam.insert("time_stamp".into(), rfc3339_nanos(s.pushed_at).into());
+                fam.insert(
+                    "time_stamp".into(),
+                    ember_model::time::format_rfc3339_nanos(s.pushed_at).into(),
+                );
                 fam.insert("type".into(), ty.proto_name().into());
                 if let Some(h) = f.help.as_deref().filter(|h| !h.is_empty()) {
                     fam.insert("help".into(), h.into());
@@ -613,7 +599,7 @@ fn seconds_to_rfc3339(secs: f64) -> String {
     if secs <= 0.0 {
         "never".into()
     } else {
-        rfc3339_nanos((secs * 1e9) as i64)
+        ember_model::time::format_rfc3339_nanos((secs * 1e9) as i64)
     }
 }
 
@@ -704,10 +690,16 @@ mod tests {
 
     #[test]
     fn times_as_go_marshals_them() {
-        assert_eq!(rfc3339_nanos(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339_nanos(1_500_000_000), "1970-01-01T00:00:01.5Z");
         assert_eq!(
-            rfc3339_nanos(1_795_664_828_787_382_644),
+            ember_model::time::format_rfc3339_nanos(0),
+            "1970-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            ember_model::time::format_rfc3339_nanos(1_500_000_000),
+            "1970-01-01T00:00:01.5Z"
+        );
+        assert_eq!(
+            ember_model::time::format_rfc3339_nanos(1_795_664_828_787_382_644),
             "2026-11-26T03:47:08.787382644Z"
         );
     }

@@ -12,21 +12,9 @@ use serde_json::{Map, Value, json};
 
 use crate::{WebState, bad_data, success};
 
-/// Go's RFC 3339 with nanoseconds (trailing zeros trimmed), as `time.Time`
-/// marshals; Ember's times are milliseconds.
+/// Go's `time.Time` JSON form for a millisecond time.
 pub(crate) fn rfc3339(ms: i64) -> String {
-    let d = ember_model::time::civil(ms.div_euclid(1000));
-    let frac = ms.rem_euclid(1000);
-    let mut s = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        d.year, d.month, d.day, d.hour, d.minute, d.second
-    );
-    if frac != 0 {
-        let f = format!(".{frac:03}");
-        s.push_str(f.trim_end_matches('0'));
-    }
-    s.push('Z');
-    s
+    ember_model::time::format_rfc3339_nanos(ms.saturating_mul(1_000_000))
 }
 
 /// A float as Go's `encoding/json` writes it: whole numbers without a fraction

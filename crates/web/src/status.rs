@@ -229,7 +229,7 @@ pub(crate) async fn tsdb_status(
 
 /// Go's `time.Time` JSON form (RFC 3339 with nanoseconds, trailing zeros cut), UTC.
 fn go_time(ms: i64) -> String {
-    ember_model::time::format_rfc3339_millis(ms)
+    crate::rules_api::rfc3339(ms)
 }
 
 fn now_ms() -> i64 {
