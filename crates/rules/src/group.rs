@@ -291,6 +291,15 @@ impl Group {
     /// markers, and returns the alerts to hand to the notifier. Failures are recorded
     /// in each rule's health and last error; evaluation goes on with the next rule.
     pub fn eval(&mut self, ctx: &EvalContext<'_>, ts: i64) -> Vec<Alert> {
+        self.eval_with_exprs(ctx, ts)
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect()
+    }
+
+    /// [`Group::eval`], each alert with the expression of the rule it comes from
+    /// (for the notifier's generator URL: rules may share an alert name).
+    pub fn eval_with_exprs(&mut self, ctx: &EvalContext<'_>, ts: i64) -> Vec<(String, Alert)> {
         let started = Instant::now();
         let wall = wall_clock_ms();
         let offset = ms(self.query_offset(ctx.default_query_offset));
@@ -322,7 +331,12 @@ impl Group {
             }
             samples_total += vector.len();
             if let Rule::Alerting(r) = rule {
-                to_send.extend(r.alerts_to_send(ts, ms(ctx.resend_delay), interval));
+                let expr = r.query().to_string();
+                to_send.extend(
+                    r.alerts_to_send(ts, ms(ctx.resend_delay), interval)
+                        .into_iter()
+                        .map(|a| (expr.clone(), a)),
+                );
             }
             let mut app = ctx.appendable.appender();
             let mut returned = HashSet::with_capacity(self.previous[i].len());

@@ -349,28 +349,19 @@ async fn run_group(
                 default_query_offset: query_offset,
                 resend_delay: s.resend_delay,
             };
-            let alerts = g.eval(&ctx, ts_ms);
+            let alerts = g.eval_with_exprs(&ctx, ts_ms);
             if do_restore {
                 g.restore_for_state(s.queryable.as_ref(), ts_ms, s.outage_tolerance, s.grace);
             }
             if let Some(n) = &s.notifier
                 && !alerts.is_empty()
             {
-                let exprs: HashMap<String, String> = g
-                    .rules()
-                    .iter()
-                    .filter_map(|r| r.as_alerting())
-                    .map(|a| (a.name().to_string(), a.query().to_string()))
-                    .collect();
-                let out = alerts
-                    .iter()
-                    .map(|a| {
-                        let name = a.labels.get_or_empty("alertname");
-                        let expr = exprs.get(name).map(String::as_str).unwrap_or("");
-                        to_notifier_alert(a, expr, &url)
-                    })
-                    .collect();
-                n.send(out);
+                n.send(
+                    alerts
+                        .iter()
+                        .map(|(expr, a)| to_notifier_alert(a, expr, &url))
+                        .collect(),
+                );
             }
         })
         .await;
