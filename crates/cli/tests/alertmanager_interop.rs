@@ -12,12 +12,11 @@
 
 mod common;
 
-use common::{Kill, free_port, get, have_binary, wait_ready};
+use common::{Am, free_port, get, have_binary, start_alertmanager};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -106,44 +105,6 @@ inhibit_rules:
     )
 }
 
-fn start_real(dir: &Path, cfg: &str, port: u16) -> Kill {
-    let path = dir.join("real.yml");
-    std::fs::write(&path, cfg).unwrap();
-    let child = Kill(
-        Command::new("prometheus-alertmanager")
-            .arg(format!("--config.file={}", path.display()))
-            .arg(format!("--storage.path={}", dir.join("real").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--web.external-url=http://am.example:9093")
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_ready(port);
-    child
-}
-
-fn start_ember(dir: &Path, cfg: &str, port: u16) -> Kill {
-    let path = dir.join("ember.yml");
-    std::fs::write(&path, cfg).unwrap();
-    let child = Kill(
-        Command::new(env!("CARGO_BIN_EXE_ember"))
-            .arg("alertmanager")
-            .arg(format!("--config.file={}", path.display()))
-            .arg(format!("--storage.path={}", dir.join("ember").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--web.external-url=http://am.example:9093")
-            .arg("--cluster.listen-address=")
-            .arg("--log.level=error")
-            .spawn()
-            .unwrap(),
-    );
-    wait_ready(port);
-    child
-}
-
 /// Runs amtool against `port`; returns (success, stdout).
 fn amtool(port: u16, args: &[&str]) -> (bool, String) {
     let out = Command::new("amtool")
@@ -184,8 +145,21 @@ fn amtool_and_webhooks_agree_with_alertmanager() {
         port: free_port(),
         name: "ember",
     };
-    let _r = start_real(dir.path(), &config(hook, real.name), real.port);
-    let _e = start_ember(dir.path(), &config(hook, ember.name), ember.port);
+    let url = ["--web.external-url=http://am.example:9093"];
+    let _r = start_alertmanager(
+        Am::Debian,
+        dir.path(),
+        &config(hook, real.name),
+        real.port,
+        &url,
+    );
+    let _e = start_alertmanager(
+        Am::Ember,
+        dir.path(),
+        &config(hook, ember.name),
+        ember.port,
+        &url,
+    );
     let sides = [&real, &ember];
 
     let start = rfc3339(-30);

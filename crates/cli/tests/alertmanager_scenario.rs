@@ -22,11 +22,10 @@
 
 mod common;
 
-use common::{Kill, free_port, have_binary, request, wait_ready};
+use common::{Am, Kill, free_port, have_binary, request, start_alertmanager, wait_ready};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -207,28 +206,6 @@ inhibit_rules:
     )
 }
 
-fn start_am(bin: &str, ember: bool, dir: &Path, cfg: &str, port: u16) -> Kill {
-    let name = if ember { "ember" } else { "real" };
-    let path = dir.join(format!("{name}.yml"));
-    std::fs::write(&path, cfg).unwrap();
-    let mut cmd = Command::new(bin);
-    if ember {
-        cmd.args(["alertmanager", "--log.level=error"]);
-    }
-    let child = Kill(
-        cmd.arg(format!("--config.file={}", path.display()))
-            .arg(format!("--storage.path={}", dir.join(name).display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_ready(port);
-    child
-}
-
 fn push(port: u16, body: &str) {
     let r = request(
         port,
@@ -303,19 +280,19 @@ fn prometheus_to_both_alertmanagers_same_notifications() {
     let smtp = smtp_server(notes.clone());
     let (real_port, ember_port, gw_port, prom_port) =
         (free_port(), free_port(), free_port(), free_port());
-    let _real = start_am(
-        "prometheus-alertmanager",
-        false,
+    let _real = start_alertmanager(
+        Am::Debian,
         dir.path(),
         &am_config(http, smtp, "real"),
         real_port,
+        &[],
     );
-    let _ember = start_am(
-        env!("CARGO_BIN_EXE_ember"),
-        true,
+    let _ember = start_alertmanager(
+        Am::Ember,
         dir.path(),
         &am_config(http, smtp, "ember"),
         ember_port,
+        &[],
     );
     let _gw = Kill(
         Command::new(env!("CARGO_BIN_EXE_ember"))

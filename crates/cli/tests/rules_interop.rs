@@ -11,10 +11,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Kill, free_port, get, have_binary, request, start_ember, start_prometheus};
+use common::{
+    Am, Kill, free_port, get, have_binary, request, start_alertmanager, start_ember,
+    start_prometheus,
+};
 use serde_json::Value;
 
 const RULES: &str = r#"groups:
@@ -36,35 +39,6 @@ const RULES: &str = r#"groups:
       - record: job:batch_failed:sum
         expr: sum by (job) (batch_failed)
 "#;
-
-fn start_alertmanager(dir: &std::path::Path, port: u16) -> Kill {
-    let cfg = dir.join("am.yml");
-    std::fs::write(
-        &cfg,
-        "route:\n  receiver: none\n  group_wait: 0s\nreceivers:\n  - name: none\n",
-    )
-    .expect("am config");
-    let k = Kill(
-        Command::new("prometheus-alertmanager")
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--storage.path={}", dir.join("am-data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start alertmanager"),
-    );
-    let t = Instant::now();
-    while !matches!(get(port, "/-/ready"), Some((200, _))) {
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "alertmanager not ready"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    k
-}
 
 /// `amtool alert query -o json` against the Alertmanager on `port`: alert name to
 /// (labels, annotations).
@@ -205,8 +179,9 @@ fn same_alerts_as_prometheus_through_alertmanager() {
             rules.display()
         )
     };
-    let _amp = start_alertmanager(&pdir, am_p);
-    let _ame = start_alertmanager(&edir, am_e);
+    let am_cfg = "route:\n  receiver: none\n  group_wait: 0s\nreceivers:\n  - name: none\n";
+    let _amp = start_alertmanager(Am::Debian, &pdir, am_cfg, am_p, &[]);
+    let _ame = start_alertmanager(Am::Debian, &edir, am_cfg, am_e, &[]);
     let _prom = start_prometheus(&pdir, &config(am_p), pp);
     let _ember = start_ember(&edir, &config(am_e), ep, &[]);
 

@@ -150,3 +150,49 @@ pub(crate) fn have_binary(bin: &str) -> bool {
     }
     ok
 }
+
+/// Which Alertmanager to start: Debian's 0.25 or `ember alertmanager`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Am {
+    Debian,
+    Ember,
+}
+
+/// Starts an Alertmanager on `port` with configuration `cfg`, its files under `dir`
+/// (`real.yml`/`real/` or `ember.yml`/`ember/`), clustering off, plus `extra` flags,
+/// and waits until it is ready.
+pub(crate) fn start_alertmanager(
+    which: Am,
+    dir: &std::path::Path,
+    cfg: &str,
+    port: u16,
+    extra: &[&str],
+) -> Kill {
+    let name = match which {
+        Am::Debian => "real",
+        Am::Ember => "ember",
+    };
+    let path = dir.join(format!("{name}.yml"));
+    std::fs::write(&path, cfg).expect("alertmanager config");
+    let mut cmd = match which {
+        Am::Debian => Command::new("prometheus-alertmanager"),
+        Am::Ember => {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_ember"));
+            c.args(["alertmanager", "--log.level=error"]);
+            c
+        }
+    };
+    let child = Kill(
+        cmd.arg(format!("--config.file={}", path.display()))
+            .arg(format!("--storage.path={}", dir.join(name).display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start alertmanager"),
+    );
+    wait_ready(port);
+    child
+}
