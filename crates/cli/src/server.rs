@@ -594,6 +594,7 @@ async fn serve(
     let status = Arc::new(ember_web::StatusSources {
         tsdb: Some(db.clone()),
         runtime: None,
+        enable_admin: args.enable_admin_api,
     });
     let mut servers = Vec::new();
     let mut first_addr = None;

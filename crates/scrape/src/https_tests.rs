@@ -150,7 +150,14 @@ async fn client_certificate_required_by_the_target() {
 
     let (h, _) = scrape(job(front, &ca)).await;
     assert!(!h.up, "no client certificate, no scrape");
-    assert!(h.last_error.contains("tls: "), "{}", h.last_error);
+    // With TLS 1.3 the client may finish its side of the handshake before the
+    // server refuses it: the error is then the server's alert or the connection
+    // closing under the request, depending on timing.
+    assert!(
+        h.last_error.contains("tls: ") || h.last_error.contains("connection"),
+        "{}",
+        h.last_error
+    );
 
     let with_cert = format!(
         "{ca}      cert_file: {}\n      key_file: {}\n",

@@ -269,6 +269,33 @@ const TOMBSTONES_MAGIC: u32 = 0x0130_BA30;
 /// Deleted intervals per series id.
 pub type Tombstones = BTreeMap<u64, Vec<(i64, i64)>>;
 
+/// Adds `iv` to a sorted list of disjoint closed intervals, merging it with those it
+/// overlaps or touches (as Prometheus's `Intervals.Add`), so that repeated deletions
+/// of the same range do not grow the tombstones.
+pub(crate) fn add_interval(ivs: &mut Vec<(i64, i64)>, iv: (i64, i64)) {
+    let (mut a, mut b) = iv;
+    let mut out = Vec::with_capacity(ivs.len() + 1);
+    let mut placed = false;
+    for &(x, y) in ivs.iter() {
+        if y.saturating_add(1) < a {
+            out.push((x, y));
+        } else if b.saturating_add(1) < x {
+            if !placed {
+                out.push((a, b));
+                placed = true;
+            }
+            out.push((x, y));
+        } else {
+            a = a.min(x);
+            b = b.max(y);
+        }
+    }
+    if !placed {
+        out.push((a, b));
+    }
+    *ivs = out;
+}
+
 pub(crate) fn encode_tombstones(t: &Tombstones) -> Vec<u8> {
     let mut body = Vec::new();
     for (r, ivs) in t {
@@ -375,6 +402,58 @@ impl Block {
         &self.dir
     }
 
+    /// Whether any deletion is recorded.
+    pub fn has_tombstones(&self) -> bool {
+        !self.tombstones.is_empty()
+    }
+
+    /// Deletes `[mint, maxt]` (clamped to the block's range, as Prometheus does) of
+    /// the series matching `matchers` that have a chunk in it: rewrites
+    /// `tombstones` and `meta.json` (each to a temporary file renamed into place)
+    /// and returns the block opened afresh, or `None` when nothing matched. The
+    /// samples stay in the chunk files until `clean_tombstones` or a compaction.
+    pub fn delete(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matchers: &[Matcher],
+    ) -> Result<Option<Block>, BlockError> {
+        let (a, z) = (mint.max(self.meta.min_time), maxt.min(self.meta.max_time));
+        if a > z {
+            return Ok(None);
+        }
+        let mut stones = self.tombstones.clone();
+        let mut changed = false;
+        for id in self.index.select_postings(matchers) {
+            let (_, metas) = self.index.series(id).map_err(|e| BlockError::Tombstones {
+                path: self.dir.clone(),
+                msg: e.0,
+            })?;
+            if metas.iter().any(|m| m.min_t <= maxt && mint <= m.max_t) {
+                add_interval(stones.entry(id).or_default(), (a, z));
+                changed = true;
+            }
+        }
+        if !changed || stones == self.tombstones {
+            return Ok(None);
+        }
+        let mut meta = self.meta.clone();
+        meta.stats.num_tombstones = stones.values().map(|v| v.len() as u64).sum();
+        let json =
+            serde_json::to_vec_pretty(&meta).map_err(|e| BlockError::Write(e.to_string()))?;
+        for (name, data) in [
+            ("tombstones", encode_tombstones(&stones)),
+            ("meta.json", json),
+        ] {
+            let tmp = self.dir.join(format!("{name}.tmp"));
+            write_synced(&tmp, &data)?;
+            let dest = self.dir.join(name);
+            std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+        }
+        sync_dir(&self.dir)?;
+        Block::open(&self.dir).map(Some)
+    }
+
     /// Every series with its chunks (encoding and bytes), in label order, with the
     /// block's deletions, for compaction.
     pub(crate) fn all_series(&self) -> Result<Vec<SeriesData>, BlockError> {
@@ -441,60 +520,10 @@ impl Series for BlockSeries<'_> {
         &self.labels
     }
     fn iter(&self) -> Box<dyn SampleIterator + '_> {
-        let it = ChunksIterator::new(self.chunks.clone(), self.mint, self.maxt);
-        if self.deleted.is_empty() {
-            Box::new(it)
-        } else {
-            Box::new(DeletedFilter {
-                inner: it,
-                deleted: &self.deleted,
-            })
-        }
-    }
-}
-
-/// Skips samples inside deleted intervals.
-struct DeletedFilter<'a> {
-    inner: ChunksIterator<'a>,
-    deleted: &'a [(i64, i64)],
-}
-
-impl DeletedFilter<'_> {
-    fn skip(&mut self, mut vt: ember_storage::ValueType) -> ember_storage::ValueType {
-        while vt != ember_storage::ValueType::None {
-            let t = self.inner.at_t();
-            if !self.deleted.iter().any(|(a, b)| *a <= t && t <= *b) {
-                break;
-            }
-            vt = self.inner.next();
-        }
-        vt
-    }
-}
-
-impl SampleIterator for DeletedFilter<'_> {
-    fn next(&mut self) -> ember_storage::ValueType {
-        let vt = self.inner.next();
-        self.skip(vt)
-    }
-    fn seek(&mut self, t: i64) -> ember_storage::ValueType {
-        let vt = self.inner.seek(t);
-        self.skip(vt)
-    }
-    fn at(&self) -> (i64, f64) {
-        self.inner.at()
-    }
-    fn at_histogram(&self, into: &mut ember_model::histogram::Histogram) -> i64 {
-        self.inner.at_histogram(into)
-    }
-    fn at_float_histogram(&self, into: &mut ember_model::histogram::FloatHistogram) -> i64 {
-        self.inner.at_float_histogram(into)
-    }
-    fn at_t(&self) -> i64 {
-        self.inner.at_t()
-    }
-    fn err(&self) -> Option<&StorageError> {
-        self.inner.err()
+        crate::iter::without_deleted(
+            ChunksIterator::new(self.chunks.clone(), self.mint, self.maxt),
+            &self.deleted,
+        )
     }
 }
 
@@ -583,8 +612,13 @@ impl<'a> BlockQuerier<'a> {
                     ))));
                 }
             };
+            let deleted = b.tombstones.get(&id).cloned().unwrap_or_default();
             let mut chunks = Vec::new();
-            for m in metas.iter().filter(|m| m.max_t >= mint && m.min_t <= maxt) {
+            for m in metas.iter().filter(|m| {
+                m.max_t >= mint
+                    && m.min_t <= maxt
+                    && !crate::iter::covered(m.min_t, m.max_t, &deleted)
+            }) {
                 match b.chunks.chunk(m.r) {
                     Ok((encoding, bytes)) => chunks.push(ChunkView {
                         max_t: m.max_t,
@@ -600,7 +634,6 @@ impl<'a> BlockQuerier<'a> {
                 return None;
             }
             n += 1;
-            let deleted = b.tombstones.get(&id).cloned().unwrap_or_default();
             Some(Ok(Box::new(BlockSeries {
                 labels,
                 chunks,

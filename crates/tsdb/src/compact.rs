@@ -82,8 +82,38 @@ pub fn plan(blocks: &[Arc<Block>], ranges: &[i64]) -> Vec<Arc<Block>> {
 
 /// Merges `blocks` into one new block under `dir`; returns the new block's ULID.
 pub fn merge_blocks(dir: &Path, blocks: &[Arc<Block>], now_ms: u64) -> Result<String, BlockError> {
-    let mint = blocks.iter().map(|b| b.meta().min_time).min().unwrap_or(0);
-    let maxt = blocks.iter().map(|b| b.meta().max_time).max().unwrap_or(0);
+    let level = blocks
+        .iter()
+        .map(|b| b.meta().compaction.level)
+        .max()
+        .unwrap_or(1)
+        + 1;
+    let series = merged_series(blocks)?;
+    Ok(write_merged(dir, blocks, series, level, now_ms)?.ulid)
+}
+
+/// Rewrites one block without its deleted samples (the admin API's
+/// `clean_tombstones`), keeping its level and naming it as the parent. Returns the
+/// new block's ULID, or `None` when nothing is left, in which case no block is
+/// written and the caller just removes the old one.
+pub fn rewrite_without_tombstones(
+    dir: &Path,
+    block: &Arc<Block>,
+    now_ms: u64,
+) -> Result<Option<String>, BlockError> {
+    let blocks = std::slice::from_ref(block);
+    let series = merged_series(blocks)?;
+    if series.is_empty() {
+        return Ok(None);
+    }
+    let level = block.meta().compaction.level;
+    Ok(Some(write_merged(dir, blocks, series, level, now_ms)?.ulid))
+}
+
+type SeriesChunks = Vec<(Labels, Vec<ChunkData>)>;
+
+/// The blocks' series merged by label set, overlaps merged and deletions applied.
+fn merged_series(blocks: &[Arc<Block>]) -> Result<SeriesChunks, BlockError> {
     type Merged = (Vec<ChunkData>, Vec<(i64, i64)>);
     let mut by_labels: BTreeMap<Labels, Merged> = BTreeMap::new();
     for b in blocks {
@@ -110,12 +140,18 @@ pub fn merge_blocks(dir: &Path, blocks: &[Arc<Block>], now_ms: u64) -> Result<St
             series.push((labels, chunks));
         }
     }
-    let level = blocks
-        .iter()
-        .map(|b| b.meta().compaction.level)
-        .max()
-        .unwrap_or(1)
-        + 1;
+    Ok(series)
+}
+
+fn write_merged(
+    dir: &Path,
+    blocks: &[Arc<Block>],
+    series: SeriesChunks,
+    level: u32,
+    now_ms: u64,
+) -> Result<crate::block::BlockMeta, BlockError> {
+    let mint = blocks.iter().map(|b| b.meta().min_time).min().unwrap_or(0);
+    let maxt = blocks.iter().map(|b| b.meta().max_time).max().unwrap_or(0);
     let mut sources: Vec<String> = blocks
         .iter()
         .flat_map(|b| b.meta().compaction.sources.clone())
@@ -130,7 +166,7 @@ pub fn merge_blocks(dir: &Path, blocks: &[Arc<Block>], now_ms: u64) -> Result<St
             max_time: b.meta().max_time,
         })
         .collect();
-    let meta = write_block(
+    write_block(
         dir,
         mint,
         maxt,
@@ -142,8 +178,7 @@ pub fn merge_blocks(dir: &Path, blocks: &[Arc<Block>], now_ms: u64) -> Result<St
             ..Default::default()
         },
         now_ms,
-    )?;
-    Ok(meta.ulid)
+    )
 }
 
 /// A decoded sample of any kind.
@@ -242,7 +277,7 @@ fn merge_overlapping(
 /// Non-overlapping chunks with deletions: chunks that no deletion touches are kept
 /// as they are; the others lose their deleted samples and are re-encoded one by
 /// one with the size rules of Prometheus's `populateChunksFromIterable`.
-fn remove_deleted(
+pub(crate) fn remove_deleted(
     chunks: Vec<ChunkData>,
     deleted: &[(i64, i64)],
 ) -> Result<Vec<ChunkData>, String> {

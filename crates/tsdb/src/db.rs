@@ -76,7 +76,9 @@ pub struct ReplayReport {
     pub samples: u64,
     /// Native-histogram samples (integer and float) replayed.
     pub histogram_samples: u64,
-    /// Records of kinds not replayed yet (exemplars, tombstones).
+    /// Deletion intervals replayed.
+    pub tombstones: u64,
+    /// Records of kinds not replayed yet (exemplars).
     pub skipped_records: u64,
     /// The WAL corruption found, if any, and how it was repaired.
     pub repaired: Option<(String, Repair)>,
@@ -309,6 +311,9 @@ impl Db {
                     let h: Vec<_> = h.into_iter().filter(|x| keep(x.r, x.t)).collect();
                     more = record::encode_float_histograms(&h);
                 }
+                // Only the head's current tombstones: those of dropped series and
+                // of data now in blocks are gone from it.
+                Ok(Record::Tombstones(_)) => {}
                 Ok(Record::Metadata(m)) => {
                     let m: Vec<_> = m.into_iter().filter(|x| alive.contains(&x.r)).collect();
                     if !m.is_empty() {
@@ -325,6 +330,17 @@ impl Db {
                 out.log(&[&b])?;
             }
         }
+        let stones: Vec<_> = self
+            .head
+            .tombstones()
+            .into_iter()
+            .filter(|st| alive.contains(&st.r))
+            .collect();
+        if !stones.is_empty() {
+            let mut buf = Vec::new();
+            record::encode_tombstones(&stones, &mut buf);
+            out.log(&[&buf])?;
+        }
         out.close()?;
         let dest = wal_dir.join(format!("checkpoint.{last:08}"));
         std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
@@ -336,6 +352,93 @@ impl Db {
         for (n, p) in checkpoints(&wal_dir)? {
             if n < last {
                 std::fs::remove_dir_all(&p).map_err(io(&p))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes `[mint, maxt]` of the series matching `matchers` everywhere: the head
+    /// records tombstones through its WAL, each block touched gets a new
+    /// `tombstones` file. Queries stop returning the samples at once; the bytes go
+    /// at the next compaction or [`Db::clean_tombstones`]. A block that cannot be
+    /// updated fails the call after the others were done.
+    pub fn delete(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<(), DbError> {
+        let _guard = self.compacting.lock().unwrap_or_else(|p| p.into_inner());
+        let mut first_err = None;
+        for b in self.blocks() {
+            if b.meta().max_time < mint || b.meta().min_time > maxt {
+                continue;
+            }
+            match b.delete(mint, maxt, matchers) {
+                Ok(Some(updated)) => self.replace_block(&b, Some(Arc::new(updated))),
+                Ok(None) => {}
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        self.head.delete(mint, maxt, matchers)?;
+        match first_err {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Rewrites every block that has tombstones without the deleted samples (the
+    /// admin API's `clean_tombstones`); a block left empty is removed. Returns how
+    /// many blocks were rewritten.
+    pub fn clean_tombstones(&self) -> Result<usize, DbError> {
+        let _guard = self.compacting.lock().unwrap_or_else(|p| p.into_inner());
+        let mut n = 0;
+        for b in self.blocks().into_iter().filter(|b| b.has_tombstones()) {
+            let new = match crate::compact::rewrite_without_tombstones(&self.dir, &b, now_ms())? {
+                Some(ulid) => Some(Arc::new(Block::open(&self.dir.join(ulid))?)),
+                None => None,
+            };
+            self.replace_block(&b, new);
+            // The new block names the old one as its parent, so a crash before this
+            // removal is cleaned up at the next start.
+            std::fs::remove_dir_all(b.dir()).map_err(io(b.dir()))?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn replace_block(&self, old: &Arc<Block>, new: Option<Arc<Block>>) {
+        if let Ok(mut blocks) = self.blocks.write() {
+            blocks.retain(|b| !Arc::ptr_eq(b, old));
+            blocks.extend(new);
+            blocks.sort_by_key(|b| b.meta().min_time);
+        }
+    }
+
+    /// Writes a snapshot into `dest` (created; must not exist yet): every block
+    /// hard-linked (copied where the file system cannot link), and unless
+    /// `skip_head`, the head's data as one more block, so that `dest` opens as a
+    /// TSDB directory of its own (Prometheus's `/api/v1/admin/tsdb/snapshot`).
+    pub fn snapshot(&self, dest: &Path, skip_head: bool) -> Result<(), DbError> {
+        std::fs::create_dir_all(dest).map_err(io(dest))?;
+        for b in self.blocks() {
+            let to = dest.join(&b.meta().ulid);
+            link_tree(b.dir(), &to)?;
+        }
+        if !skip_head {
+            let (min, max) = (self.head.min_time(), self.head.max_time());
+            if min != i64::MAX && max != i64::MIN && min <= max {
+                let series = self.head.block_series(min, max + 1)?;
+                if !series.is_empty() {
+                    write_block(
+                        dest,
+                        min,
+                        max + 1,
+                        series,
+                        BlockCompaction {
+                            level: 1,
+                            ..Default::default()
+                        },
+                        now_ms(),
+                    )?;
+                }
             }
         }
         Ok(())
@@ -376,6 +479,22 @@ impl Db {
         }
         Ok(())
     }
+}
+
+/// Hard-links the files of `from` into a new `to`, recursively; copies a file when
+/// linking fails (another file system).
+fn link_tree(from: &Path, to: &Path) -> Result<(), DbError> {
+    std::fs::create_dir_all(to).map_err(io(to))?;
+    for e in std::fs::read_dir(from).map_err(io(from))? {
+        let e = e.map_err(io(from))?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_type().map_err(io(&src))?.is_dir() {
+            link_tree(&src, &dst)?;
+        } else if std::fs::hard_link(&src, &dst).is_err() {
+            std::fs::copy(&src, &dst).map_err(io(&dst))?;
+        }
+    }
+    Ok(())
 }
 
 fn dir_size(p: &Path) -> u64 {
@@ -511,6 +630,10 @@ fn replay(wal_dir: &Path, head: &Head, rep: &mut ReplayReport) -> Result<(), DbE
                     head.replay_value(h.r, h.t, Value::FloatHistogram(Box::new(h.h)));
                     rep.histogram_samples += 1;
                 }
+            }
+            Ok(Record::Tombstones(stones)) => {
+                head.add_tombstones(&stones);
+                rep.tombstones += stones.len() as u64;
             }
             // A record that passed its CRC but does not decode is skipped and counted,
             // rather than refusing to start.
@@ -938,5 +1061,89 @@ mod tests {
         // And the head goes on after the replayed histograms.
         fill_histograms(&db, 400, 410);
         assert_eq!(dump(&db).len(), 1640);
+    }
+
+    fn series_count(db: &Db, mint: i64, maxt: i64) -> usize {
+        let q = db.querier(mint, maxt).unwrap();
+        let m = Matcher::new(MatchType::RegexMatch, "__name__", ".+").unwrap();
+        q.select(false, None, &[m]).count()
+    }
+
+    #[test]
+    fn delete_hides_samples_in_head_and_blocks_survives_restart_and_cleans() {
+        let dir = tempfile::tempdir().unwrap();
+        let m1 = || vec![Matcher::new(MatchType::Equal, "__name__", "m1").unwrap()];
+        let m2 = || vec![Matcher::new(MatchType::Equal, "__name__", "m2").unwrap()];
+        {
+            let db = Db::open(dir.path(), small_blocks()).unwrap();
+            fill(&db, 0, 400);
+            db.compact().unwrap();
+            assert_eq!(count(&db), 2000);
+            // 100 s of m1 straddling blocks and the head, then all of m2.
+            db.delete(300_000, 399_000, &m1()).unwrap();
+            db.delete(i64::MIN, i64::MAX, &m2()).unwrap();
+            assert_eq!(count(&db), 2000 - 100 - 400);
+            // m2 is gone as a series too, over any range.
+            assert_eq!(series_count(&db, i64::MIN, i64::MAX), 4);
+            // Deleting again changes nothing.
+            db.delete(300_000, 399_000, &m1()).unwrap();
+            assert_eq!(count(&db), 1500);
+            let tombstoned = db.blocks().iter().filter(|b| b.has_tombstones()).count();
+            assert!(tombstoned >= 2, "{tombstoned}");
+            let meta: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(db.blocks().last().unwrap().dir().join("meta.json")).unwrap(),
+            )
+            .unwrap();
+            assert!(
+                meta["stats"]["numTombstones"].as_u64().unwrap() >= 1,
+                "{meta}"
+            );
+        }
+        // Head tombstones come back from the WAL, block ones from their files.
+        let db = Db::open(dir.path(), small_blocks()).unwrap();
+        assert!(db.replay_report().tombstones >= 2);
+        assert_eq!(count(&db), 1500);
+        // More samples, a head cut and a checkpoint: the deletion still holds, and
+        // (as in Prometheus, which clamps a deletion to the data present) samples
+        // appended later after the deleted range are kept.
+        fill(&db, 400, 500);
+        db.compact().unwrap();
+        assert_eq!(count(&db), 1500 + 500);
+        let n = db.clean_tombstones().unwrap();
+        assert!(n >= 1);
+        assert!(db.blocks().iter().all(|b| !b.has_tombstones()));
+        assert_eq!(count(&db), 2000);
+        drop(db);
+        let db = Db::open(dir.path(), small_blocks()).unwrap();
+        assert!(db.replay_report().bad_blocks.is_empty());
+        assert_eq!(count(&db), 2000);
+    }
+
+    #[test]
+    fn snapshot_opens_as_a_database_with_head_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let snap = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), small_blocks()).unwrap();
+        fill(&db, 0, 200);
+        db.compact().unwrap();
+        assert!(!db.blocks().is_empty());
+        db.snapshot(&snap.path().join("a"), false).unwrap();
+        db.snapshot(&snap.path().join("b"), true).unwrap();
+        let with_head = Db::open(&snap.path().join("a"), small_blocks()).unwrap();
+        assert_eq!(count(&with_head), 1000);
+        let blocks_only = Db::open(&snap.path().join("b"), small_blocks()).unwrap();
+        let in_blocks: u64 = db.blocks().iter().map(|b| b.meta().stats.num_samples).sum();
+        assert_eq!(count(&blocks_only) as u64, in_blocks);
+        assert!(in_blocks < 1000);
+        // The snapshot is independent: deleting in the source leaves it whole.
+        db.delete(
+            i64::MIN,
+            i64::MAX,
+            &[Matcher::new(MatchType::RegexMatch, "__name__", ".+").unwrap()],
+        )
+        .unwrap();
+        db.clean_tombstones().unwrap();
+        assert_eq!(count(&db), 0);
+        assert_eq!(count(&with_head), 1000);
     }
 }

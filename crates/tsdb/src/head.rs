@@ -600,6 +600,9 @@ pub struct Head {
     wal: Option<Mutex<ember_wal::segment::Wal>>,
     /// `chunks_head/`, when the head has a directory.
     chunk_files: Option<Mutex<HeadChunkFiles>>,
+    /// Deleted intervals per series (the admin API's `delete_series`): hidden from
+    /// queries and left out of the blocks the head is cut into.
+    tombstones: RwLock<FastMap<Ref, Vec<(i64, i64)>>>,
     stats: HeadStats,
 }
 
@@ -667,6 +670,7 @@ impl Head {
             by_hash: (0..SHARDS).map(|_| RwLock::default()).collect(),
             by_ref: (0..SHARDS).map(|_| RwLock::default()).collect(),
             postings: RwLock::default(),
+            tombstones: RwLock::default(),
             next_ref: AtomicU64::new(1),
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
@@ -817,6 +821,12 @@ impl Head {
                         samples: c.num_samples() as u64,
                     });
                 }
+                drop(d);
+                let deleted = self.deleted_of(s.r);
+                if !deleted.is_empty() {
+                    chunks = crate::compact::remove_deleted(chunks, &deleted)
+                        .map_err(|e| Error::Io(format!("{}: {e}", s.labels)))?;
+                }
                 if !chunks.is_empty() {
                     out.push((s.labels.clone(), chunks));
                 }
@@ -825,6 +835,89 @@ impl Head {
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
+    /// Marks the samples in `[mint, maxt]` of the series matching `matchers` deleted,
+    /// as Prometheus's head does: a tombstones record goes to the WAL first (so the
+    /// deletion survives a restart), then queries stop seeing them and blocks cut
+    /// from the head leave them out. Returns the number of series touched.
+    pub fn delete(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matchers: &[ember_model::Matcher],
+    ) -> Result<usize, Error> {
+        let refs = self
+            .postings
+            .read()
+            .map_err(|_| Error::Io("head lock poisoned".into()))?
+            .for_matchers(matchers);
+        let mut stones = Vec::new();
+        for r in refs {
+            let Some(s) = self.series_by_ref(r) else {
+                continue;
+            };
+            let d = s.lock();
+            let (Some(first), Some(last)) = (d.chunks.first(), d.chunks.last()) else {
+                continue;
+            };
+            if first.min_t <= maxt && mint <= last.max_t {
+                stones.push(ember_wal::record::Stone {
+                    r,
+                    mint: mint.max(first.min_t),
+                    maxt: maxt.min(last.max_t),
+                });
+            }
+        }
+        if stones.is_empty() {
+            return Ok(0);
+        }
+        if let Some(w) = &self.wal {
+            let mut buf = Vec::new();
+            ember_wal::record::encode_tombstones(&stones, &mut buf);
+            w.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .log(&[&buf])
+                .map_err(|e| Error::Io(format!("writing WAL: {e}")))?;
+        }
+        self.add_tombstones(&stones);
+        Ok(stones.len())
+    }
+
+    /// Applies deletion intervals (from [`Head::delete`] or a replayed record).
+    pub(crate) fn add_tombstones(&self, stones: &[ember_wal::record::Stone]) {
+        let mut t = self.tombstones.write().unwrap_or_else(|p| p.into_inner());
+        for st in stones {
+            crate::block::add_interval(t.entry(st.r).or_default(), (st.mint, st.maxt));
+        }
+    }
+
+    /// The deletion intervals of every series, for WAL checkpoints.
+    pub(crate) fn tombstones(&self) -> Vec<ember_wal::record::Stone> {
+        let t = self.tombstones.read().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<_> = t
+            .iter()
+            .flat_map(|(r, ivs)| {
+                ivs.iter().map(|(a, b)| ember_wal::record::Stone {
+                    r: *r,
+                    mint: *a,
+                    maxt: *b,
+                })
+            })
+            .collect();
+        v.sort_by_key(|s| (s.r, s.mint));
+        v
+    }
+
+    /// Number of deletion intervals held.
+    pub fn num_tombstones(&self) -> usize {
+        let t = self.tombstones.read().unwrap_or_else(|p| p.into_inner());
+        t.values().map(Vec::len).sum()
+    }
+
+    fn deleted_of(&self, r: Ref) -> Vec<(i64, i64)> {
+        let t = self.tombstones.read().unwrap_or_else(|p| p.into_inner());
+        t.get(&r).cloned().unwrap_or_default()
+    }
+
     /// Drops data before `mint` (now in a block): chunks that end before it, and
     /// series left with no data. Appends before `mint` are refused from now on.
     pub fn truncate(&self, mint: i64) {
@@ -856,6 +949,16 @@ impl Head {
                     m.remove(&hash);
                 }
             }
+        }
+        {
+            let mut t = self.tombstones.write().unwrap_or_else(|p| p.into_inner());
+            for (r, _) in &gone {
+                t.remove(r);
+            }
+            t.retain(|_, ivs| {
+                ivs.retain(|(_, b)| *b >= mint);
+                !ivs.is_empty()
+            });
         }
         if !gone.is_empty()
             && let Ok(mut p) = self.postings.write()
@@ -1353,6 +1456,7 @@ struct ChunkSnapshot {
 struct HeadSeries {
     labels: Labels,
     chunks: Vec<ChunkSnapshot>,
+    deleted: Vec<(i64, i64)>,
     mint: i64,
     maxt: i64,
 }
@@ -1371,7 +1475,10 @@ impl Series for HeadSeries {
                 bytes: &c.bytes,
             })
             .collect();
-        Box::new(ChunksIterator::new(chunks, self.mint, self.maxt))
+        crate::iter::without_deleted(
+            ChunksIterator::new(chunks, self.mint, self.maxt),
+            &self.deleted,
+        )
     }
 }
 
@@ -1395,13 +1502,16 @@ impl HeadQuerier<'_> {
     /// The series' chunks in range, or `None` when it has none; a chunk that cannot
     /// be read back is an error for the query, never a silently shortened series.
     fn snapshot(&self, s: &MemSeries) -> Option<Result<HeadSeries, Error>> {
+        let deleted = self.head.deleted_of(s.r);
         let d = s.lock();
         let mut chunks: Vec<ChunkSnapshot> = Vec::new();
-        for c in d
-            .chunks
-            .iter()
-            .filter(|c| c.max_t >= self.mint && c.min_t <= self.maxt)
-        {
+        // A chunk wholly deleted is left out, so that a series deleted over the
+        // queried range is not returned at all (as in Prometheus).
+        for c in d.chunks.iter().filter(|c| {
+            c.max_t >= self.mint
+                && c.min_t <= self.maxt
+                && !crate::iter::covered(c.min_t, c.max_t, &deleted)
+        }) {
             match c.bytes(self.head.chunk_files.as_ref()) {
                 Ok(bytes) => chunks.push(ChunkSnapshot {
                     max_t: c.max_t,
@@ -1411,10 +1521,12 @@ impl HeadQuerier<'_> {
                 Err(e) => return Some(Err(e)),
             }
         }
+        drop(d);
         (!chunks.is_empty()).then(|| {
             Ok(HeadSeries {
                 labels: s.labels.clone(),
                 chunks,
+                deleted,
                 mint: self.mint,
                 maxt: self.maxt,
             })

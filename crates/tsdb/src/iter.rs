@@ -214,6 +214,69 @@ impl SampleIterator for ChunksIterator<'_> {
     }
 }
 
+/// Whether `[min_t, max_t]` lies inside one of the (merged) deleted intervals.
+pub(crate) fn covered(min_t: i64, max_t: i64, deleted: &[(i64, i64)]) -> bool {
+    deleted.iter().any(|(a, b)| *a <= min_t && max_t <= *b)
+}
+
+/// `it` without the samples inside `deleted` (closed intervals, as tombstones hold
+/// them); `it` itself when nothing is deleted.
+pub(crate) fn without_deleted<'a, I: SampleIterator + 'a>(
+    it: I,
+    deleted: &'a [(i64, i64)],
+) -> Box<dyn SampleIterator + 'a> {
+    if deleted.is_empty() {
+        Box::new(it)
+    } else {
+        Box::new(DeletedFilter { inner: it, deleted })
+    }
+}
+
+/// Skips samples inside deleted intervals.
+struct DeletedFilter<'a, I> {
+    inner: I,
+    deleted: &'a [(i64, i64)],
+}
+
+impl<I: SampleIterator> DeletedFilter<'_, I> {
+    fn skip(&mut self, mut vt: ValueType) -> ValueType {
+        while vt != ValueType::None {
+            let t = self.inner.at_t();
+            if !self.deleted.iter().any(|(a, b)| *a <= t && t <= *b) {
+                break;
+            }
+            vt = self.inner.next();
+        }
+        vt
+    }
+}
+
+impl<I: SampleIterator> SampleIterator for DeletedFilter<'_, I> {
+    fn next(&mut self) -> ValueType {
+        let vt = self.inner.next();
+        self.skip(vt)
+    }
+    fn seek(&mut self, t: Timestamp) -> ValueType {
+        let vt = self.inner.seek(t);
+        self.skip(vt)
+    }
+    fn at(&self) -> (Timestamp, f64) {
+        self.inner.at()
+    }
+    fn at_histogram(&self, into: &mut Histogram) -> Timestamp {
+        self.inner.at_histogram(into)
+    }
+    fn at_float_histogram(&self, into: &mut FloatHistogram) -> Timestamp {
+        self.inner.at_float_histogram(into)
+    }
+    fn at_t(&self) -> Timestamp {
+        self.inner.at_t()
+    }
+    fn err(&self) -> Option<&Error> {
+        self.inner.err()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

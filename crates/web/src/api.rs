@@ -48,6 +48,12 @@ impl ApiError {
             msg: msg.into(),
         }
     }
+    pub(crate) fn with_kind(kind: &'static str, msg: impl Into<String>) -> Self {
+        ApiError {
+            kind,
+            msg: msg.into(),
+        }
+    }
     fn exec(msg: impl Into<String>) -> Self {
         ApiError {
             kind: "execution",
@@ -537,9 +543,11 @@ pub(crate) async fn query(
         .ok_or_else(|| ApiError::bad("invalid parameter \"query\": no query given"))?
         .to_string();
     let t = match p.get("time") {
-        Some(t) => {
-            parse_time(t).map_err(|e| ApiError::bad(format!("invalid parameter \"time\": {e}")))?
-        }
+        Some(t) => parse_time(t).map_err(|e| {
+            ApiError::bad(format!(
+                "invalid parameter \"time\": Invalid time value for 'time': {e}"
+            ))
+        })?,
         None => now_ms(),
     };
     let r = blocking(move || svc.engine.instant_query(svc.storage.as_ref(), &query, t)).await??;
@@ -596,17 +604,21 @@ pub(crate) fn matchers(p: &Params) -> Result<Vec<Vec<ember_model::Matcher>>, Api
         .collect()
 }
 
-fn range_params(p: &Params) -> Result<(i64, i64), ApiError> {
+pub(crate) fn range_params(p: &Params) -> Result<(i64, i64), ApiError> {
     let start = match p.get("start") {
-        Some(v) => {
-            parse_time(v).map_err(|e| ApiError::bad(format!("invalid parameter \"start\": {e}")))?
-        }
+        Some(v) => parse_time(v).map_err(|e| {
+            ApiError::bad(format!(
+                "invalid parameter \"start\": Invalid time value for 'start': {e}"
+            ))
+        })?,
         None => i64::MIN / 2,
     };
     let end = match p.get("end") {
-        Some(v) => {
-            parse_time(v).map_err(|e| ApiError::bad(format!("invalid parameter \"end\": {e}")))?
-        }
+        Some(v) => parse_time(v).map_err(|e| {
+            ApiError::bad(format!(
+                "invalid parameter \"end\": Invalid time value for 'end': {e}"
+            ))
+        })?,
         None => i64::MAX / 2,
     };
     Ok((start, end))

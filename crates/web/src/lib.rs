@@ -9,6 +9,7 @@
 //! arrive here as their components land (PromQL, TSDB, rules); a path Ember does not
 //! serve yet answers 404 with Prometheus's error envelope, never a made-up answer.
 
+mod admin;
 mod api;
 mod federate;
 mod parse_query;
@@ -137,6 +138,18 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route(
             "/api/v1/query_exemplars",
             get(status::query_exemplars).post(status::query_exemplars),
+        )
+        .route(
+            "/api/v1/admin/tsdb/delete_series",
+            post(admin::delete_series).put(admin::delete_series),
+        )
+        .route(
+            "/api/v1/admin/tsdb/clean_tombstones",
+            post(admin::clean_tombstones).put(admin::clean_tombstones),
+        )
+        .route(
+            "/api/v1/admin/tsdb/snapshot",
+            post(admin::snapshot).put(admin::snapshot),
         )
         .route("/federate", get(federate::federate))
         .fallback(not_found)

@@ -25,6 +25,8 @@ pub struct StatusSources {
     pub tsdb: Option<Arc<ember_tsdb::Db>>,
     /// Facts about configuration loading, for `/api/v1/status/runtimeinfo`.
     pub runtime: Option<RuntimeFn>,
+    /// `--web.enable-admin-api`: the `/api/v1/admin/tsdb/*` endpoints work only then.
+    pub enable_admin: bool,
 }
 
 impl std::fmt::Debug for StatusSources {
@@ -52,7 +54,7 @@ pub struct RuntimeFacts {
     pub storage_retention: String,
 }
 
-type Sources = Option<Extension<Arc<StatusSources>>>;
+pub(crate) type Sources = Option<Extension<Arc<StatusSources>>>;
 
 fn bad(msg: &str) -> ApiError {
     ApiError::bad(msg)
@@ -342,8 +344,11 @@ pub(crate) async fn query_exemplars(
         if let Some(v) = p.get(k)
             && !v.is_empty()
         {
-            *b = crate::api::parse_time(v)
-                .map_err(|e| ApiError::bad(format!("invalid parameter \"{k}\": {e}")))?;
+            *b = crate::api::parse_time(v).map_err(|e| {
+                ApiError::bad(format!(
+                    "invalid parameter \"{k}\": Invalid time value for '{k}': {e}"
+                ))
+            })?;
         }
     }
     if bounds[1] < bounds[0] {
