@@ -439,6 +439,19 @@ fn tsdb_options(args: &ServerArgs) -> anyhow::Result<ember_tsdb::DbOptions> {
     })
 }
 
+/// `storage.tsdb.out_of_order_time_window` in ms.
+fn ooo_window(cfg: &ember_config::Config) -> i64 {
+    cfg.storage.tsdb.out_of_order_time_window.as_millis() as i64
+}
+
+/// Applies the reloadable storage settings (the out-of-order window), as
+/// Prometheus does on reload.
+fn apply_storage(db: &ember_tsdb::Db, cfg: &ember_config::Config) {
+    if let Err(e) = db.set_out_of_order_window(ooo_window(cfg)) {
+        tracing::error!(err = %e, "applying storage.tsdb.out_of_order_time_window");
+    }
+}
+
 async fn serve(
     args: ServerArgs,
     source: ConfigSource,
@@ -487,7 +500,8 @@ async fn serve(
     let cfg = source.load().context("Error loading config")?;
     tracing::info!(source = ?source, "configuration loaded");
 
-    let db_opts = tsdb_options(&args)?;
+    let mut db_opts = tsdb_options(&args)?;
+    db_opts.head.out_of_order_window = ooo_window(&cfg);
     let path = args.tsdb_path.clone();
     let db = tokio::task::spawn_blocking(move || ember_tsdb::Db::open(&path, db_opts))
         .await?
@@ -641,6 +655,7 @@ async fn serve(
         tokio::select! {
             _ = hup.recv() => {
                 if let Ok(cfg) = reload(&source, &state, &stats) {
+                    apply_storage(&db, &cfg);
                     apply_scrape(&cfg, &mut discovery, &scrape).await;
                     alerting.apply(&cfg);
                     let _ = apply_rules(&alerting, &cfg, &stats);
@@ -650,6 +665,7 @@ async fn serve(
                 Some(Lifecycle::Reload(done)) => {
                     let r = match reload(&source, &state, &stats) {
                         Ok(cfg) => {
+                            apply_storage(&db, &cfg);
                             apply_scrape(&cfg, &mut discovery, &scrape).await;
                             alerting.apply(&cfg);
                             apply_rules(&alerting, &cfg, &stats)

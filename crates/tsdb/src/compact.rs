@@ -40,16 +40,36 @@ pub fn exponential_ranges(base: i64, steps: usize, max: i64) -> Vec<i64> {
     v
 }
 
-/// Picks the blocks to merge next, if any: following Prometheus's planner, the newest
-/// block is left alone (room for backfills of the latest range), and the first group
-/// of two or more blocks that fills a whole range, or ends before the start of the
-/// newest remaining block, is chosen, trying small ranges first.
+/// Picks the blocks to merge next, if any: following Prometheus's planner,
+/// overlapping blocks first; otherwise the newest block is left alone (room for
+/// backfills of the latest range), and the first group of two or more blocks that
+/// fills a whole range, or ends before the start of the newest remaining block, is
+/// chosen, trying small ranges first.
 pub fn plan(blocks: &[Arc<Block>], ranges: &[i64]) -> Vec<Arc<Block>> {
     if blocks.len() < 2 {
         return Vec::new();
     }
     let mut sorted: Vec<Arc<Block>> = blocks.to_vec();
     sorted.sort_by_key(|b| b.meta().min_time);
+    // Overlapping blocks (out-of-order data, backfills) are merged first, the
+    // newest included, as Prometheus's `selectOverlappingDirs` does.
+    let mut group: Vec<Arc<Block>> = Vec::new();
+    let mut group_max = i64::MIN;
+    for b in &sorted {
+        if b.meta().min_time < group_max {
+            group.push(b.clone());
+            group_max = group_max.max(b.meta().max_time);
+            continue;
+        }
+        if group.len() > 1 {
+            return group;
+        }
+        group = vec![b.clone()];
+        group_max = b.meta().max_time;
+    }
+    if group.len() > 1 {
+        return group;
+    }
     let candidates = &sorted[..sorted.len() - 1];
     // As Prometheus: the newest *candidate's* start bounds groups that do not fill
     // their range.
@@ -181,13 +201,9 @@ fn write_merged(
     )
 }
 
-/// A decoded sample of any kind.
-#[derive(Clone, Debug)]
-enum Sample {
-    Float(f64),
-    Histogram(Box<Histogram>),
-    FloatHistogram(Box<FloatHistogram>),
-}
+/// A decoded sample of any kind: the head's value type, so that the head's
+/// out-of-order samples and merged block data are encoded by the same code.
+pub(crate) use crate::head::Value as Sample;
 
 impl Sample {
     fn encoding(&self) -> Encoding {
@@ -214,7 +230,7 @@ impl Sample {
 }
 
 /// Decodes chunks into `(t, chunk index, sample)`, in chunk order.
-fn decode(chunks: &[ChunkData]) -> Result<Vec<(i64, usize, Sample)>, String> {
+pub(crate) fn decode(chunks: &[ChunkData]) -> Result<Vec<(i64, usize, Sample)>, String> {
     let mut out = Vec::new();
     for (i, c) in chunks.iter().enumerate() {
         let view = ChunkView {
@@ -350,6 +366,26 @@ impl Open {
             samples: samples as u64,
         }
     }
+}
+
+/// Encodes one series' sorted out-of-order samples for a block, in chunks of
+/// Prometheus's merged-series size; histogram counter-reset hints are dropped,
+/// since out-of-order samples do not follow their chunk predecessors.
+pub(crate) fn encode_series(samples: Vec<(i64, Sample)>) -> Result<Vec<ChunkData>, String> {
+    let samples = samples.into_iter().map(|(t, mut s)| {
+        s.forget_reset_hint();
+        (t, s)
+    });
+    encode(samples, |_, n| n >= SERIES_TO_CHUNK_SPLIT)
+}
+
+/// Encodes sorted samples into as few chunks as the encodings allow (a new one only
+/// when the sample kind changes or a histogram encoder starts one): the head's
+/// out-of-order chunks.
+pub(crate) fn encode_unsplit(
+    samples: impl Iterator<Item = (i64, Sample)>,
+) -> Result<Vec<ChunkData>, String> {
+    encode(samples, |_, _| false)
 }
 
 /// Encodes samples into chunks: a new chunk when the sample kind changes, when

@@ -78,6 +78,8 @@ pub struct ReplayReport {
     pub histogram_samples: u64,
     /// Deletion intervals replayed.
     pub tombstones: u64,
+    /// Out-of-order samples replayed from the write-behind log.
+    pub out_of_order_samples: u64,
     /// Records of kinds not replayed yet (exemplars).
     pub skipped_records: u64,
     /// The WAL corruption found, if any, and how it was repaired.
@@ -156,6 +158,16 @@ impl Db {
         head.set_chunk_files(HeadChunkFiles::create(&chunks_dir).map_err(io(&chunks_dir))?);
         replay(&wal_dir, &head, &mut report)?;
         head.set_wal(Wal::open(&wal_dir, opts.wal.clone())?);
+        // The write-behind log of out-of-order samples, replayed after the WAL (its
+        // samples' series are defined there). Opened only when it exists or the
+        // window is on, so that a directory that never had out-of-order data does
+        // not grow a `wbl/` folder.
+        let wbl_dir = dir.join("wbl");
+        if wbl_dir.exists() || opts.head.out_of_order_window > 0 {
+            std::fs::create_dir_all(&wbl_dir).map_err(io(&wbl_dir))?;
+            replay_wbl(&wbl_dir, &head, &mut report)?;
+            head.set_wbl(Wal::open(&wbl_dir, opts.wal.clone())?);
+        }
         report.duration = start.elapsed();
         Ok(Db {
             dir: dir.to_path_buf(),
@@ -176,6 +188,19 @@ impl Db {
     /// The head.
     pub fn head(&self) -> &Head {
         &self.head
+    }
+
+    /// Sets `storage.tsdb.out_of_order_time_window` (ms), as a configuration
+    /// reload does, opening the write-behind log the first time it is turned on.
+    pub fn set_out_of_order_window(&self, ms: i64) -> Result<(), DbError> {
+        if ms > 0 && !self.head.has_wbl() {
+            let wbl_dir = self.dir.join("wbl");
+            std::fs::create_dir_all(&wbl_dir).map_err(io(&wbl_dir))?;
+            self.head
+                .set_wbl(Wal::open(&wbl_dir, self.opts.wal.clone())?);
+        }
+        self.head.set_out_of_order_window(ms);
+        Ok(())
     }
 
     /// What start-up found.
@@ -227,12 +252,86 @@ impl Db {
         }
         if written > 0 {
             self.checkpoint()?;
+            // As Prometheus: out-of-order data is compacted when the head was.
+            written += self.compact_ooo()?;
         }
         written += self.compact_blocks()?;
         if written > 0 {
             self.apply_retention()?;
         }
         Ok(written)
+    }
+
+    /// Writes the head's out-of-order samples into blocks, one per block range they
+    /// fall in (marked `from-out-of-order`; they overlap other blocks until the
+    /// planner merges them), then drops them from the head and deletes the
+    /// write-behind log segments that held them.
+    fn compact_ooo(&self) -> Result<usize, DbError> {
+        let range = self.opts.head.chunk_range;
+        let dir = self.dir.clone();
+        let done = self
+            .head
+            .compact_ooo(|series| -> Result<Vec<Arc<Block>>, DbError> {
+                type Span = Vec<(ember_model::Labels, Vec<(i64, Value)>)>;
+                let mut spans: std::collections::BTreeMap<i64, Span> = Default::default();
+                for (labels, samples) in series {
+                    let mut cur: Option<(i64, Vec<(i64, Value)>)> = None;
+                    for (t, v) in samples {
+                        let start = t.div_euclid(range) * range;
+                        if cur.as_ref().is_some_and(|c| c.0 != start)
+                            && let Some((s0, v0)) = cur.take()
+                        {
+                            spans.entry(s0).or_default().push((labels.clone(), v0));
+                        }
+                        cur.get_or_insert_with(|| (start, Vec::new()))
+                            .1
+                            .push((t, v));
+                    }
+                    if let Some((s0, v0)) = cur {
+                        spans.entry(s0).or_default().push((labels.clone(), v0));
+                    }
+                }
+                let mut blocks = Vec::new();
+                for (start, list) in spans {
+                    let mut series = Vec::with_capacity(list.len());
+                    for (labels, samples) in list {
+                        let chunks = crate::compact::encode_series(samples)
+                            .map_err(|e| BlockError::Write(format!("{labels}: {e}")))?;
+                        series.push((labels, chunks));
+                    }
+                    let meta = write_block(
+                        &dir,
+                        start,
+                        start + range,
+                        series,
+                        BlockCompaction {
+                            level: 1,
+                            hints: vec!["from-out-of-order".into()],
+                            ..Default::default()
+                        },
+                        now_ms(),
+                    )?;
+                    blocks.push(Arc::new(Block::open(&dir.join(&meta.ulid))?));
+                }
+                Ok(blocks)
+            })?;
+        let Some((blocks, segment)) = done else {
+            return Ok(0);
+        };
+        let n = blocks.len();
+        if let Ok(mut all) = self.blocks.write() {
+            all.extend(blocks);
+            all.sort_by_key(|b| b.meta().min_time);
+        }
+        if let Some(current) = segment {
+            let wbl_dir = self.dir.join("wbl");
+            for (i, p) in segments(&wbl_dir)? {
+                if i < current {
+                    std::fs::remove_file(&p).map_err(io(&p))?;
+                }
+            }
+        }
+        Ok(n)
     }
 
     /// Merges blocks level by level while the planner finds groups to merge.
@@ -582,6 +681,54 @@ fn open_blocks(dir: &Path, bad: &mut Vec<String>) -> Result<Vec<Arc<Block>>, DbE
     });
     blocks.sort_by_key(|b| b.meta().min_time);
     Ok(blocks)
+}
+
+/// Replays the write-behind log: its sample records become the series'
+/// out-of-order data. Other records (Prometheus's mmap markers) are skipped: Ember
+/// keeps out-of-order chunks in memory and rebuilds them from the log alone. A torn
+/// or corrupt tail is repaired like the WAL's.
+fn replay_wbl(wbl_dir: &Path, head: &Head, rep: &mut ReplayReport) -> Result<(), DbError> {
+    let mut reader = Reader::from_segments(segments(wbl_dir)?);
+    while let Some(rec) = reader.next() {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(ember_wal::Error::Corruption {
+                segment,
+                offset,
+                reason,
+            }) => {
+                let r = repair(wbl_dir, segment, offset)?;
+                head.stats()
+                    .wal_corruptions
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                rep.repaired = Some((format!("WBL: {reason}"), r));
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match decode(&rec) {
+            Ok(Record::Samples(samples)) => {
+                for s in samples {
+                    head.replay_ooo(s.r, s.t, Value::Float(s.v));
+                    rep.out_of_order_samples += 1;
+                }
+            }
+            Ok(Record::Histograms(hs)) => {
+                for h in hs {
+                    head.replay_ooo(h.r, h.t, Value::Histogram(Box::new(h.h)));
+                    rep.out_of_order_samples += 1;
+                }
+            }
+            Ok(Record::FloatHistograms(hs)) => {
+                for h in hs {
+                    head.replay_ooo(h.r, h.t, Value::FloatHistogram(Box::new(h.h)));
+                    rep.out_of_order_samples += 1;
+                }
+            }
+            Ok(_) | Err(_) => rep.skipped_records += 1,
+        }
+    }
+    Ok(())
 }
 
 /// Reads the checkpoint and WAL record by record — memory stays bounded by the largest
@@ -1145,5 +1292,131 @@ mod tests {
         db.clean_tombstones().unwrap();
         assert_eq!(count(&db), 0);
         assert_eq!(count(&with_head), 1000);
+    }
+
+    fn samples_of(db: &Db, name: &str, mint: i64, maxt: i64) -> Vec<(i64, f64)> {
+        let q = db.querier(mint, maxt).unwrap();
+        let m = Matcher::new(MatchType::Equal, "__name__", name).unwrap();
+        let mut out = Vec::new();
+        for s in q.select(true, None, &[m]) {
+            let s = s.unwrap();
+            let mut it = s.iter();
+            while it.next() == ValueType::Float {
+                out.push(it.at());
+            }
+        }
+        out
+    }
+
+    fn append_one(db: &Db, name: &str, t: i64, v: f64) -> Result<(), StorageError> {
+        let mut app = db.appender();
+        let l = Labels::from_pairs([("__name__", name), ("i", "x")]);
+        app.append(None, &l, t, v)?;
+        app.commit()
+    }
+
+    #[test]
+    fn out_of_order_window_accepts_replays_and_compacts() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = || {
+            let mut o = small_blocks();
+            o.head.out_of_order_window = 100_000;
+            o
+        };
+        {
+            // Without a window the same sample is refused.
+            let plain = tempfile::tempdir().unwrap();
+            let db = Db::open(plain.path(), small_blocks()).unwrap();
+            fill(&db, 0, 100);
+            assert_eq!(
+                append_one(&db, "m0", 80_500, -1.0),
+                Err(StorageError::OutOfOrderSample)
+            );
+            assert!(!plain.path().join("wbl").exists());
+        }
+        {
+            let db = Db::open(dir.path(), opts()).unwrap();
+            fill(&db, 0, 150);
+            append_one(&db, "m0", 80_500, -1.0).unwrap();
+            // Same timestamp as an in-order sample: kept apart, the in-order one wins.
+            append_one(&db, "m0", 81_000, -2.0).unwrap();
+            // Out of the window (head max 149 s - 100 s).
+            assert_eq!(
+                append_one(&db, "m0", 40_000, -3.0),
+                Err(StorageError::TooOldSample)
+            );
+            // A series with only out-of-order data so far in this range.
+            append_one(&db, "late", 70_000, 7.0).unwrap();
+            assert_eq!(
+                samples_of(&db, "m0", 80_000, 81_000),
+                vec![(80_000, 80.0), (80_500, -1.0), (81_000, 81.0)]
+            );
+            assert_eq!(samples_of(&db, "late", 0, i64::MAX), vec![(70_000, 7.0)]);
+            assert_eq!(
+                db.head()
+                    .stats()
+                    .out_of_order_appended
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                3
+            );
+        }
+        // Replayed from the write-behind log.
+        let db = Db::open(dir.path(), opts()).unwrap();
+        assert_eq!(db.replay_report().out_of_order_samples, 3);
+        assert_eq!(
+            samples_of(&db, "m0", 80_000, 81_000),
+            vec![(80_000, 80.0), (80_500, -1.0), (81_000, 81.0)]
+        );
+        // Cut the head: the out-of-order data becomes blocks that overlap the
+        // in-order ones, and the planner merges them.
+        fill(&db, 150, 260);
+        let n = db.compact().unwrap();
+        assert!(n > 0);
+        assert!(
+            db.blocks()
+                .windows(2)
+                .all(|w| w[0].meta().max_time <= w[1].meta().min_time),
+            "overlaps left: {:?}",
+            db.blocks()
+                .iter()
+                .map(|b| (b.meta().min_time, b.meta().max_time))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            samples_of(&db, "m0", 80_000, 81_000),
+            vec![(80_000, 80.0), (80_500, -1.0), (81_000, 81.0)]
+        );
+        assert_eq!(samples_of(&db, "late", 0, i64::MAX), vec![(70_000, 7.0)]);
+        assert_eq!(count(&db), 5 * 260 + 2);
+        // An out-of-order sample for a range already in a block.
+        let max = db.head().max_time();
+        append_one(&db, "m1", max - 90_500, -5.0).unwrap();
+        assert!(max - 90_500 < db.blocks().last().unwrap().meta().max_time);
+        assert_eq!(count(&db), 5 * 260 + 3);
+        drop(db);
+        let db = Db::open(dir.path(), opts()).unwrap();
+        // Only the newest out-of-order sample is left in the log.
+        assert_eq!(db.replay_report().out_of_order_samples, 1);
+        assert_eq!(count(&db), 5 * 260 + 3);
+        fill(&db, 260, 400);
+        db.compact().unwrap();
+        assert_eq!(count(&db), 5 * 400 + 3);
+        assert_eq!(
+            db.blocks()
+                .iter()
+                .filter(|b| b
+                    .meta()
+                    .compaction
+                    .hints
+                    .iter()
+                    .any(|h| h == "from-out-of-order"))
+                .count(),
+            0,
+            "out-of-order blocks are merged away"
+        );
+        drop(db);
+        let db = Db::open(dir.path(), opts()).unwrap();
+        assert_eq!(db.replay_report().out_of_order_samples, 0);
+        assert_eq!(count(&db), 5 * 400 + 3);
     }
 }

@@ -48,6 +48,9 @@ pub struct HeadOptions {
     pub chunk_range: i64,
     /// Samples per chunk Prometheus aims at.
     pub samples_per_chunk: u16,
+    /// `storage.tsdb.out_of_order_time_window` (ms); 0 refuses out-of-order
+    /// samples. Changeable at run time with [`Head::set_out_of_order_window`].
+    pub out_of_order_window: i64,
 }
 
 impl Default for HeadOptions {
@@ -55,6 +58,7 @@ impl Default for HeadOptions {
         HeadOptions {
             chunk_range: 2 * 3600 * 1000,
             samples_per_chunk: 120,
+            out_of_order_window: 0,
         }
     }
 }
@@ -303,6 +307,8 @@ struct SeriesData {
     /// kind of staleness marker the series takes.
     last: Value,
     metadata: Option<Metadata>,
+    /// Out-of-order samples, when the series has any.
+    ooo: Option<Box<crate::ooo::OooData>>,
 }
 
 /// One series in the head.
@@ -325,6 +331,7 @@ impl MemSeries {
                 last_t: i64::MIN,
                 last: Value::Float(0.0),
                 metadata: None,
+                ooo: None,
             }),
         }
     }
@@ -600,6 +607,10 @@ pub struct Head {
     wal: Option<Mutex<ember_wal::segment::Wal>>,
     /// `chunks_head/`, when the head has a directory.
     chunk_files: Option<Mutex<HeadChunkFiles>>,
+    /// The write-behind log of out-of-order samples (`wbl/`).
+    wbl: Mutex<Option<ember_wal::segment::Wal>>,
+    /// `storage.tsdb.out_of_order_time_window` in ms.
+    ooo_window: AtomicI64,
     /// Deleted intervals per series (the admin API's `delete_series`): hidden from
     /// queries and left out of the blocks the head is cut into.
     tombstones: RwLock<FastMap<Ref, Vec<(i64, i64)>>>,
@@ -619,6 +630,10 @@ pub struct HeadStats {
     pub wal_corruptions: AtomicU64,
     /// Records skipped at replay because their series was unknown.
     pub wal_unknown_refs: AtomicU64,
+    /// Out-of-order samples accepted (within the window).
+    pub out_of_order_appended: AtomicU64,
+    /// Samples refused for being older than the out-of-order window.
+    pub too_old_samples: AtomicU64,
 }
 
 impl Head {
@@ -635,6 +650,38 @@ impl Head {
     /// Attaches a WAL: from now on every commit is logged before it is applied.
     pub fn set_wal(&mut self, wal: ember_wal::segment::Wal) {
         self.wal = Some(Mutex::new(wal));
+    }
+
+    /// Attaches the write-behind log: out-of-order samples are logged there.
+    pub fn set_wbl(&self, wbl: ember_wal::segment::Wal) {
+        *self.wbl.lock().unwrap_or_else(|p| p.into_inner()) = Some(wbl);
+    }
+
+    /// Whether a write-behind log is attached.
+    pub fn has_wbl(&self) -> bool {
+        self.wbl.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    /// Sets `storage.tsdb.out_of_order_time_window` (ms; 0 turns it off), as a
+    /// configuration reload does; appenders created from now on use it.
+    pub fn set_out_of_order_window(&self, ms: i64) {
+        self.ooo_window.store(ms.max(0), Ordering::Release);
+    }
+
+    /// The out-of-order window (ms).
+    pub fn out_of_order_window(&self) -> i64 {
+        self.ooo_window.load(Ordering::Acquire)
+    }
+
+    /// Applies an out-of-order sample replayed from the write-behind log.
+    pub(crate) fn replay_ooo(&self, r: Ref, t: i64, v: Value) {
+        let Some(s) = self.series_by_ref(r) else {
+            self.stats.wal_unknown_refs.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        // The head's bounds are those of its in-order data (what is cut into
+        // blocks by time); out-of-order data is compacted on its own.
+        s.lock().ooo.get_or_insert_default().insert(t, v);
     }
 
     /// Re-creates a series from a WAL series record.
@@ -662,6 +709,7 @@ impl Head {
 
     /// An empty head.
     pub fn new(opts: HeadOptions) -> Self {
+        let ooo_window = opts.out_of_order_window;
         Head {
             wal: None,
             chunk_files: None,
@@ -671,6 +719,8 @@ impl Head {
             by_ref: (0..SHARDS).map(|_| RwLock::default()).collect(),
             postings: RwLock::default(),
             tombstones: RwLock::default(),
+            wbl: Mutex::new(None),
+            ooo_window: AtomicI64::new(ooo_window),
             next_ref: AtomicU64::new(1),
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
@@ -856,14 +906,20 @@ impl Head {
                 continue;
             };
             let d = s.lock();
-            let (Some(first), Some(last)) = (d.chunks.first(), d.chunks.last()) else {
+            let in_order = d.chunks.first().zip(d.chunks.last());
+            let bounds = in_order
+                .map(|(f, l)| (f.min_t, l.max_t))
+                .into_iter()
+                .chain(d.ooo.as_ref().and_then(|o| o.bounds()))
+                .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
+            let Some((first, last)) = bounds else {
                 continue;
             };
-            if first.min_t <= maxt && mint <= last.max_t {
+            if first <= maxt && mint <= last {
                 stones.push(ember_wal::record::Stone {
                     r,
-                    mint: mint.max(first.min_t),
-                    maxt: maxt.min(last.max_t),
+                    mint: mint.max(first),
+                    maxt: maxt.min(last),
                 });
             }
         }
@@ -880,6 +936,57 @@ impl Head {
         }
         self.add_tombstones(&stones);
         Ok(stones.len())
+    }
+
+    /// Compacts the out-of-order data: hands every series' out-of-order samples
+    /// (sorted by labels, each sorted by time, deletions applied) to `write`, and
+    /// when it succeeds drops them from the head and starts a new write-behind log
+    /// segment, whose number is returned with `write`'s result so that older
+    /// segments can be deleted. Commits wait meanwhile, so no sample arrives
+    /// between the copy and the drop. `None` when there is nothing to compact.
+    pub(crate) fn compact_ooo<T, E: From<Error>>(
+        &self,
+        write: impl FnOnce(Vec<(Labels, Vec<(i64, Value)>)>) -> Result<T, E>,
+    ) -> Result<Option<(T, Option<u32>)>, E> {
+        let _commits = self
+            .wal
+            .as_ref()
+            .map(|w| w.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut series = Vec::new();
+        for shard in &self.by_ref {
+            let Ok(map) = shard.read() else { continue };
+            for s in map.values() {
+                let d = s.lock();
+                let Some(o) = d.ooo.as_ref() else { continue };
+                let deleted = self.deleted_of(s.r);
+                let mut v = o
+                    .samples(i64::MIN, i64::MAX)
+                    .map_err(|e| Error::Io(format!("{}: out-of-order chunk: {e}", s.labels)))?;
+                v.retain(|(t, _)| !crate::iter::covered(*t, *t, &deleted));
+                if !v.is_empty() {
+                    series.push((s.labels.clone(), v));
+                }
+            }
+        }
+        if series.is_empty() {
+            return Ok(None);
+        }
+        series.sort_by(|a, b| a.0.cmp(&b.0));
+        let out = write(series)?;
+        for shard in &self.by_ref {
+            let Ok(map) = shard.read() else { continue };
+            for s in map.values() {
+                s.lock().ooo = None;
+            }
+        }
+        let segment = match self.wbl.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            Some(w) => Some(
+                w.next_segment()
+                    .map_err(|e| Error::Io(format!("WBL: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(Some((out, segment)))
     }
 
     /// Applies deletion intervals (from [`Head::delete`] or a replayed record).
@@ -931,7 +1038,9 @@ impl Head {
                 d.chunks.retain(|c| c.max_t >= mint);
                 match d.chunks.first() {
                     Some(c) => new_min = new_min.min(c.min_t),
-                    None if d.last_t < mint => gone.push((s.r, s.labels.clone())),
+                    None if d.last_t < mint && d.ooo.is_none() => {
+                        gone.push((s.r, s.labels.clone()))
+                    }
                     None => {}
                 }
             }
@@ -1075,6 +1184,12 @@ pub struct HeadAppender<'a> {
     pending_last: FastMap<Ref, (i64, Pending)>,
     /// Series this transaction created; their definitions go to the WAL with it.
     created: Vec<Arc<MemSeries>>,
+    /// The head's newest timestamp when the transaction began, and the
+    /// out-of-order window then.
+    head_max: i64,
+    ooo_window: i64,
+    /// Out-of-order samples, applied after the in-order ones.
+    ooo: Vec<(Arc<MemSeries>, i64, Value)>,
 }
 
 impl HeadAppender<'_> {
@@ -1099,6 +1214,33 @@ impl HeadAppender<'_> {
                 ValueRef::FloatHistogram(&self.batches[batch].float_histograms[i].h)
             }
         }
+    }
+
+    /// Where a sample goes (Prometheus's `memSeries.appendable`): in order
+    /// (`Ok(Some(true))`), nowhere for an exact repeat (`Ok(Some(false))`), or into
+    /// the out-of-order data (`Ok(None)`) when it is older than the series' latest
+    /// but inside the window; otherwise the error says why it is refused.
+    fn place(&self, s: &MemSeries, t: i64, v: ValueRef<'_>) -> Result<Option<bool>, Error> {
+        if t >= self.min_valid {
+            match self.check(s, t, v) {
+                Err(Error::OutOfOrderSample) => {}
+                other => return other.map(Some),
+            }
+        }
+        if self.ooo_window > 0 {
+            if t >= self.head_max.saturating_sub(self.ooo_window) {
+                return Ok(None);
+            }
+            self.head
+                .stats
+                .too_old_samples
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(Error::TooOldSample);
+        }
+        if t < self.min_valid {
+            return Err(Error::OutOfBounds);
+        }
+        Err(Error::OutOfOrderSample)
     }
 
     /// Checks a sample against the series' latest one, pending in this transaction
@@ -1164,8 +1306,13 @@ impl HeadAppender<'_> {
         h: &Histogram,
     ) -> Result<SeriesRef, Error> {
         let r = s.r;
-        if !self.check(&s, t, ValueRef::Histogram(h))? {
-            return Ok(r);
+        match self.place(&s, t, ValueRef::Histogram(h))? {
+            Some(true) => {}
+            Some(false) => return Ok(r),
+            None => {
+                self.ooo.push((s, t, Value::Histogram(Box::new(h.clone()))));
+                return Ok(r);
+            }
         }
         let st = if h.uses_custom_buckets() {
             SampleType::CustomBucketsHistogram
@@ -1189,8 +1336,14 @@ impl HeadAppender<'_> {
         h: &FloatHistogram,
     ) -> Result<SeriesRef, Error> {
         let r = s.r;
-        if !self.check(&s, t, ValueRef::FloatHistogram(h))? {
-            return Ok(r);
+        match self.place(&s, t, ValueRef::FloatHistogram(h))? {
+            Some(true) => {}
+            Some(false) => return Ok(r),
+            None => {
+                self.ooo
+                    .push((s, t, Value::FloatHistogram(Box::new(h.clone()))));
+                return Ok(r);
+            }
         }
         let st = if h.uses_custom_buckets() {
             SampleType::CustomBucketsFloatHistogram
@@ -1259,6 +1412,41 @@ impl HeadAppender<'_> {
     }
 }
 
+/// The WAL/WBL records of out-of-order samples: one record per kind present.
+fn ooo_records(ooo: &[(Arc<MemSeries>, i64, Value)]) -> Vec<Vec<u8>> {
+    use ember_wal::record;
+    let (mut floats, mut hs, mut fhs) = (Vec::new(), Vec::new(), Vec::new());
+    for (s, t, v) in ooo {
+        let (r, t) = (s.r, *t);
+        match v {
+            Value::Float(v) => floats.push(RefSample { r, t, v: *v }),
+            Value::Histogram(h) => hs.push(RefHistogram {
+                r,
+                t,
+                h: (**h).clone(),
+            }),
+            Value::FloatHistogram(h) => fhs.push(RefFloatHistogram {
+                r,
+                t,
+                h: (**h).clone(),
+            }),
+        }
+    }
+    let mut recs = Vec::new();
+    if !floats.is_empty() {
+        let mut b = Vec::new();
+        record::encode_samples(&floats, &mut b);
+        recs.push(b);
+    }
+    if !hs.is_empty() {
+        recs.extend(record::encode_histograms(&hs));
+    }
+    if !fhs.is_empty() {
+        recs.extend(record::encode_float_histograms(&fhs));
+    }
+    recs
+}
+
 /// The WAL's numbering of metric types.
 fn wal_metric_type(t: ember_model::value::MetricType) -> u8 {
     use ember_model::value::MetricType::*;
@@ -1282,7 +1470,7 @@ impl Appender for HeadAppender<'_> {
         t: Timestamp,
         v: f64,
     ) -> Result<SeriesRef, Error> {
-        if t < self.min_valid {
+        if t < self.min_valid && self.ooo_window == 0 {
             return Err(Error::OutOfBounds);
         }
         let s = self.series(r, labels)?;
@@ -1299,8 +1487,13 @@ impl Appender for HeadAppender<'_> {
             }
         }
         let r = s.r;
-        if !self.check(&s, t, ValueRef::Float(v))? {
-            return Ok(r);
+        match self.place(&s, t, ValueRef::Float(v))? {
+            Some(true) => {}
+            Some(false) => return Ok(r),
+            None => {
+                self.ooo.push((s, t, Value::Float(v)));
+                return Ok(r);
+            }
         }
         let batch = self.batch_for(Some(SampleType::Float), r);
         let b = &mut self.batches[batch];
@@ -1317,7 +1510,7 @@ impl Appender for HeadAppender<'_> {
         t: Timestamp,
         h: HistogramRef<'_>,
     ) -> Result<SeriesRef, Error> {
-        if t < self.min_valid {
+        if t < self.min_valid && self.ooo_window == 0 {
             return Err(Error::OutOfBounds);
         }
         // Validated before the series is looked up, so that an invalid histogram
@@ -1366,14 +1559,29 @@ impl Appender for HeadAppender<'_> {
         let files = head.chunk_files.as_ref();
         // Log first: a sample is acknowledged only once it is in the WAL. The guard is
         // held while applying so that the WAL's order is the head's order.
-        let has_data = !this.created.is_empty() || this.batches.iter().any(|b| !b.is_empty());
+        let has_data = !this.created.is_empty()
+            || this.batches.iter().any(|b| !b.is_empty())
+            || !this.ooo.is_empty();
         let _wal_guard = match &head.wal {
             Some(w) if has_data => {
                 let mut w = w.lock().unwrap_or_else(|p| p.into_inner());
-                let recs = this.wal_records();
+                let mut recs = this.wal_records();
+                // As Prometheus: out-of-order samples go to the WAL with the others
+                // (what remote write reads) and to the write-behind log (what
+                // replay rebuilds the out-of-order data from).
+                let ooo_recs = ooo_records(&this.ooo);
+                let wal_len = recs.len();
+                recs.extend(ooo_recs.iter().cloned());
                 let refs: Vec<&[u8]> = recs.iter().map(Vec::as_slice).collect();
                 w.log(&refs)
                     .map_err(|e| Error::Io(format!("writing WAL: {e}")))?;
+                if recs.len() > wal_len
+                    && let Some(wbl) = head.wbl.lock().unwrap_or_else(|p| p.into_inner()).as_mut()
+                {
+                    let refs: Vec<&[u8]> = ooo_recs.iter().map(Vec::as_slice).collect();
+                    wbl.log(&refs)
+                        .map_err(|e| Error::Io(format!("writing WBL: {e}")))?;
+                }
                 Some(w)
             }
             _ => None,
@@ -1415,7 +1623,18 @@ impl Appender for HeadAppender<'_> {
         if min <= max {
             head.update_bounds(min, max);
         }
+        let mut ooo_appended = 0u64;
+        for (s, t, v) in this.ooo {
+            if s.lock().ooo.get_or_insert_default().insert(t, v) {
+                ooo_appended += 1;
+            } else {
+                rejected += 1;
+            }
+        }
+        appended += ooo_appended;
         let st = &head.stats;
+        st.out_of_order_appended
+            .fetch_add(ooo_appended, Ordering::Relaxed);
         st.samples_appended.fetch_add(appended, Ordering::Relaxed);
         st.histogram_samples_appended
             .fetch_add(histograms, Ordering::Relaxed);
@@ -1434,6 +1653,9 @@ impl Appendable for Head {
         Box::new(HeadAppender {
             head: self,
             min_valid: self.appendable_min_valid_time(),
+            head_max: self.max_time(),
+            ooo_window: self.out_of_order_window(),
+            ooo: Vec::new(),
             batches: Vec::new(),
             types_in_batch: FastMap::default(),
             pending_last: FastMap::default(),
@@ -1456,6 +1678,8 @@ struct ChunkSnapshot {
 struct HeadSeries {
     labels: Labels,
     chunks: Vec<ChunkSnapshot>,
+    /// Out-of-order samples in range, deletions already applied.
+    ooo: Vec<(i64, ember_storage::list::Value)>,
     deleted: Vec<(i64, i64)>,
     mint: i64,
     maxt: i64,
@@ -1475,10 +1699,28 @@ impl Series for HeadSeries {
                 bytes: &c.bytes,
             })
             .collect();
-        crate::iter::without_deleted(
+        let in_order = crate::iter::without_deleted(
             ChunksIterator::new(chunks, self.mint, self.maxt),
             &self.deleted,
-        )
+        );
+        if self.ooo.is_empty() {
+            return in_order;
+        }
+        // On equal timestamps the in-order sample wins.
+        Box::new(ember_storage::merge::ChainIterator::new(vec![
+            in_order,
+            Box::new(ember_storage::list::ListIterator::new(&self.ooo)),
+        ]))
+    }
+}
+
+/// A head value as the storage traits' list series holds it.
+fn to_list_value(v: Value) -> ember_storage::list::Value {
+    use ember_storage::list::Value as L;
+    match v {
+        Value::Float(f) => L::Float(f),
+        Value::Histogram(h) => L::Histogram(Arc::new(*h)),
+        Value::FloatHistogram(h) => L::FloatHistogram(Arc::new(*h)),
     }
 }
 
@@ -1521,11 +1763,21 @@ impl HeadQuerier<'_> {
                 Err(e) => return Some(Err(e)),
             }
         }
+        let ooo = match d.ooo.as_ref().map(|o| o.samples(self.mint, self.maxt)) {
+            None => Vec::new(),
+            Some(Ok(v)) => v
+                .into_iter()
+                .filter(|(t, _)| !crate::iter::covered(*t, *t, &deleted))
+                .map(|(t, v)| (t, to_list_value(v)))
+                .collect(),
+            Some(Err(e)) => return Some(Err(Error::Io(format!("out-of-order chunk: {e}")))),
+        };
         drop(d);
-        (!chunks.is_empty()).then(|| {
+        (!chunks.is_empty() || !ooo.is_empty()).then(|| {
             Ok(HeadSeries {
                 labels: s.labels.clone(),
                 chunks,
+                ooo,
                 deleted,
                 mint: self.mint,
                 maxt: self.maxt,

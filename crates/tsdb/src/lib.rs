@@ -21,6 +21,7 @@ pub mod head_chunks;
 mod hist;
 pub mod index;
 mod iter;
+mod ooo;
 pub mod postings;
 
 pub use db::{Db, DbError, DbOptions, ReplayReport};
