@@ -469,6 +469,7 @@ impl Validator<'_> {
                 }
             };
         }
+        each!(discord_configs);
         each!(email_configs);
         each!(pagerduty_configs);
         each!(slack_configs);
@@ -827,7 +828,7 @@ impl Validator<'_> {
         }
         for (j, c) in rcv.discord_configs.iter_mut().enumerate() {
             http(&mut c.http_config);
-            if c.webhook_url.is_none() {
+            if c.webhook_url.is_none() && c.webhook_url_file.is_empty() {
                 return Err(self.err(
                     &at.key("discord_configs").index(j),
                     "no discord webhook URL provided",

@@ -21,7 +21,9 @@
 //! - [`silence`] and [`nflog`]: silences and the notification log, persisted under
 //!   `--storage.path` in formats documented in `docs/format/`;
 //! - [`tmpl`]: the template data model, functions and default templates;
-//! - [`notify`]: the integrations (webhook, Slack, e-mail) and their payloads;
+//! - [`notify`]: the integrations (webhook, Slack, e-mail, PagerDuty, Opsgenie,
+//!   VictorOps, Pushover, SNS, Telegram, Discord, Webex, Microsoft Teams), their
+//!   payloads byte for byte as Alertmanager's, and their retry rules;
 //! - [`Alertmanager`]: the dispatcher with its aggregation groups and timers, the
 //!   notification pipeline, reload and maintenance;
 //! - [`api`]: API v2 and the lifecycle endpoints over `axum`.

@@ -1,17 +1,49 @@
 //! Delivery: each receiver's integrations, what they send, and how.
 //!
-//! Webhook, Slack (incoming webhooks) and e-mail (SMTP) are implemented; the other
-//! integration types of the configuration load but fail at delivery with a clear
-//! error, counted in `alertmanager_notifications_failed_total`, without affecting
-//! the receiver's other integrations. Outgoing HTTP goes through `ember-discovery`'s
-//! shared client: `http://` and `https://` (system roots, or the integration's
+//! Every integration of Alertmanager 0.25 is implemented except WeChat, with its
+//! payloads, default templates and retry rules: webhook, Slack (incoming webhooks
+//! and `chat.postMessage`), e-mail (SMTP), PagerDuty (Events API v1 and v2),
+//! Opsgenie, VictorOps, Pushover, Telegram, Discord, Webex, Amazon SNS (static or
+//! environment credentials), plus Microsoft Teams from 0.27. WeChat loads but fails
+//! at delivery with a clear error, counted in
+//! `alertmanager_notifications_failed_total`, without affecting the receiver's other
+//! integrations. Outgoing HTTP goes through `ember-discovery`'s shared client:
+//! `http://` and `https://` (system roots, or the integration's
 //! `http_config.tls_config`), with the integration's authentication and headers.
+//!
+//! Each integration lives in its own module under `notify/` and follows one shape:
+//! a pure function renders the request(s) from the configuration, the templates and
+//! the [`Data`] (what the unit tests pin), and a small async function sends them and
+//! classifies the answer as Alertmanager's `Retrier` for that integration does
+//! (2xx success; 5xx retried; the integration's extra retryable codes; anything else
+//! final). JSON bodies are encoded as Go's `json.Encoder` does ([`go_json`]), so that
+//! they are the same bytes Alertmanager sends.
 
-use crate::receivers::{EmailConfig, Receiver, SlackConfig, WebhookConfig};
+mod discord;
+mod msteams;
+mod opsgenie;
+mod pagerduty;
+mod pushover;
+#[cfg(test)]
+mod receiver_tests;
+mod sns;
+mod telegram;
+mod victorops;
+mod webex;
+
+pub use pagerduty::PAGERDUTY_V1_URL;
+pub use pushover::PUSHOVER_URL;
+
+use crate::receivers::{
+    DiscordConfig, EmailConfig, MsTeamsConfig, OpsGenieConfig, PagerdutyConfig, PushoverConfig,
+    Receiver, SlackConfig, SnsConfig, TelegramConfig, VictorOpsConfig, WebexConfig, WebhookConfig,
+};
 use crate::tmpl::{Data, Templates};
 use ember_config::HttpClientConfig;
 use ember_discovery::http::{HttpClient as Client, HttpError};
+use ember_template::Value;
 use serde::Serialize;
+use sha2::Digest;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -45,6 +77,24 @@ pub enum Integration {
     Slack(Box<SlackConfig>),
     /// `email_configs`.
     Email(Box<EmailConfig>),
+    /// `pagerduty_configs`.
+    Pagerduty(Box<PagerdutyConfig>),
+    /// `opsgenie_configs`.
+    Opsgenie(Box<OpsGenieConfig>),
+    /// `victorops_configs`.
+    VictorOps(Box<VictorOpsConfig>),
+    /// `pushover_configs`.
+    Pushover(Box<PushoverConfig>),
+    /// `sns_configs`.
+    Sns(Box<SnsConfig>),
+    /// `telegram_configs`.
+    Telegram(Box<TelegramConfig>),
+    /// `discord_configs`.
+    Discord(Box<DiscordConfig>),
+    /// `webex_configs`.
+    Webex(Box<WebexConfig>),
+    /// `msteams_configs`.
+    MsTeams(Box<MsTeamsConfig>),
     /// A type Ember cannot deliver to yet, with whether it sends resolved alerts.
     Unsupported(&'static str, bool),
 }
@@ -56,6 +106,15 @@ impl Integration {
             Integration::Webhook(_) => "webhook",
             Integration::Slack(_) => "slack",
             Integration::Email(_) => "email",
+            Integration::Pagerduty(_) => "pagerduty",
+            Integration::Opsgenie(_) => "opsgenie",
+            Integration::VictorOps(_) => "victorops",
+            Integration::Pushover(_) => "pushover",
+            Integration::Sns(_) => "sns",
+            Integration::Telegram(_) => "telegram",
+            Integration::Discord(_) => "discord",
+            Integration::Webex(_) => "webex",
+            Integration::MsTeams(_) => "msteams",
             Integration::Unsupported(n, _) => n,
         }
     }
@@ -66,6 +125,15 @@ impl Integration {
             Integration::Webhook(c) => c.send_resolved,
             Integration::Slack(c) => c.send_resolved,
             Integration::Email(c) => c.send_resolved,
+            Integration::Pagerduty(c) => c.send_resolved,
+            Integration::Opsgenie(c) => c.send_resolved,
+            Integration::VictorOps(c) => c.send_resolved,
+            Integration::Pushover(c) => c.send_resolved,
+            Integration::Sns(c) => c.send_resolved,
+            Integration::Telegram(c) => c.send_resolved,
+            Integration::Discord(c) => c.send_resolved,
+            Integration::Webex(c) => c.send_resolved,
+            Integration::MsTeams(c) => c.send_resolved,
             Integration::Unsupported(_, s) => *s,
         }
     }
@@ -74,50 +142,30 @@ impl Integration {
 /// A receiver's integrations with their per-type index, in Alertmanager's order.
 pub fn integrations(r: &Receiver) -> Vec<(Integration, usize)> {
     let mut out = Vec::new();
-    fn push<T>(out: &mut Vec<(Integration, usize)>, list: &[T], f: impl Fn(&T) -> Integration) {
+    fn push<T: Clone>(
+        out: &mut Vec<(Integration, usize)>,
+        list: &[T],
+        f: impl Fn(Box<T>) -> Integration,
+    ) {
         for (i, c) in list.iter().enumerate() {
-            out.push((f(c), i));
+            out.push((f(Box::new(c.clone())), i));
         }
     }
-    push(&mut out, &r.webhook_configs, |c| {
-        Integration::Webhook(Box::new(c.clone()))
-    });
-    push(&mut out, &r.email_configs, |c| {
-        Integration::Email(Box::new(c.clone()))
-    });
-    push(&mut out, &r.pagerduty_configs, |c| {
-        Integration::Unsupported("pagerduty", c.send_resolved)
-    });
-    push(&mut out, &r.opsgenie_configs, |c| {
-        Integration::Unsupported("opsgenie", c.send_resolved)
-    });
-    push(&mut out, &r.wechat_configs, |c| {
-        Integration::Unsupported("wechat", c.send_resolved)
-    });
-    push(&mut out, &r.slack_configs, |c| {
-        Integration::Slack(Box::new(c.clone()))
-    });
-    push(&mut out, &r.victorops_configs, |c| {
-        Integration::Unsupported("victorops", c.send_resolved)
-    });
-    push(&mut out, &r.pushover_configs, |c| {
-        Integration::Unsupported("pushover", c.send_resolved)
-    });
-    push(&mut out, &r.sns_configs, |c| {
-        Integration::Unsupported("sns", c.send_resolved)
-    });
-    push(&mut out, &r.telegram_configs, |c| {
-        Integration::Unsupported("telegram", c.send_resolved)
-    });
-    push(&mut out, &r.discord_configs, |c| {
-        Integration::Unsupported("discord", c.send_resolved)
-    });
-    push(&mut out, &r.webex_configs, |c| {
-        Integration::Unsupported("webex", c.send_resolved)
-    });
-    push(&mut out, &r.msteams_configs, |c| {
-        Integration::Unsupported("msteams", c.send_resolved)
-    });
+    push(&mut out, &r.webhook_configs, Integration::Webhook);
+    push(&mut out, &r.email_configs, Integration::Email);
+    push(&mut out, &r.pagerduty_configs, Integration::Pagerduty);
+    push(&mut out, &r.opsgenie_configs, Integration::Opsgenie);
+    for (i, c) in r.wechat_configs.iter().enumerate() {
+        out.push((Integration::Unsupported("wechat", c.send_resolved), i));
+    }
+    push(&mut out, &r.slack_configs, Integration::Slack);
+    push(&mut out, &r.victorops_configs, Integration::VictorOps);
+    push(&mut out, &r.pushover_configs, Integration::Pushover);
+    push(&mut out, &r.sns_configs, Integration::Sns);
+    push(&mut out, &r.telegram_configs, Integration::Telegram);
+    push(&mut out, &r.discord_configs, Integration::Discord);
+    push(&mut out, &r.webex_configs, Integration::Webex);
+    push(&mut out, &r.msteams_configs, Integration::MsTeams);
     out
 }
 
@@ -143,10 +191,160 @@ pub async fn notify(
         Integration::Webhook(c) => webhook(c, ctx, data).await,
         Integration::Slack(c) => slack(c, ctx, data).await,
         Integration::Email(c) => email(c, ctx, data).await,
+        Integration::Pagerduty(c) => pagerduty::notify(c, ctx, &data, None).await,
+        Integration::Opsgenie(c) => opsgenie::notify(c, ctx, &data).await,
+        Integration::VictorOps(c) => victorops::notify(c, ctx, &data).await,
+        Integration::Pushover(c) => pushover::notify(c, ctx, &data, PUSHOVER_URL).await,
+        Integration::Sns(c) => sns::notify(c, ctx, &data).await,
+        Integration::Telegram(c) => telegram::notify(c, ctx, &data).await,
+        Integration::Discord(c) => discord::notify(c, ctx, &data).await,
+        Integration::Webex(c) => webex::notify(c, ctx, &data).await,
+        Integration::MsTeams(c) => msteams::notify(c, ctx, &data).await,
         Integration::Unsupported(name, _) => Err(fail(
             false,
             format!("the {name} integration is not implemented in Ember yet"),
         )),
+    }
+}
+
+/// Alertmanager's `Key.Hash`: the SHA-256 of the group key in lower-case hex, the
+/// deduplication key of PagerDuty, the alias of Opsgenie, the entity id of
+/// VictorOps, the deduplication id of SNS FIFO topics.
+pub fn key_hash(group_key: &str) -> String {
+    hex(&sha2::Sha256::digest(group_key.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Go's `encoding/json` string escaping on top of `serde_json`: `<`, `>` and `&`
+/// as `\u003c`, `\u003e`, `\u0026` (HTML-safe), U+2028 and U+2029 escaped,
+/// backspace and form feed as `\u0008` and `\u000c`.
+struct GoFormatter;
+
+impl serde_json::ser::Formatter for GoFormatter {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            let esc = match c {
+                '<' => "\\u003c",
+                '>' => "\\u003e",
+                '&' => "\\u0026",
+                '\u{2028}' => "\\u2028",
+                '\u{2029}' => "\\u2029",
+                _ => continue,
+            };
+            w.write_all(&fragment.as_bytes()[start..i])?;
+            w.write_all(esc.as_bytes())?;
+            start = i + c.len_utf8();
+        }
+        w.write_all(&fragment.as_bytes()[start..])
+    }
+
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        e: serde_json::ser::CharEscape,
+    ) -> std::io::Result<()> {
+        use serde_json::ser::CharEscape as E;
+        let s: String = match e {
+            E::Quote => "\\\"".into(),
+            E::ReverseSolidus => "\\\\".into(),
+            E::Solidus => "/".into(),
+            E::LineFeed => "\\n".into(),
+            E::CarriageReturn => "\\r".into(),
+            E::Tab => "\\t".into(),
+            E::Backspace => "\\u0008".into(),
+            E::FormFeed => "\\u000c".into(),
+            E::AsciiControl(b) => format!("\\u{b:04x}"),
+        };
+        w.write_all(s.as_bytes())
+    }
+}
+
+/// `v` as Go's `json.NewEncoder(w).Encode(v)` writes it: Go's escaping, and a
+/// newline at the end.
+pub fn go_json<T: Serialize + ?Sized>(v: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, GoFormatter);
+    // Serialising plain data structures to memory cannot fail.
+    let _ = v.serialize(&mut ser);
+    out.push(b'\n');
+    out
+}
+
+/// Go's `url.QueryEscape`: everything but ASCII letters, digits and `-_.~`
+/// percent-encoded (upper-case hex), spaces as `+`.
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char);
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Go's `url.Values.Encode`: pairs sorted by key (stable for equal keys),
+/// `key=value` joined by `&`, both query-escaped.
+fn encode_query(pairs: &[(String, String)]) -> String {
+    let mut sorted: Vec<&(String, String)> = pairs.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    sorted
+        .iter()
+        .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The contents of a secret file (`*_file`), without surrounding white space.
+fn read_secret_file(path: &str, what: &str) -> Result<String, NotifyError> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .map_err(|e| {
+            fail(
+                false,
+                format!("failed to read {what} from file {path}: {e}"),
+            )
+        })
+}
+
+/// The configuration's templates executed over one notification's data.
+struct Render<'a> {
+    templates: &'a Templates,
+    value: Value,
+}
+
+impl<'a> Render<'a> {
+    fn new(templates: &'a Templates, data: &Data) -> Render<'a> {
+        Render {
+            templates,
+            value: data.to_value(),
+        }
+    }
+
+    /// A field as a text template; an error is final (no retry), as in
+    /// Alertmanager.
+    fn text(&self, s: &str) -> Result<String, NotifyError> {
+        self.templates
+            .text(s, &self.value)
+            .map_err(|e| fail(false, format!("template error: {e}")))
+    }
+
+    /// A field as an HTML template (escaped for HTML).
+    fn html(&self, s: &str) -> Result<String, NotifyError> {
+        self.templates
+            .html(s, &self.value)
+            .map_err(|e| fail(false, format!("template error: {e}")))
     }
 }
 
@@ -168,10 +366,7 @@ pub fn webhook_body(data: &Data, group_key: &str, truncated: u64) -> Vec<u8> {
         group_key,
         truncated_alerts: truncated,
     };
-    // Go's json.Encoder ends the document with a newline.
-    let mut body = serde_json::to_vec(&msg).unwrap_or_default();
-    body.push(b'\n');
-    body
+    go_json(&msg)
 }
 
 async fn webhook(c: &WebhookConfig, ctx: &Context<'_>, mut data: Data) -> Result<(), NotifyError> {
@@ -183,7 +378,10 @@ async fn webhook(c: &WebhookConfig, ctx: &Context<'_>, mut data: Data) -> Result
     let url = c.url.as_deref().ok_or_else(|| fail(false, "missing URL"))?;
     let body = webhook_body(&data, ctx.group_key, truncated);
     let http = c.http_config.as_ref().or(ctx.global_http);
-    ctx.client.post_json(url, body, http).await
+    ctx.client
+        .post_json(url, body, http)
+        .await
+        .map_err(|e| fail(e.retry, e.message.replace("<redacted>", url)))
 }
 
 #[derive(Serialize)]
@@ -266,15 +464,34 @@ struct SlackActionOut {
     confirm: Option<SlackConfirmOut>,
 }
 
-/// Cuts `s` to `n` characters, the last being `…`, as Alertmanager's
-/// `notify.Truncate` does.
-fn truncate(s: String, n: usize) -> String {
+/// Cuts `s` to `n` characters, the last being `…` (without it when `n` is 3 or
+/// less), as Alertmanager's `notify.TruncateInRunes`; says whether it cut.
+fn truncate_runes(s: String, n: usize) -> (String, bool) {
     if s.chars().count() <= n {
-        return s;
+        return (s, false);
     }
-    let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
+    if n <= 3 {
+        return (s.chars().take(n).collect(), true);
+    }
+    let mut out: String = s.chars().take(n - 1).collect();
     out.push('…');
-    out
+    (out, true)
+}
+
+/// Cuts `s` to at most `n` bytes on a character boundary, ending with `…`, as
+/// Alertmanager's `notify.TruncateInBytes`; says whether it cut.
+fn truncate_bytes(s: String, n: usize) -> (String, bool) {
+    if s.len() <= n {
+        return (s, false);
+    }
+    if n <= 3 {
+        return (if n == 3 { "…".into() } else { ".".repeat(n) }, true);
+    }
+    let mut end = n - 3;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    (format!("{}…", &s[..end]), true)
 }
 
 /// The Slack body for `data`, with every field rendered through the templates.
@@ -327,7 +544,7 @@ pub fn slack_body(c: &SlackConfig, templates: &Templates, data: &Data) -> Result
         icon_url: t(&c.icon_url)?,
         link_names: c.link_names,
         attachments: vec![SlackAttachment {
-            title: truncate(t(&c.title)?, 1024),
+            title: truncate_runes(t(&c.title)?, 1024).0,
             title_link: t(&c.title_link)?,
             pretext: t(&c.pretext)?,
             text: t(&c.text)?,
@@ -342,23 +559,59 @@ pub fn slack_body(c: &SlackConfig, templates: &Templates, data: &Data) -> Result
             mrkdwn_in,
         }],
     };
-    let mut body = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
-    body.push(b'\n');
-    Ok(body)
+    Ok(go_json(&req))
 }
 
 async fn slack(c: &SlackConfig, ctx: &Context<'_>, data: Data) -> Result<(), NotifyError> {
     let body = slack_body(c, ctx.templates, &data).map_err(|e| fail(false, e))?;
     let url = match &c.api_url {
         Some(u) => u.expose().to_string(),
-        None if !c.api_url_file.is_empty() => std::fs::read_to_string(&c.api_url_file)
-            .map_err(|e| fail(false, format!("reading {}: {e}", c.api_url_file)))?
-            .trim()
-            .to_string(),
+        None if !c.api_url_file.is_empty() => read_secret_file(&c.api_url_file, "Slack API URL")?,
         None => return Err(fail(false, "no Slack API URL")),
     };
+    let channel = Render::new(ctx.templates, &data).text(&c.channel)?;
     let http = c.http_config.as_ref().or(ctx.global_http);
-    ctx.client.post_json(&url, body, http).await
+    let headers = [("Content-Type", "application/json".to_string())];
+    let in_channel = |e: NotifyError| fail(e.retry, format!("channel {channel:?}: {}", e.message));
+    let reply = ctx
+        .client
+        .send("POST", &url, &headers, body, http)
+        .await
+        .map_err(in_channel)?;
+    // Only 5xx is worth retrying (Slack's documented errors are final).
+    check(&reply, &[]).map_err(in_channel)?;
+    slack_answer(&reply).map_err(in_channel)
+}
+
+/// The Web API (`chat.postMessage` with a bot token) answers 200 with a JSON
+/// body whose `ok` says whether the message was posted: `"ok": false` is a
+/// final error naming Slack's reason, as in Alertmanager (0.27 on; 0.25 did not
+/// look). Incoming webhooks answer with text, which is not examined.
+fn slack_answer(reply: &Reply) -> Result<(), NotifyError> {
+    if !reply.content_type.starts_with("application/json") {
+        return Ok(());
+    }
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(default)]
+        ok: bool,
+        #[serde(default)]
+        error: String,
+    }
+    match serde_json::from_slice::<Answer>(&reply.body) {
+        Ok(a) if a.ok => Ok(()),
+        Ok(a) => Err(fail(
+            false,
+            format!("error response from Slack: {}", a.error),
+        )),
+        Err(e) => Err(fail(
+            true,
+            format!(
+                "could not unmarshal JSON response {:?}: {e}",
+                String::from_utf8_lossy(&reply.body)
+            ),
+        )),
+    }
 }
 
 /// The HTTP clients of notifications: one per distinct `http_config` (TLS,
@@ -405,38 +658,89 @@ impl HttpClient {
         Ok(c)
     }
 
-    /// Posts a JSON body; 2xx is success, 5xx and 429 may be retried, other
-    /// statuses may not (as Alertmanager's `Retrier`).
+    /// Sends one request: `headers` (with `Content-Type`), then the configuration's
+    /// authentication and `http_headers`; a `User-Agent` is added when `headers` has
+    /// none. Whatever the status, the answer is returned; a failure to exchange
+    /// (connection, TLS, timeout) may be retried, a configuration that cannot be
+    /// used may not. The URL is not in the error, as it may hold a secret (Go's
+    /// `notify.RedactURL`).
+    pub async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+        http: Option<&HttpClientConfig>,
+    ) -> Result<Reply, NotifyError> {
+        let mut all: Vec<(&str, String)> = headers.to_vec();
+        if !all
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+        {
+            all.push(("User-Agent", USER_AGENT.to_string()));
+        }
+        let client = self.client(http)?;
+        let resp = client
+            .send(method, url, &all, body, REQUEST_TIMEOUT, RESPONSE_LIMIT)
+            .await
+            .map_err(|e| match e {
+                HttpError::Url(_) => fail(false, "invalid URL"),
+                HttpError::Config(m) | HttpError::Unsupported(m) => fail(false, m),
+                other => fail(true, format!("{method} <redacted>: {other}")),
+            })?;
+        Ok(Reply {
+            status: resp.status,
+            content_type: resp.content_type,
+            body: resp.body,
+        })
+    }
+
+    /// Posts a JSON body; 2xx is success, 5xx may be retried, other statuses may
+    /// not (Alertmanager's `Retrier` without extra codes, as for webhooks and
+    /// Slack).
     pub async fn post_json(
         &self,
         url: &str,
         body: Vec<u8>,
         http: Option<&HttpClientConfig>,
     ) -> Result<(), NotifyError> {
-        let client = self.client(http)?;
-        let headers = [
-            ("Content-Type", "application/json".to_string()),
-            ("User-Agent", USER_AGENT.to_string()),
-        ];
-        let resp = client
-            .post(url, &headers, body, REQUEST_TIMEOUT, RESPONSE_LIMIT)
-            .await
-            .map_err(|e| match e {
-                HttpError::Url(_) => fail(false, format!("invalid URL {url:?}")),
-                HttpError::Config(m) | HttpError::Unsupported(m) => fail(false, m),
-                other => fail(true, format!("{url}: {other}")),
-            })?;
-        if (200..300).contains(&resp.status) {
-            return Ok(());
-        }
-        let body = &resp.body;
-        let snippet = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
-        let retry = resp.status >= 500 || resp.status == 429;
-        Err(fail(
-            retry,
-            format!("unexpected status code {}: {snippet}", resp.status),
-        ))
+        let headers = [("Content-Type", "application/json".to_string())];
+        let reply = self.send("POST", url, &headers, body, http).await?;
+        check(&reply, &[])
     }
+}
+
+/// An answer to a notification request.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// The `Content-Type` header.
+    pub content_type: String,
+    /// The body (at most 64 KiB of it).
+    pub body: Vec<u8>,
+}
+
+/// Alertmanager's `Retrier.Check`: 2xx is success; 5xx and `retry_codes` may be
+/// retried; the error names the status and the start of the body.
+pub fn check(reply: &Reply, retry_codes: &[u16]) -> Result<(), NotifyError> {
+    let body = &reply.body;
+    let snippet = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
+    check_with(reply, retry_codes, &snippet)
+}
+
+/// [`check`] with the error's details given (empty: none).
+fn check_with(reply: &Reply, retry_codes: &[u16], details: &str) -> Result<(), NotifyError> {
+    if reply.status / 100 == 2 {
+        return Ok(());
+    }
+    let retry = reply.status / 100 == 5 || retry_codes.contains(&reply.status);
+    let mut message = format!("unexpected status code {}", reply.status);
+    if !details.is_empty() {
+        message.push_str(": ");
+        message.push_str(details);
+    }
+    Err(fail(retry, message))
 }
 
 /// The address in `Name <addr>` or a bare `addr`.
@@ -760,7 +1064,13 @@ mod tests {
         assert_eq!(quoted_printable("a=b \nc"), "a=3Db=20\r\nc");
         assert_eq!(encode_header("héllo"), "=?utf-8?q?h=C3=A9llo?=");
         assert_eq!(address("Ops <ops@example.org>"), "ops@example.org");
-        assert_eq!(truncate("abcdef".into(), 4), "abc…");
+        assert_eq!(truncate_runes("abcdef".into(), 4), ("abc…".into(), true));
+        assert_eq!(truncate_runes("abcdef".into(), 3), ("abc".into(), true));
+        assert_eq!(
+            truncate_bytes("héllo wörld".into(), 8),
+            ("héll…".into(), true)
+        );
+        assert_eq!(truncate_bytes("abcdef".into(), 2), ("..".into(), true));
     }
 
     /// Webhook and Slack URLs over https: the receiver's `http_config.tls_config`

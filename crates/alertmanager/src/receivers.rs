@@ -8,9 +8,10 @@
 //! ones that need `global` (inherited URLs, keys, SMTP settings) run in
 //! [`crate::config`].
 //!
-//! `msteams_configs` is the one addition to 0.25's schema (it arrived in 0.26): the
-//! issue asks for a Microsoft Teams receiver, and accepting its configuration does not
-//! change the verdict on any file 0.25 accepts.
+//! Additions to 0.25's schema, each from a later Alertmanager and none changing the
+//! verdict on a file 0.25 accepts: `msteams_configs` (0.26, with 0.27's `summary` and
+//! `webhook_url_file`), Telegram's `bot_token_file` (0.26) and Discord's
+//! `webhook_url_file` (0.27).
 
 use crate::http::{http_config, tls};
 use crate::values::{HostPort, go_duration, secret_url, url};
@@ -167,9 +168,12 @@ pub struct DiscordConfig {
     /// HTTP client; `None` means the global one.
     #[serde(deserialize_with = "http_config")]
     pub http_config: Option<HttpClientConfig>,
-    /// Webhook URL (required).
+    /// Webhook URL (this or the file is required).
     #[serde(deserialize_with = "secret_url")]
     pub webhook_url: Option<Secret>,
+    /// File holding the webhook URL (Alertmanager 0.27).
+    #[serde(deserialize_with = "z")]
+    pub webhook_url_file: String,
     /// Title template.
     #[serde(deserialize_with = "z")]
     pub title: String,
@@ -184,9 +188,24 @@ impl Default for DiscordConfig {
             send_resolved: true,
             http_config: None,
             webhook_url: None,
+            webhook_url_file: String::new(),
             title: t("discord.default.title"),
             message: t("discord.default.message"),
         }
+    }
+}
+
+impl DiscordConfig {
+    pub(crate) fn check(&self) -> Result<(), Problem> {
+        // Neither URL nor file is reported later, with 0.25's message (see
+        // `config`'s `inherit`).
+        if self.webhook_url.is_some() && !self.webhook_url_file.is_empty() {
+            return problem(
+                "webhook_url",
+                "at most one of webhook_url & webhook_url_file must be configured",
+            );
+        }
+        Ok(())
     }
 }
 
@@ -1198,9 +1217,12 @@ pub struct TelegramConfig {
     /// API URL; `None` means `global.telegram_api_url`.
     #[serde(deserialize_with = "url")]
     pub api_url: Option<String>,
-    /// Bot token (required).
+    /// Bot token (this or the file is required).
     #[serde(deserialize_with = "z")]
     pub bot_token: Secret,
+    /// File holding the bot token (Alertmanager 0.26).
+    #[serde(deserialize_with = "z")]
+    pub bot_token_file: String,
     /// Chat id (required).
     #[serde(deserialize_with = "int")]
     pub chat_id: i64,
@@ -1222,6 +1244,7 @@ impl Default for TelegramConfig {
             http_config: None,
             api_url: None,
             bot_token: Secret::default(),
+            bot_token_file: String::new(),
             chat_id: 0,
             message: t("telegram.default.message"),
             disable_notifications: false,
@@ -1232,8 +1255,16 @@ impl Default for TelegramConfig {
 
 impl TelegramConfig {
     pub(crate) fn check(&self) -> Result<(), Problem> {
-        if self.bot_token.is_empty() {
-            return problem("bot_token", "missing bot_token on telegram_config");
+        match (self.bot_token.is_empty(), self.bot_token_file.is_empty()) {
+            // 0.25's message: the file is an addition of 0.26.
+            (true, true) => return problem("bot_token", "missing bot_token on telegram_config"),
+            (false, false) => {
+                return problem(
+                    "bot_token",
+                    "at most one of bot_token & bot_token_file must be configured",
+                );
+            }
+            _ => {}
         }
         if self.chat_id == 0 {
             return problem("chat_id", "missing chat_id on telegram_config");

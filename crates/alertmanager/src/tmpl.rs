@@ -3,11 +3,13 @@
 //! model as JSON).
 //!
 //! The default templates (`__subject`, `slack.default.*`, `email.default.*`, …) are
-//! Ember's own text. Where a default's output is a contract — the subject line, the
-//! Slack title, fallback and link, the plain-text alert lists that users grep and
-//! filter mail on — the text is written to produce exactly what Alertmanager 0.25
-//! produces for the same data; the tests pin those outputs. The HTML e-mail body is
-//! a design of Ember's own (nothing parses it), carrying the same information.
+//! Ember's own text. Every output that ends up in a payload — the subject line, the
+//! Slack title, fallback and link, the PagerDuty, Opsgenie, VictorOps, Pushover,
+//! SNS, Telegram, Discord, Webex and WeChat bodies with their exact blank lines —
+//! is written to be exactly what Alertmanager 0.25 produces for the same data
+//! (Teams: 0.27, which introduced it); the tests pin those outputs. The HTML e-mail
+//! body is a design of Ember's own (nothing parses it), carrying the same
+//! information.
 //!
 //! User template files (`templates:` globs) are parsed after the defaults, so that a
 //! `{{ define "slack.default.title" }}` in them overrides the default, as in

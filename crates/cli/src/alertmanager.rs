@@ -36,7 +36,7 @@ pub(crate) struct AlertmanagerArgs {
     /// --web.external-url.
     #[arg(long = "web.route-prefix")]
     route_prefix: Option<String>,
-    /// Path to a web configuration file (TLS, basic auth); not supported yet.
+    /// Path to a configuration file that can enable TLS or authentication.
     #[arg(long = "web.config.file")]
     web_config_file: Option<PathBuf>,
     /// Maximum number of GET requests processed concurrently (accepted, unused).
@@ -123,9 +123,10 @@ async fn serve(args: AlertmanagerArgs) -> anyhow::Result<()> {
             "clustering is not implemented in Ember: running as a single instance (pass --cluster.listen-address= to silence this)"
         );
     }
-    if args.web_config_file.is_some() {
-        tracing::warn!("--web.config.file is not supported yet by `ember alertmanager`; ignored");
-    }
+    let web_config = match &args.web_config_file {
+        Some(path) => Some(ember_serve::WebConfigFile::load(path)?),
+        None => None,
+    };
     let external = external_url(args.external_url.as_deref(), &args.listen_address)?;
     let prefix = match &args.route_prefix {
         Some(p) => p.clone(),
@@ -142,15 +143,12 @@ async fn serve(args: AlertmanagerArgs) -> anyhow::Result<()> {
     tracing::info!(file = %args.config_file.display(), "Loading configuration file");
     let am = Alertmanager::new(opts).context("loading configuration")?;
     am.start();
-    let listen = if args.listen_address.starts_with(':') {
-        format!("0.0.0.0{}", args.listen_address)
-    } else {
-        args.listen_address.clone()
-    };
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .with_context(|| format!("listening on {listen}"))?;
-    tracing::info!(address = %listen, "Listening on");
+    let listener = ember_serve::bind(&args.listen_address).await?;
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| args.listen_address.clone());
+    tracing::info!(%address, "Listening on");
 
     // SIGHUP reloads; a bad file is logged and the running configuration kept.
     let reloader = am.clone();
@@ -181,7 +179,8 @@ async fn serve(args: AlertmanagerArgs) -> anyhow::Result<()> {
         }
         tracing::info!("Received shutdown signal, exiting gracefully");
     };
-    ember_alertmanager::api::serve(am.clone(), listener, &prefix, shutdown)
+    let app = ember_alertmanager::api::router(am.clone(), &prefix);
+    ember_serve::serve(listener, app, web_config, shutdown)
         .await
         .context("serving HTTP")?;
     am.flush();

@@ -610,19 +610,28 @@ async fn serve(
         runtime: None,
         enable_admin: args.enable_admin_api,
     });
+    // `--web.config.file` (TLS, basic auth, headers): checked before listening, as
+    // Prometheus does; a bad file stops the start with its file, line and field.
+    let web_config = match &args.web_config_file {
+        Some(path) => Some(
+            ember_serve::WebConfigFile::load(path)
+                .context("Unable to validate web configuration file")?,
+        ),
+        None => None,
+    };
+    let app = ember_web::router_with_status(state.clone(), status.clone());
     let mut servers = Vec::new();
     let mut first_addr = None;
     for addr in &args.listen_address {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = ember_serve::bind(addr).await?;
         let local = listener.local_addr()?;
         first_addr.get_or_insert(local);
         tracing::info!(address = %local, "listening");
-        servers.push(tokio::spawn(ember_web::serve_with_status(
+        servers.push(tokio::spawn(ember_serve::serve(
             listener,
-            state.clone(),
-            status.clone(),
+            app.clone(),
+            web_config.clone(),
+            std::future::pending(),
         )));
     }
     state.ready.store(true, Ordering::Release);

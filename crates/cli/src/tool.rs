@@ -48,6 +48,12 @@ pub(crate) enum CheckCommand {
         /// The alertmanager.yml files to check.
         files: Vec<PathBuf>,
     },
+    /// Check if the web config files are valid or not.
+    WebConfig {
+        /// The web configuration files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Check if the rule files are valid or not.
     Rules {
         /// Linting checks to apply. Available options are: all, duplicate-rules, none.
@@ -105,6 +111,7 @@ pub(crate) fn run(cmd: ToolCommand) -> ExitCode {
         ToolCommand::Check(CheckCommand::AlertmanagerConfig { files }) => {
             check_alertmanager_config(&files)
         }
+        ToolCommand::Check(CheckCommand::WebConfig { files }) => check_web_config(&files),
         ToolCommand::Check(CheckCommand::Rules {
             lint,
             lint_fatal,
@@ -163,6 +170,26 @@ fn promqltest(paths: &[PathBuf], verbose: bool) -> ExitCode {
     }
     println!("{passed} passed, {failed} failed");
     if failed > 0 {
+        ExitCode::from(FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// promtool's `check web-config`: `FILE SUCCESS` or `FILE FAILED: reason`, both on
+/// standard error.
+fn check_web_config(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for f in files {
+        match ember_serve::check(f) {
+            Ok(()) => eprintln!("{} SUCCESS", f.display()),
+            Err(e) => {
+                eprintln!("{} FAILED: {e}", f.display());
+                failed = true;
+            }
+        }
+    }
+    if failed {
         ExitCode::from(FAILURE)
     } else {
         ExitCode::SUCCESS

@@ -215,7 +215,7 @@ fn exemplars_and_walreplay_match_prometheus() {
     assert_eq!(e["data"]["reloadConfigSuccess"], true);
 }
 
-/// Needs the server to hand the TSDB to the web layer (`serve_with_status`).
+/// Needs the server to hand the TSDB to the web layer (`router_with_status`).
 #[test]
 fn tsdb_status_matches_prometheus() {
     let Some(p) = start_pair() else { return };

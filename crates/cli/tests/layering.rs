@@ -14,6 +14,7 @@ const ORDER: &[&str] = &[
     "promql-parser",
     "promql",
     "discovery",
+    "serve",
     "scrape",
     "notifier",
     "rules",

@@ -30,6 +30,18 @@ pub enum TlsVersion {
 }
 
 impl TlsVersion {
+    /// The version a configuration file names (`TLS12`), if any.
+    pub fn from_name(s: &str) -> Option<TlsVersion> {
+        [
+            TlsVersion::Tls10,
+            TlsVersion::Tls11,
+            TlsVersion::Tls12,
+            TlsVersion::Tls13,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+
     /// The name used in configuration files (`TLS12`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -50,15 +62,8 @@ impl Serialize for TlsVersion {
 impl<'de> Deserialize<'de> for TlsVersion {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        [
-            TlsVersion::Tls10,
-            TlsVersion::Tls11,
-            TlsVersion::Tls12,
-            TlsVersion::Tls13,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
-        .ok_or_else(|| serde::de::Error::custom(format!("unknown TLS version: {s}")))
+        TlsVersion::from_name(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown TLS version: {s}")))
     }
 }
 

@@ -243,6 +243,23 @@ impl HttpClient {
         .await
     }
 
+    /// As [`HttpClient::post`] with another method (`PUT`, `DELETE`, …), for
+    /// integrations whose APIs need one (Opsgenie's alert updates).
+    pub async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        body: impl Into<Bytes>,
+        timeout: Duration,
+        limit: usize,
+    ) -> Result<Response, HttpError> {
+        let method = Method::from_bytes(method.as_bytes())
+            .map_err(|_| HttpError::Url(format!("invalid method {method:?}")))?;
+        self.exchange(method, url, headers, body.into(), timeout, (limit, false))
+            .await
+    }
+
     /// One request and its redirects. `limit.1`: whether a body over `limit.0` is an
     /// error (otherwise it is cut).
     async fn exchange(

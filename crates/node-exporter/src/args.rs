@@ -48,9 +48,8 @@ pub struct Args {
     /// Maximum number of parallel scrape requests. Use 0 to disable.
     #[arg(long = "web.max-requests", default_value_t = 40)]
     pub web_max_requests: usize,
-    /// Path to a web configuration file enabling TLS or authentication. Not
-    /// supported yet: giving one makes [`run`](crate::run) refuse to start rather than
-    /// serve in the clear.
+    /// Path to a configuration file that can enable TLS or authentication
+    /// (exporter-toolkit's `web-config.yml`; see `ember-serve`).
     #[arg(long = "web.config.file", default_value = "")]
     pub web_config_file: String,
     /// Use systemd socket activation listeners (not supported; refused by

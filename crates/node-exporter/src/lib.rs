@@ -34,6 +34,9 @@
 //! - Output goes through `ember-exposition`'s writers, in client_golang's order
 //!   (families by name, series by label values): text 0.0.4 by default, OpenMetrics
 //!   when the `Accept` header prefers it, gzip (at the fastest level) when accepted.
+//! - Listening is `ember-serve`'s, shared with every Ember component: Go-style
+//!   `--web.listen-address`es and `--web.config.file` (TLS, client certificates,
+//!   basic auth, headers), checked at start so that a bad file stops it.
 //!
 //! Dependencies beyond the workspace's usual ones: `libc`, for the system calls
 //! node_exporter makes through Go's `syscall` package — `statfs` (filesystem, selinux),
@@ -78,15 +81,10 @@ pub enum Error {
     /// `collect[]` named a collector that is not enabled.
     #[error("disabled collector: {0}")]
     DisabledCollector(String),
-    /// A listen address could not be bound.
-    #[error("couldn't listen on {addr}: {source}")]
-    Listen {
-        /// The address as given.
-        addr: String,
-        /// The error.
-        #[source]
-        source: io::Error,
-    },
+    /// A listen address could not be bound, or the web configuration file
+    /// (`--web.config.file`) is unreadable or invalid.
+    #[error(transparent)]
+    Web(#[from] ember_serve::Error),
     /// The HTTP server stopped with an error.
     #[error("HTTP server on {addr} failed: {source}")]
     Serve {
@@ -116,30 +114,29 @@ impl Exporter {
 /// fails; it never returns `Ok` on its own, so the caller stops it by dropping the
 /// future (on a signal, say). `:9100` listens on all interfaces, IPv6 and IPv4.
 pub async fn run(args: Args) -> Result<(), Error> {
-    if !args.web_config_file.is_empty() {
-        return Err(Error::Flags(format!(
-            "--web.config.file={}: TLS and authentication are not supported by Ember's node exporter yet; refusing to serve in the clear",
-            args.web_config_file
-        )));
-    }
     if args.web_systemd_socket {
         return Err(Error::Flags(
             "--web.systemd-socket is not supported by Ember's node exporter".into(),
         ));
     }
+    let web = match args.web_config_file.as_str() {
+        "" => None,
+        path => Some(ember_serve::WebConfigFile::load(path)?),
+    };
     let exporter = Exporter::new(&args)?;
     let app = exporter.router();
     let (tx, mut rx) = tokio::sync::mpsc::channel(args.web_listen_address.len().max(1));
     for addr in &args.web_listen_address {
-        let listener = bind(addr).await?;
+        let listener = ember_serve::bind(addr).await?;
         if let Ok(local) = listener.local_addr() {
             tracing::info!(address = %local, "listening");
         }
         let app = app.clone();
+        let web = web.clone();
         let tx = tx.clone();
         let addr = addr.clone();
         tokio::spawn(async move {
-            let r = axum::serve(listener, app).await;
+            let r = ember_serve::serve(listener, app, web, std::future::pending()).await;
             let _ = tx
                 .send(r.map_err(|source| Error::Serve { addr, source }))
                 .await;
@@ -150,23 +147,6 @@ pub async fn run(args: Args) -> Result<(), Error> {
         Some(r) => r,
         None => Ok(()),
     }
-}
-
-/// Binds a Go-style listen address: `:port` means every interface.
-async fn bind(addr: &str) -> Result<tokio::net::TcpListener, Error> {
-    let err = |source| Error::Listen {
-        addr: addr.to_owned(),
-        source,
-    };
-    if let Some(port) = addr.strip_prefix(':') {
-        if let Ok(l) = tokio::net::TcpListener::bind(format!("[::]:{port}")).await {
-            return Ok(l);
-        }
-        return tokio::net::TcpListener::bind(format!("0.0.0.0:{port}"))
-            .await
-            .map_err(err);
-    }
-    tokio::net::TcpListener::bind(addr).await.map_err(err)
 }
 
 #[cfg(test)]
@@ -285,10 +265,20 @@ mod tests {
 
     #[tokio::test]
     async fn refuses_what_it_cannot_honour() {
-        let args = fixture_args(&["--web.config.file=/etc/web.yml"]);
-        assert!(matches!(run(args).await, Err(Error::Flags(_))));
+        let args = fixture_args(&["--web.config.file=/nonexistent/web.yml"]);
+        let e = run(args).await.unwrap_err();
+        assert!(
+            matches!(e, Error::Web(ember_serve::Error::Config(_))),
+            "{e}"
+        );
+        assert!(e.to_string().contains("/nonexistent/web.yml"), "{e}");
         let args = fixture_args(&["--web.listen-address=256.0.0.1:1"]);
-        assert!(matches!(run(args).await, Err(Error::Listen { .. })));
+        assert!(matches!(
+            run(args).await,
+            Err(Error::Web(ember_serve::Error::Listen { .. }))
+        ));
+        let args = fixture_args(&["--web.systemd-socket"]);
+        assert!(matches!(run(args).await, Err(Error::Flags(_))));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -50,6 +50,10 @@ pub struct Args {
     /// Addresses on which to expose metrics and web interface. Repeatable.
     #[arg(long = "web.listen-address", default_value = ":9091")]
     pub web_listen_address: Vec<String>,
+    /// Path to a configuration file that can enable TLS or authentication
+    /// (exporter-toolkit's `web-config.yml`; see `ember-serve`).
+    #[arg(long = "web.config.file", default_value = "")]
+    pub web_config_file: String,
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", default_value = "/metrics")]
     pub web_telemetry_path: String,
@@ -127,14 +131,10 @@ pub enum Error {
     /// A flag's value is invalid.
     #[error("{0}")]
     Flags(String),
-    /// A listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        /// The address.
-        addr: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    /// A listen address could not be bound, or the web configuration file
+    /// (`--web.config.file`) is unreadable or invalid.
+    #[error(transparent)]
+    Web(#[from] ember_serve::Error),
     /// Serving failed.
     #[error("serving on {addr}: {source}")]
     Serve {
@@ -241,6 +241,7 @@ impl Options {
         }
         let flags = BTreeMap::from([
             ("web.listen-address".into(), a.web_listen_address.join(",")),
+            ("web.config.file".into(), a.web_config_file.clone()),
             ("web.telemetry-path".into(), a.web_telemetry_path.clone()),
             ("web.external-url".into(), a.web_external_url.clone()),
             ("web.route-prefix".into(), a.web_route_prefix.clone()),
@@ -420,20 +421,25 @@ pub async fn run(
     build: BuildInfo,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
+    let web = match args.web_config_file.as_str() {
+        "" => None,
+        path => Some(ember_serve::WebConfigFile::load(path)?),
+    };
     let gw = Gateway::new(&args, build)?;
     let app = gw.router();
     let (tx, mut rx) = tokio::sync::mpsc::channel(args.web_listen_address.len().max(1));
     let mut servers = Vec::new();
     for addr in &args.web_listen_address {
-        let listener = bind(addr).await?;
+        let listener = ember_serve::bind(addr).await?;
         if let Ok(local) = listener.local_addr() {
             tracing::info!(address = %local, "listening");
         }
         let app = app.clone();
+        let web = web.clone();
         let tx = tx.clone();
         let addr = addr.clone();
         servers.push(tokio::spawn(async move {
-            let r = axum::serve(listener, app).await;
+            let r = ember_serve::serve(listener, app, web, std::future::pending()).await;
             let _ = tx
                 .send(r.map_err(|source| Error::Serve { addr, source }))
                 .await;
@@ -474,23 +480,6 @@ pub async fn run(
     result
 }
 
-/// Binds a Go-style listen address: `:port` means every interface.
-async fn bind(addr: &str) -> Result<tokio::net::TcpListener, Error> {
-    let err = |source| Error::Listen {
-        addr: addr.to_owned(),
-        source,
-    };
-    if let Some(port) = addr.strip_prefix(':') {
-        if let Ok(l) = tokio::net::TcpListener::bind(format!("[::]:{port}")).await {
-            return Ok(l);
-        }
-        return tokio::net::TcpListener::bind(format!("0.0.0.0:{port}"))
-            .await
-            .map_err(err);
-    }
-    tokio::net::TcpListener::bind(addr).await.map_err(err)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -523,10 +512,38 @@ mod tests {
     fn flags_are_checked() {
         let bad = Args::parse_from(["pg", "--persistence.interval=soon"]);
         assert!(matches!(Options::from_args(&bad), Err(Error::Flags(_))));
-        let ok = Args::parse_from(["pg", "--push.expire-after=1h"]);
+        let ok = Args::parse_from(["pg", "--push.expire-after=1h", "--web.config.file=web.yml"]);
         assert_eq!(
             Options::from_args(&ok).expect("ok").expire_after,
             Some(Duration::from_secs(3600))
         );
+        assert_eq!(
+            Options::from_args(&ok).expect("ok").flags["web.config.file"],
+            "web.yml"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bad_web_config_file_stops_the_start() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let web = dir.path().join("web.yml");
+        std::fs::write(&web, "tls_server_config:\n  cert_file: a.pem\n").expect("write");
+        let args = Args::parse_from([
+            "pg".to_string(),
+            "--web.listen-address=127.0.0.1:0".to_string(),
+            format!("--web.config.file={}", web.display()),
+        ]);
+        let e = run(args, BuildInfo::default(), std::future::pending())
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(e, Error::Web(ember_serve::Error::Config(_))),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("missing one of key or key_file"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("web.yml:2:"), "{e}");
     }
 }

@@ -156,20 +156,10 @@ pub fn router(state: Arc<WebState>) -> Router {
         .with_state(state)
 }
 
-/// Serves the router over `state` on `listener` until the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, state: Arc<WebState>) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).await
-}
-
-/// As [`serve`], with the TSDB and runtime facts the status endpoints report
-/// (`/api/v1/status/tsdb`, `/api/v1/status/runtimeinfo`).
-pub async fn serve_with_status(
-    listener: tokio::net::TcpListener,
-    state: Arc<WebState>,
-    sources: Arc<StatusSources>,
-) -> std::io::Result<()> {
-    let app = router(state).layer(axum::Extension(sources));
-    axum::serve(listener, app).await
+/// The router over `state` with the status sources the binary hands over (the
+/// TSDB, runtime facts, the admin flag), ready for a listener.
+pub fn router_with_status(state: Arc<WebState>, sources: Arc<StatusSources>) -> Router {
+    router(state).layer(axum::Extension(sources))
 }
 
 #[derive(Serialize)]

@@ -4,7 +4,7 @@
 //! error texts.
 //!
 //! The TSDB and the runtime facts come from [`StatusSources`], which the binary hands
-//! over with [`crate::serve_with_status`]; without it the endpoints still answer with
+//! over with [`crate::router_with_status`]; without it the endpoints still answer with
 //! what the web layer knows (an empty head, the process's own facts), so a server wired
 //! before these endpoints existed keeps working.
 
