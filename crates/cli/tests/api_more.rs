@@ -6,7 +6,6 @@ mod common;
 
 use common::{free_port, get, have_prometheus, start_ember, start_prometheus, wait_ready};
 use serde_json::Value as J;
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 const EXPOSITION: &str = "# HELP req Requests served.\n\
@@ -26,29 +25,10 @@ only_help 3\n\
 
 /// Serves [`EXPOSITION`] as OpenMetrics to every request; returns the port.
 fn serve_target() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 1024];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut chunk) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let _ = write!(
-                    s,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{EXPOSITION}",
-                    EXPOSITION.len()
-                );
-            });
-        }
-    });
-    port
+    common::serve_exposition(
+        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        EXPOSITION,
+    )
 }
 
 fn config(target: u16) -> String {

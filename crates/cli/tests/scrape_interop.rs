@@ -236,3 +236,60 @@ fn same_targets_same_answers_as_prometheus() {
         }
     }
 }
+
+/// (scrapeUrl → (health, lastError)) of a pool once every target was tried.
+fn pool_state(port: u16, pool: &str) -> BTreeMap<String, (String, String)> {
+    let t = Instant::now();
+    loop {
+        let v = json(port, "/api/v1/targets?state=active");
+        let m: BTreeMap<String, (String, String)> = v["data"]["activeTargets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["scrapePool"] == pool && t["health"] != "unknown")
+            .map(|t| {
+                (
+                    t["scrapeUrl"].as_str().unwrap().to_string(),
+                    (
+                        t["health"].as_str().unwrap().to_string(),
+                        t["lastError"].as_str().unwrap().to_string(),
+                    ),
+                )
+            })
+            .collect();
+        if m.len() == 2 {
+            return m;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "{pool}: {v}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn target_limit_fails_the_whole_pool_like_prometheus() {
+    if !have_prometheus() {
+        return;
+    }
+    let (a, b) = (
+        common::serve_exposition("text/plain; version=0.0.4", "x 1\n"),
+        common::serve_exposition("text/plain; version=0.0.4", "x 2\n"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (pp, ep) = (free_port(), free_port());
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: limited\n    target_limit: 1\n    static_configs: [{{targets: ['127.0.0.1:{a}', '127.0.0.1:{b}']}}]\n"
+    );
+    let _prom = start_prometheus(dir.path(), &config, pp);
+    wait_ready(pp);
+    let _ember = start_ember(dir.path(), &config, ep, &[]);
+    let (ours, theirs) = (pool_state(ep, "limited"), pool_state(pp, "limited"));
+    assert_eq!(ours, theirs);
+    assert!(
+        ours.values()
+            .all(|(h, e)| h == "down"
+                && e == "target_limit exceeded (number of targets: 2, limit: 1)"),
+        "{ours:?}"
+    );
+    // Nothing was scraped from either target.
+    assert_eq!(query(ep, "x"), BTreeMap::new());
+}

@@ -17,6 +17,7 @@
 //! shows, and `up` is 0.
 
 mod metadata;
+mod nhcb;
 mod scrape_loop;
 pub mod target;
 
@@ -59,6 +60,8 @@ pub struct ScrapeManager {
     configs: HashMap<String, Arc<ScrapeConfig>>,
     running: HashMap<(String, u64), Running>,
     dropped: Vec<(String, ember_model::Labels)>,
+    /// Per job, the error that fails all its scrapes (`target_limit` exceeded).
+    forced: HashMap<String, Arc<Mutex<Option<String>>>>,
 }
 
 impl std::fmt::Debug for ScrapeManager {
@@ -78,6 +81,7 @@ impl ScrapeManager {
             configs: HashMap::new(),
             running: HashMap::new(),
             dropped: Vec::new(),
+            forced: HashMap::new(),
         }
     }
 
@@ -137,16 +141,25 @@ impl ScrapeManager {
                     match target::populate(cfg, t) {
                         Ok(Some(target)) => {
                             n += 1;
-                            if cfg.target_limit > 0 && n > cfg.target_limit {
-                                tracing::error!(job = %job, limit = cfg.target_limit, "target_limit exceeded; extra targets are not scraped");
-                                continue;
-                            }
                             wanted.insert((job.clone(), target.hash()), (target, cfg.clone()));
                         }
                         Ok(None) => self.dropped.push((job.clone(), t.clone())),
                         Err(e) => tracing::warn!(job = %job, err = %e, "dropping invalid target"),
                     }
                 }
+            }
+            // As Prometheus: over the limit, every target of the pool stays listed
+            // but fails with the reason instead of being scraped.
+            let err = (cfg.target_limit > 0 && n > cfg.target_limit).then(|| {
+                tracing::error!(job = %job, targets = n, limit = cfg.target_limit, "target_limit exceeded");
+                format!(
+                    "target_limit exceeded (number of targets: {n}, limit: {})",
+                    cfg.target_limit
+                )
+            });
+            let f = self.forced.entry(job.clone()).or_default();
+            if let Ok(mut f) = f.lock() {
+                *f = err;
             }
         }
         let gone: Vec<(String, u64)> = self
@@ -188,7 +201,8 @@ impl ScrapeManager {
                 prev,
                 metadata.clone(),
             );
-            let handle = tokio::spawn(state.run());
+            let forced = self.forced.entry(k.0.clone()).or_default().clone();
+            let handle = tokio::spawn(state.with_forced_error(forced).run());
             self.running.insert(
                 k.clone(),
                 Running {
@@ -368,5 +382,93 @@ mod tests {
             "stale marker after a failed scrape"
         );
         assert_eq!(samples(&st, "up")[0].1.last().unwrap().1, 0.0);
+    }
+
+    /// A storage whose appenders panic on the first append.
+    struct Panicking(std::sync::atomic::AtomicUsize);
+
+    impl Appendable for Panicking {
+        fn appender(&self) -> Box<dyn ember_storage::Appender + '_> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Box::new(PanickingAppender)
+        }
+    }
+
+    struct PanickingAppender;
+
+    impl ember_storage::Appender for PanickingAppender {
+        fn append(
+            &mut self,
+            _: Option<ember_storage::SeriesRef>,
+            _: &Labels,
+            _: i64,
+            _: f64,
+        ) -> Result<ember_storage::SeriesRef, ember_storage::Error> {
+            panic!("injected fault")
+        }
+        fn append_histogram(
+            &mut self,
+            _: Option<ember_storage::SeriesRef>,
+            _: &Labels,
+            _: i64,
+            _: ember_storage::HistogramRef<'_>,
+        ) -> Result<ember_storage::SeriesRef, ember_storage::Error> {
+            panic!("injected fault")
+        }
+        fn append_exemplar(
+            &mut self,
+            r: Option<ember_storage::SeriesRef>,
+            _: &Labels,
+            _: &ember_model::value::Exemplar,
+        ) -> Result<ember_storage::SeriesRef, ember_storage::Error> {
+            Ok(r.unwrap_or_default())
+        }
+        fn update_metadata(
+            &mut self,
+            r: Option<ember_storage::SeriesRef>,
+            _: &Labels,
+            _: &ember_model::value::Metadata,
+        ) -> Result<ember_storage::SeriesRef, ember_storage::Error> {
+            Ok(r.unwrap_or_default())
+        }
+        fn commit(self: Box<Self>) -> Result<(), ember_storage::Error> {
+            Ok(())
+        }
+        fn rollback(self: Box<Self>) -> Result<(), ember_storage::Error> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_scrape_does_not_end_its_loop() {
+        let addr = serve(Arc::new(Mutex::new("a 1\n".to_string()))).await;
+        let yaml = format!(
+            "scrape_configs:\n  - job_name: test\n    scrape_interval: 100ms\n    scrape_timeout: 100ms\n    static_configs:\n      - targets: ['{addr}']\n"
+        );
+        let cfg = ember_config::load_str(&yaml, std::path::Path::new("t.yml"), &Default::default())
+            .unwrap();
+        let sc = cfg.scrape_configs[0].clone();
+        let labels = Labels::from_pairs([("__address__", addr.as_str())]);
+        let target = target::populate(&sc, &labels).unwrap().unwrap();
+        let st = Arc::new(Panicking(Default::default()));
+        let health = Arc::new(Mutex::new(Health::default()));
+        let l = scrape_loop::LoopState::new(
+            target,
+            Arc::new(sc),
+            st.clone(),
+            HttpClient::new(),
+            health.clone(),
+            Arc::new(Mutex::new(scrape_loop::SeriesCache::new())),
+            Arc::new(Mutex::new(metadata::MetadataCache::default())),
+        );
+        let h = tokio::spawn(l.run());
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        assert!(!h.is_finished(), "the loop survived");
+        let scrapes = st.0.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(scrapes >= 3, "it kept scraping: {scrapes}");
+        let hl = health.lock().unwrap().clone();
+        assert!(!hl.up);
+        assert_eq!(hl.last_error, "scrape panicked: injected fault");
+        h.abort();
     }
 }

@@ -44,6 +44,9 @@ pub(crate) struct LoopState {
     prev: Arc<Mutex<SeriesCache>>,
     /// Metric metadata of the last scrapes, shared with the manager for the API.
     pub(crate) metadata: Arc<Mutex<MetadataCache>>,
+    /// An error that fails every scrape of the pool without asking the target
+    /// (Prometheus's forced error: `target_limit` exceeded).
+    forced: Arc<Mutex<Option<String>>>,
 }
 
 /// What a target's previous scrapes taught: for each raw exposition line (name and
@@ -105,7 +108,14 @@ impl LoopState {
             health,
             prev,
             metadata,
+            forced: Arc::default(),
         }
+    }
+
+    /// Shares the pool's forced error with this loop.
+    pub(crate) fn with_forced_error(mut self, forced: Arc<Mutex<Option<String>>>) -> Self {
+        self.forced = forced;
+        self
     }
 
     fn accept(&self) -> String {
@@ -134,7 +144,22 @@ impl LoopState {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tick.tick().await;
-            self.scrape_once().await;
+            // A panic while scraping (a bug, never the target's fault) must not end
+            // the loop for good: the target is reported down with the reason and
+            // scraped again at the next tick.
+            let scrape = std::panic::AssertUnwindSafe(self.scrape_once());
+            if let Err(p) = futures_util::FutureExt::catch_unwind(scrape).await {
+                let msg = p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                tracing::error!(target = %self.target.url, panic = %msg, "scrape panicked; the loop goes on");
+                if let Ok(mut h) = self.health.lock() {
+                    h.up = false;
+                    h.last_error = format!("scrape panicked: {msg}");
+                }
+            }
         }
     }
 
@@ -163,15 +188,20 @@ impl LoopState {
             }
             .into(),
         ));
-        let fetched = self
-            .client
-            .get(&self.target.url, &headers, self.target.timeout, limit)
-            .await;
+        let forced = self.forced.lock().ok().and_then(|f| f.clone());
+        let fetched = match forced {
+            Some(e) => Err(e),
+            None => self
+                .client
+                .get(&self.target.url, &headers, self.target.timeout, limit)
+                .await
+                .map_err(|e| e.to_string()),
+        };
         let store = self.store.clone();
         let mut app = store.appender();
         let outcome = match fetched {
             Ok(resp) => self.append_body(app.as_mut(), &resp.body, &resp.content_type, ts),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e),
         };
         let (scraped, post, added, err) = match outcome {
             Ok(x) => (x.0, x.1, x.2, None),
@@ -302,7 +332,22 @@ impl LoopState {
         let (mut scraped, mut post, mut added) = (0usize, 0usize, 0usize);
         let honor_ts = self.cfg.honor_timestamps;
         let mut declared: Vec<(String, Declared)> = Vec::new();
+        let keep_classic = self.cfg.always_scrape_classic_histograms;
+        let mut nhcb = self.cfg.convert_classic_histograms_to_nhcb.then(|| {
+            crate::nhcb::Collector::new(natives.iter().map(|n| n.labels.clone()).collect())
+        });
+        let mut converted = Vec::new();
         while let Some(entry) = parser.next_entry().map_err(|e| e.to_string())? {
+            if let Some(c) = nhcb.as_mut() {
+                // Any line other than a series ends a classic histogram's group.
+                match &entry {
+                    Entry::Series(_) => {}
+                    Entry::Type { name, metric_type } => {
+                        converted.extend(c.declare(&name.unescape(), *metric_type));
+                    }
+                    _ => converted.extend(c.finish()),
+                }
+            }
             let s = match entry {
                 Entry::Series(s) => s,
                 Entry::Help { name, help } => {
@@ -328,6 +373,13 @@ impl LoopState {
                 }
                 Entry::Comment(_) => continue,
             };
+            if let Some(c) = nhcb.as_mut() {
+                let (done, part) = c.offer(&s);
+                converted.extend(done);
+                if part && !keep_classic {
+                    continue;
+                }
+            }
             scraped += 1;
             let honor_labels = self.cfg.honor_labels;
             let t = if honor_ts {
@@ -358,6 +410,32 @@ impl LoopState {
                 },
                 t,
                 Val::Float(s.value),
+                (last, generation),
+                (&mut post, &mut added),
+            )?;
+        }
+        converted.extend(nhcb.as_mut().and_then(|c| c.finish()));
+        for n in &converted {
+            scraped += 1;
+            let t = if honor_ts {
+                n.timestamp_ms.unwrap_or(ts)
+            } else {
+                ts
+            };
+            let h = match &n.h {
+                NativeHist::Int(h) => Val::Hist(HistogramRef::Int(h)),
+                NativeHist::Float(h) => Val::Hist(HistogramRef::Float(h)),
+            };
+            // Cannot collide with a text line or a protobuf native histogram's key.
+            let mut key = vec![0xff, 0xfc];
+            key.extend_from_slice(n.labels.to_string().as_bytes());
+            self.ingest(
+                app,
+                &mut cache,
+                &key,
+                || Ok((n.labels.clone(), Vec::new())),
+                t,
+                h,
                 (last, generation),
                 (&mut post, &mut added),
             )?;
@@ -578,7 +656,8 @@ pub(crate) struct Native {
     h: NativeHist,
 }
 
-enum NativeHist {
+#[derive(Debug)]
+pub(crate) enum NativeHist {
     Int(Histogram),
     Float(FloatHistogram),
 }
