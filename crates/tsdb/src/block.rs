@@ -196,8 +196,25 @@ pub fn write_block(
 ) -> Result<BlockMeta, BlockError> {
     let ulid = new_ulid(now_ms);
     let tmp = parent.join(format!("{ulid}.tmp-for-creation"));
+    let r = write_block_into(&tmp, parent, ulid, min_time, max_time, series, compaction);
+    if r.is_err() {
+        // A full disk must not keep what was written so far.
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    r
+}
+
+fn write_block_into(
+    tmp: &Path,
+    parent: &Path,
+    ulid: String,
+    min_time: i64,
+    max_time: i64,
+    series: Vec<(Labels, Vec<ChunkData>)>,
+    compaction: BlockCompaction,
+) -> Result<BlockMeta, BlockError> {
     let dest = parent.join(&ulid);
-    std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+    std::fs::create_dir_all(tmp).map_err(io(tmp))?;
     let mut cw = ChunkWriter::new(&tmp.join("chunks"))?;
     let mut stats = BlockStats::default();
     let mut index_series = Vec::with_capacity(series.len());
@@ -245,8 +262,8 @@ pub fn write_block(
     };
     let json = serde_json::to_vec_pretty(&meta).map_err(|e| BlockError::Write(e.to_string()))?;
     write_synced(&tmp.join("meta.json"), &json)?;
-    sync_dir(&tmp)?;
-    std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+    sync_dir(tmp)?;
+    std::fs::rename(tmp, &dest).map_err(io(&dest))?;
     sync_dir(parent)?;
     Ok(meta)
 }

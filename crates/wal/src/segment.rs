@@ -201,15 +201,45 @@ impl Wal {
         Ok(self.segment)
     }
 
-    /// Appends records as one batch and writes them out before returning.
+    /// Appends records as one batch and writes them out before returning. When
+    /// writing fails (a full disk), the segment is cut back to where the batch
+    /// began and the page restored, so that the log stays well-formed and the next
+    /// batch continues it once space returns; a batch that failed after starting a
+    /// new segment leaves that segment empty (its first records may survive in the
+    /// previous one, which only ever adds records the caller was told failed).
     pub fn log(&mut self, records: &[&[u8]]) -> Result<(), Error> {
-        for rec in records {
-            self.log_one(rec)?;
+        let start = (self.segment, self.done_pages, self.alloc);
+        let page = self.page[..self.alloc].to_vec();
+        let r = records
+            .iter()
+            .try_for_each(|rec| self.log_one(rec))
+            .and_then(|()| {
+                if self.alloc > 0 {
+                    self.flush_page(false)
+                } else {
+                    Ok(())
+                }
+            });
+        if r.is_err() {
+            self.restore(start, &page);
         }
-        if self.alloc > 0 {
-            self.flush_page(false)?;
+        r
+    }
+
+    /// Puts the writer back to `(segment, done_pages, alloc)` with the page's used
+    /// bytes `page`, cutting the file to match (see [`Wal::log`]).
+    fn restore(&mut self, (segment, done_pages, alloc): (u32, usize, usize), page: &[u8]) {
+        self.page.fill(0);
+        if segment == self.segment {
+            self.page[..alloc].copy_from_slice(page);
+            (self.done_pages, self.alloc, self.flushed) = (done_pages, alloc, alloc);
+        } else {
+            (self.done_pages, self.alloc, self.flushed) = (0, 0, 0);
         }
-        Ok(())
+        let len = (self.done_pages * PAGE_SIZE + self.alloc) as u64;
+        // Shrinking needs no space; should it fail anyway, the reader's repair at the
+        // next start truncates the torn tail.
+        let _ = self.file.set_len(len);
     }
 
     fn log_one(&mut self, rec: &[u8]) -> Result<(), Error> {
