@@ -253,6 +253,14 @@ impl ScrapeManager {
         v
     }
 
+    /// The configured scrape pools (job names), sorted, whether or not they have
+    /// targets: `/api/v1/scrape_pools`.
+    pub fn pools(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.configs.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
     /// Targets relabeling dropped, by job.
     pub fn dropped(&self) -> &[(String, ember_model::Labels)] {
         &self.dropped

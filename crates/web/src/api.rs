@@ -550,7 +550,14 @@ pub(crate) async fn query(
         })?,
         None => now_ms(),
     };
-    let r = blocking(move || svc.engine.instant_query(svc.storage.as_ref(), &query, t)).await??;
+    let r = blocking(move || svc.engine.instant_query(svc.storage.as_ref(), &query, t))
+        .await?
+        .map_err(|e| match e {
+            // As Prometheus: an instant query that does not parse is a bad `query`
+            // parameter (a range query's parse error comes without the prefix).
+            QError::Parse(_) => ApiError::bad(format!("invalid parameter \"query\": {e}")),
+            e => e.into(),
+        })?;
     Ok(respond(r))
 }
 
