@@ -178,6 +178,36 @@ fn same_targets_same_answers_as_prometheus() {
     assert_eq!(ours, theirs);
     assert_eq!(ours.len(), 4);
 
+    // Scrape pools, and the targets API's filters.
+    assert_eq!(
+        json(ep, "/api/v1/scrape_pools"),
+        json(pp, "/api/v1/scrape_pools")
+    );
+    for q in [
+        "scrapePool=node&state=active",
+        "state=dropped",
+        "scrapePool=nope",
+    ] {
+        let strip = |mut v: J| {
+            // 3.x adds droppedTargetCounts; volatile fields differ between servers.
+            v["data"]
+                .as_object_mut()
+                .map(|o| o.remove("droppedTargetCounts"));
+            for t in v["data"]["activeTargets"]
+                .as_array_mut()
+                .into_iter()
+                .flatten()
+            {
+                for k in ["lastScrape", "lastScrapeDuration", "globalUrl"] {
+                    t.as_object_mut().map(|o| o.remove(k));
+                }
+            }
+            v
+        };
+        let path = format!("/api/v1/targets?{q}");
+        assert_eq!(strip(json(ep, &path)), strip(json(pp, &path)), "{path}");
+    }
+
     // The exporters' series and metric names, exactly (both scrape the same
     // processes; the synthetic series included).
     for sel in [

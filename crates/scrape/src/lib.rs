@@ -143,7 +143,9 @@ impl ScrapeManager {
                             n += 1;
                             wanted.insert((job.clone(), target.hash()), (target, cfg.clone()));
                         }
-                        Ok(None) => self.dropped.push((job.clone(), t.clone())),
+                        Ok(None) => self
+                            .dropped
+                            .push((job.clone(), target::with_defaults(cfg, t))),
                         Err(e) => tracing::warn!(job = %job, err = %e, "dropping invalid target"),
                     }
                 }

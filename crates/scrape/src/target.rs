@@ -12,7 +12,8 @@ use std::time::Duration;
 pub struct Target {
     /// Labels attached to every scraped series (no `__` labels).
     pub labels: Labels,
-    /// Labels as discovered, before relabeling (for the targets API).
+    /// Labels as discovered with the job's defaults added, before relabeling:
+    /// what the targets API shows as `discoveredLabels`.
     pub discovered: Labels,
     /// What to GET.
     pub url: String,
@@ -36,8 +37,10 @@ fn parse_dur(s: &str) -> Option<Duration> {
     s.parse::<ember_config::Duration>().ok().map(|d| d.as_std())
 }
 
-/// Builds a target from discovered labels; `Ok(None)` when relabeling drops it.
-pub fn populate(cfg: &ScrapeConfig, discovered: &Labels) -> Result<Option<Target>, String> {
+/// Discovered labels with the job's defaults (`job`, `__scheme__`,
+/// `__metrics_path__`, interval, timeout, `__param_*`) where absent: the input of
+/// target relabeling, and what Prometheus reports as a target's discovered labels.
+pub fn with_defaults(cfg: &ScrapeConfig, discovered: &Labels) -> Labels {
     let mut b = LabelsBuilder::new(discovered.clone());
     let defaults = [
         ("job", cfg.job_name.clone()),
@@ -59,6 +62,13 @@ pub fn populate(cfg: &ScrapeConfig, discovered: &Labels) -> Result<Option<Target
             b.set(name, v.as_str());
         }
     }
+    b.into_labels()
+}
+
+/// Builds a target from discovered labels; `Ok(None)` when relabeling drops it.
+pub fn populate(cfg: &ScrapeConfig, discovered: &Labels) -> Result<Option<Target>, String> {
+    let pre = with_defaults(cfg, discovered);
+    let mut b = LabelsBuilder::new(pre.clone());
     if !process_builder(
         &mut b,
         &cfg.relabel_configs,
@@ -121,7 +131,7 @@ pub fn populate(cfg: &ScrapeConfig, discovered: &Labels) -> Result<Option<Target
     b.retain(|l| !l.name.starts_with("__"));
     Ok(Some(Target {
         labels: b.into_labels(),
-        discovered: discovered.clone(),
+        discovered: pre,
         url,
         interval,
         timeout,

@@ -15,11 +15,12 @@ mod federate;
 mod parse_query;
 mod rules_api;
 mod status;
+mod ui;
 
 pub use api::QueryService;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
@@ -93,8 +94,11 @@ pub type AlertmanagersFn = Box<dyn Fn() -> (Vec<String>, Vec<String>) + Send + S
 /// Builds the router over `state`.
 pub fn router(state: Arc<WebState>) -> Router {
     status::mark_start();
-    Router::new()
+    let prefix = ui::route_prefix(&state.flags);
+    let ui_state = state.clone();
+    let app = Router::new()
         .route("/", get(index))
+        .merge(ui::routes())
         .route("/-/healthy", get(healthy).head(healthy))
         .route("/-/ready", get(ready).head(ready))
         .route("/-/reload", post(reload).put(reload))
@@ -121,6 +125,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         )
         .route("/api/v1/write", post(remote_write))
         .route("/api/v1/targets", get(targets))
+        .route("/api/v1/scrape_pools", get(status::scrape_pools))
         .route("/api/v1/alertmanagers", get(alertmanagers))
         .route("/api/v1/rules", get(rules_api::rules))
         .route("/api/v1/alerts", get(rules_api::alerts))
@@ -153,7 +158,12 @@ pub fn router(state: Arc<WebState>) -> Router {
         )
         .route("/federate", get(federate::federate))
         .fallback(not_found)
-        .with_state(state)
+        .with_state(state);
+    if prefix.is_empty() {
+        app
+    } else {
+        ui::with_route_prefix(&prefix, app, ui_state)
+    }
 }
 
 /// The router over `state` with the status sources the binary hands over (the
@@ -187,17 +197,10 @@ fn api_error(code: StatusCode, error_type: &str, msg: &str) -> Response {
     (code, Json(body)).into_response()
 }
 
-async fn index(State(s): State<Arc<WebState>>) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html><head><title>Ember</title></head><body>\
-         <h1>Ember {}</h1><p>A Prometheus-compatible monitoring system.</p><ul>\
-         <li><a href=\"metrics\">/metrics</a> — Ember's own metrics</li>\
-         <li><a href=\"api/v1/status/config\">/api/v1/status/config</a> — running configuration</li>\
-         <li><a href=\"api/v1/status/flags\">/api/v1/status/flags</a></li>\
-         <li><a href=\"api/v1/status/buildinfo\">/api/v1/status/buildinfo</a></li>\
-         </ul></body></html>",
-        s.build.version
-    ))
+/// The UI (see the `ui` module): the query page; Prometheus's other UI paths are
+/// routed in `ui::routes`.
+async fn index(State(s): State<Arc<WebState>>) -> Response {
+    ui::page(&s, "query")
 }
 
 async fn healthy() -> &'static str {
@@ -292,7 +295,26 @@ async fn alertmanagers(State(s): State<Arc<WebState>>) -> Response {
     }))
 }
 
-async fn targets(State(s): State<Arc<WebState>>) -> Response {
+/// `GET /api/v1/targets?state=active|dropped|any&scrapePool=…`.
+async fn targets(
+    State(s): State<Arc<WebState>>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Response {
+    let params: Vec<(String, String)> = form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    let param = |k: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let state = param("state").to_lowercase();
+    let pool = param("scrapePool");
+    let show_active = matches!(state.as_str(), "" | "any" | "active");
+    let show_dropped = matches!(state.as_str(), "" | "any" | "dropped");
+    let in_pool = |job: &str| pool.is_empty() || job == pool;
     let Some(m) = s.scrape.clone() else {
         return success(
             serde_json::json!({"activeTargets": [], "droppedTargets": [], "droppedTargetCounts": {}}),
@@ -302,6 +324,7 @@ async fn targets(State(s): State<Arc<WebState>>) -> Response {
     let active: Vec<serde_json::Value> = m
         .targets()
         .into_iter()
+        .filter(|t| show_active && in_pool(&t.job))
         .map(|t| {
             let h = &t.health;
             let health = if h.last_scrape == 0 { "unknown" } else if h.up { "up" } else { "down" };
@@ -328,6 +351,7 @@ async fn targets(State(s): State<Arc<WebState>>) -> Response {
     let dropped: Vec<serde_json::Value> = m
         .dropped()
         .iter()
+        .filter(|(job, _)| show_dropped && in_pool(job))
         .map(|(job, l)| {
             let c = counts.entry(job.clone()).or_insert(serde_json::json!(0));
             *c = serde_json::json!(c.as_u64().unwrap_or(0) + 1);

@@ -324,6 +324,15 @@ fn retention_from_flags(flags: &[(String, String)]) -> String {
     }
 }
 
+/// `GET /api/v1/scrape_pools`: the configured scrape pools, sorted.
+pub(crate) async fn scrape_pools(State(s): State<Arc<WebState>>) -> Response {
+    let pools = match &s.scrape {
+        Some(m) => m.lock().await.pools(),
+        None => Vec::new(),
+    };
+    crate::success(json!({ "scrapePools": pools }))
+}
+
 /// `GET /api/v1/status/walreplay`: replay is done before the API serves, so the
 /// progress is complete.
 pub(crate) async fn wal_replay() -> Response {

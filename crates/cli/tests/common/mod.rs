@@ -197,6 +197,44 @@ pub(crate) fn start_alertmanager(
     child
 }
 
+/// Waits until `GET path` answers 200 on `port` (`/-/ready` under a route prefix).
+pub(crate) fn wait_ready_at(port: u16, path: &str) {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(30) {
+        if matches!(get(port, path), Some((200, _))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{path} not ready on {port}");
+}
+
+/// As [`start_ember`], with every route under `prefix` (`--web.route-prefix`).
+pub(crate) fn start_ember_prefixed(
+    dir: &std::path::Path,
+    config: &str,
+    port: u16,
+    prefix: &str,
+) -> Kill {
+    let cfg = dir.join("ember.yml");
+    std::fs::write(&cfg, config).unwrap();
+    let child = Kill(
+        Command::new(env!("CARGO_BIN_EXE_ember"))
+            .args(["server", "--log.level=error"])
+            .arg(format!("--web.route-prefix={prefix}"))
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("ember").display()
+            ))
+            .spawn()
+            .unwrap(),
+    );
+    wait_ready_at(port, &format!("{prefix}/-/ready"));
+    child
+}
+
 /// A scrape target answering every request with `body` as `content_type`, on a
 /// thread per connection; returns its port.
 pub(crate) fn serve_exposition(content_type: &'static str, body: &'static str) -> u16 {
