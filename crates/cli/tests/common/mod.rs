@@ -84,9 +84,16 @@ pub(crate) fn start_prometheus(dir: &std::path::Path, config: &str, port: u16) -
 /// Starts `ember server` on `port` with `config` and data under `dir`, plus `extra`
 /// flags, and waits until it is ready.
 pub(crate) fn start_ember(dir: &std::path::Path, config: &str, port: u16, extra: &[&str]) -> Kill {
+    let child = spawn_ember(dir, config, port, extra);
+    wait_ready(port);
+    child
+}
+
+/// Starts `ember server` as [`start_ember`] does, without waiting.
+fn spawn_ember(dir: &std::path::Path, config: &str, port: u16, extra: &[&str]) -> Kill {
     let cfg = dir.join("ember.yml");
     std::fs::write(&cfg, config).unwrap();
-    let child = Kill(
+    Kill(
         Command::new(env!("CARGO_BIN_EXE_ember"))
             .args(["server", "--log.level=error"])
             .args(extra)
@@ -98,9 +105,7 @@ pub(crate) fn start_ember(dir: &std::path::Path, config: &str, port: u16, extra:
             ))
             .spawn()
             .unwrap(),
-    );
-    wait_ready(port);
-    child
+    )
 }
 
 /// Status code and body of `method path` with `headers` and `body`, over HTTP/1.0.
@@ -216,20 +221,11 @@ pub(crate) fn start_ember_prefixed(
     port: u16,
     prefix: &str,
 ) -> Kill {
-    let cfg = dir.join("ember.yml");
-    std::fs::write(&cfg, config).unwrap();
-    let child = Kill(
-        Command::new(env!("CARGO_BIN_EXE_ember"))
-            .args(["server", "--log.level=error"])
-            .arg(format!("--web.route-prefix={prefix}"))
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("ember").display()
-            ))
-            .spawn()
-            .unwrap(),
+    let child = spawn_ember(
+        dir,
+        config,
+        port,
+        &[&format!("--web.route-prefix={prefix}")],
     );
     wait_ready_at(port, &format!("{prefix}/-/ready"));
     child
