@@ -10,13 +10,20 @@
 //! - `basic_auth`, `authorization` (and `bearer_token`) and `http_headers` on every
 //!   request, redirects included, with their files read at each request (through
 //!   [`HttpClientConfig::request_headers`]), so rotated secrets need no reload;
+//! - `oauth2` (see `oauth2.rs`): a token from `token_url`, cached until shortly
+//!   before it expires, as `Authorization` on every request but redirects to other
+//!   hosts;
+//! - `proxy_url`, `no_proxy`, `proxy_from_environment` and `proxy_connect_header`
+//!   (see `proxy.rs`): HTTP, HTTPS and SOCKS5 proxies, `CONNECT` tunnels for
+//!   `https` targets;
 //! - `follow_redirects` (default on): up to 10 redirects, as Go's client;
-//! - a deadline over the whole exchange, a body size limit, gzip bodies decoded.
+//! - a deadline over the whole exchange (token requests included), a body size
+//!   limit, gzip bodies decoded.
 //!
-//! Not supported yet, and refused by [`HttpClient::from_config`] with an error saying
-//! so rather than ignored: `proxy_url`/`proxy_from_environment` and `oauth2`.
 //! `enable_http2` is accepted but HTTP/2 is not offered.
 
+use crate::oauth2::TokenSource;
+use crate::proxy::{Connector, Proxies};
 use crate::tls::{self, Tls};
 use ember_config::HttpClientConfig;
 use http_body_util::{BodyExt, Full};
@@ -62,6 +69,10 @@ pub enum HttpError {
     /// The body was larger than allowed.
     #[error("body size limit exceeded")]
     TooLarge,
+    /// No OAuth2 token could be had (unreadable secret, token endpoint down or
+    /// refusing).
+    #[error("{0}")]
+    OAuth2(String),
 }
 
 /// A response.
@@ -75,7 +86,7 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-type Hyper = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type Hyper = Client<HttpsConnector<Connector>, Full<Bytes>>;
 
 /// A pooled client for one `HttpClientConfig`; cheap to clone (clones share the
 /// connection pool).
@@ -89,6 +100,10 @@ struct Inner {
     /// Why this client cannot send anything, when it cannot.
     unusable: Option<String>,
     tls: Option<Tls>,
+    /// Where requests go (`proxy_url`, `proxy_from_environment`, …).
+    proxies: Arc<Proxies>,
+    /// `oauth2`'s tokens.
+    oauth2: Option<TokenSource>,
     /// The connection pool, with the CA file's contents it was built with; rebuilt
     /// when they change.
     state: Mutex<Option<(Option<Vec<u8>>, Hyper)>>,
@@ -116,7 +131,7 @@ impl HttpClient {
     pub fn new() -> Self {
         let config = HttpClientConfig::default();
         match Tls::new(&config.tls_config) {
-            Ok(tls) => HttpClient::with(config, None, Some(tls)),
+            Ok(tls) => HttpClient::with(config, None, Some(tls), Proxies::default(), None),
             // The default settings are always valid; should that change, say so at
             // each request rather than panic.
             Err(e) => HttpClient::failing(e),
@@ -124,20 +139,26 @@ impl HttpClient {
     }
 
     /// A client for `cfg`. TLS material (CA, client certificate and key) is read and
-    /// checked now; credentials files are read at each request.
+    /// checked now, and so is the proxy URL, and the environment for
+    /// `proxy_from_environment`; credentials files are read at each request.
     pub fn from_config(cfg: &HttpClientConfig) -> Result<HttpClient, HttpError> {
-        if !cfg.proxy.proxy_url.is_empty() || cfg.proxy.proxy_from_environment {
-            return Err(HttpError::Unsupported(
-                "proxy_url and proxy_from_environment are not supported by Ember yet".into(),
-            ));
-        }
-        if cfg.oauth2.is_some() {
-            return Err(HttpError::Unsupported(
-                "oauth2 is not supported by Ember yet".into(),
-            ));
-        }
+        HttpClient::from_config_env(cfg, &|name| std::env::var(name).ok())
+    }
+
+    /// [`HttpClient::from_config`] with `env` for the environment.
+    pub(crate) fn from_config_env(
+        cfg: &HttpClientConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<HttpClient, HttpError> {
+        let proxies =
+            Proxies::new(&cfg.proxy, env).map_err(|e| HttpError::Config(e.to_string()))?;
+        let oauth2 = cfg
+            .oauth2
+            .as_ref()
+            .map(|o| TokenSource::new(o, env))
+            .transpose()?;
         let tls = Tls::new(&cfg.tls_config).map_err(HttpError::Config)?;
-        let client = HttpClient::with(cfg.clone(), None, Some(tls));
+        let client = HttpClient::with(cfg.clone(), None, Some(tls), proxies, oauth2);
         client.pool()?;
         Ok(client)
     }
@@ -146,15 +167,29 @@ impl HttpClient {
     /// [`HttpClient::from_config`] refused, so that the reason shows where the
     /// requests' errors show (a target's last error, a notification's failure).
     pub fn failing(message: impl Into<String>) -> HttpClient {
-        HttpClient::with(HttpClientConfig::default(), Some(message.into()), None)
+        HttpClient::with(
+            HttpClientConfig::default(),
+            Some(message.into()),
+            None,
+            Proxies::default(),
+            None,
+        )
     }
 
-    fn with(config: HttpClientConfig, unusable: Option<String>, tls: Option<Tls>) -> Self {
+    fn with(
+        config: HttpClientConfig,
+        unusable: Option<String>,
+        tls: Option<Tls>,
+        proxies: Proxies,
+        oauth2: Option<TokenSource>,
+    ) -> Self {
         HttpClient {
             inner: Arc::new(Inner {
                 config,
                 unusable,
                 tls,
+                proxies: Arc::new(proxies),
+                oauth2,
                 state: Mutex::new(None),
             }),
         }
@@ -186,8 +221,12 @@ impl HttpClient {
             Some(n) => Arc::new(FixedServerNameResolver::new(n.clone())),
             None => Arc::new(DefaultServerNameResolver::default()),
         };
+        // `https://` proxies are reached with the same TLS settings as the targets,
+        // as Go's transport does.
+        let hop = HttpsConnector::new(http.clone(), config.clone(), false, names.clone());
+        let connector = Connector::new(http, hop, self.inner.proxies.clone());
         let pool: Hyper = Client::builder(TokioExecutor::new())
-            .build(HttpsConnector::new(http, config, false, names));
+            .build(HttpsConnector::new(connector, config, false, names));
         *state = Some((ca, pool.clone()));
         Ok(pool)
     }
@@ -275,14 +314,37 @@ impl HttpClient {
             let pool = self.pool()?;
             let (mut method, mut url, mut body) = (method, url.to_string(), body);
             let mut hops = 0;
+            let origin = host_of(&url);
+            // Once a redirect leaves the origin's domain, the OAuth2 token stays off
+            // for the rest of the chain (prometheus/common's isCrossHostRedirect).
+            let mut crossed = false;
             loop {
                 let uri: hyper::Uri = url.parse().map_err(|_| HttpError::Url(url.clone()))?;
+                crossed = crossed || !is_domain_or_subdomain(&host_of(&url), &origin);
+                let mut map = self.headers(headers)?;
+                if let Some(source) = &self.inner.oauth2
+                    && !crossed
+                {
+                    let agent = headers
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+                        .map(|(_, v)| v.as_str());
+                    let auth = source
+                        .authorization(agent, timeout)
+                        .await
+                        .map_err(|e| HttpError::OAuth2(e.to_string()))?;
+                    let value = HeaderValue::from_str(&auth).map_err(|_| {
+                        HttpError::OAuth2("oauth2: invalid characters in the token".into())
+                    })?;
+                    map.insert(hyper::header::AUTHORIZATION, value);
+                }
+                self.proxy_authorization(&url, &mut map)?;
                 let mut req = hyper::Request::builder()
                     .method(method.clone())
                     .uri(uri)
                     .body(Full::new(body.clone()))
                     .map_err(|e| HttpError::Url(e.to_string()))?;
-                *req.headers_mut() = self.headers(headers)?;
+                *req.headers_mut() = map;
                 let resp = pool
                     .request(req)
                     .await
@@ -319,6 +381,33 @@ impl HttpClient {
         }
     }
 
+    /// `Proxy-Authorization` for an `http` target reached through an HTTP proxy
+    /// whose URL has a user (requests to `https` targets carry none: their
+    /// `CONNECT` does).
+    fn proxy_authorization(&self, url: &str, map: &mut HeaderMap) -> Result<(), HttpError> {
+        if self.inner.proxies.is_direct() {
+            return Ok(());
+        }
+        let parsed = url::Url::parse(url).map_err(|_| HttpError::Url(url.into()))?;
+        if parsed.scheme() != "http" {
+            return Ok(());
+        }
+        let proxy = self
+            .inner
+            .proxies
+            .for_url(&parsed)
+            .map_err(|e| HttpError::Transport(e.to_string()))?;
+        if let Some(p) = proxy
+            && p.kind != crate::proxy::Kind::Socks5
+            && let Some(auth) = p.authorization()
+        {
+            let value = HeaderValue::from_str(&auth)
+                .map_err(|_| HttpError::Config("invalid proxy credentials".into()))?;
+            map.insert(hyper::header::PROXY_AUTHORIZATION, value);
+        }
+        Ok(())
+    }
+
     /// The caller's headers, then the configuration's (authentication,
     /// `http_headers`), which replace any of the caller's of the same name.
     fn headers(&self, headers: &[(&str, String)]) -> Result<HeaderMap, HttpError> {
@@ -346,6 +435,33 @@ impl HttpClient {
         }
         Ok(map)
     }
+}
+
+/// The lower-case host of `url` (IPv6 without brackets), empty if none.
+fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            u.host_str().map(|h| {
+                h.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_ascii_lowercase()
+            })
+        })
+        .unwrap_or_default()
+}
+
+/// Go's `isDomainOrSubdomain`: `sub` is `parent` or one of its subdomains.
+fn is_domain_or_subdomain(sub: &str, parent: &str) -> bool {
+    if sub == parent {
+        return true;
+    }
+    if sub.contains([':', '%']) {
+        return false;
+    }
+    sub.len() > parent.len()
+        && sub.ends_with(parent)
+        && sub.as_bytes()[sub.len() - parent.len() - 1] == b'.'
 }
 
 /// `location` resolved against `base`.
@@ -419,6 +535,9 @@ async fn read_body(
 
 /// The error and its causes; a TLS failure is worded on its own.
 fn transport_msg(e: &hyper_util::client::legacy::Error) -> String {
+    if let Some(m) = crate::proxy::describe_dial(e) {
+        return m;
+    }
     if let Some(t) = find_tls_error(e) {
         return tls::describe(t);
     }
@@ -433,7 +552,9 @@ fn transport_msg(e: &hyper_util::client::legacy::Error) -> String {
 
 /// The rustls error somewhere in `e`'s causes (I/O errors wrap it, and an I/O
 /// error's `source` skips its payload, so payloads are looked into).
-fn find_tls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+pub(crate) fn find_tls_error<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a rustls::Error> {
     if let Some(t) = e.downcast_ref::<rustls::Error>() {
         return Some(t);
     }

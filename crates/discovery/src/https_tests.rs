@@ -306,11 +306,11 @@ async fn authentication_headers_and_redirects() {
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn unsupported_settings_are_refused() {
+async fn unusable_settings_are_refused() {
     let mut proxied = HttpClientConfig::default();
-    proxied.proxy.proxy_url = "http://proxy:3128".into();
+    proxied.proxy.proxy_url = "gopher://proxy:3128".into();
     let e = HttpClient::from_config(&proxied).unwrap_err();
-    assert!(matches!(e, HttpError::Unsupported(_)), "{e}");
+    assert!(matches!(e, HttpError::Config(_)), "{e}");
     let failing = HttpClient::failing("error creating HTTP client: x");
     let e = failing
         .get("http://127.0.0.1:1/", &[], T, 0)

@@ -12,11 +12,25 @@
 //! ([`http::HttpClient`]: HTTP and HTTPS, TLS and authentication from Prometheus's
 //! `HttpClientConfig`), used by HTTP SD here, by scraping, by the notifier and by
 //! Alertmanager's receivers; it lives here because discovery is the lowest crate that
-//! makes requests.
+//! makes requests. Besides `basic_auth`, `authorization` and `tls_config` it does
+//! `oauth2` (client credentials and JWT bearer grants, tokens cached until 10 s
+//! before they expire, `client_secret_file` re-read; `src/oauth2.rs`) and proxies
+//! (`proxy_url` over HTTP, HTTPS or SOCKS5, `no_proxy`, `proxy_from_environment`
+//! with Go's `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY` rules, `proxy_connect_header`
+//! on `CONNECT` tunnels; `src/proxy.rs`), with prometheus/common's semantics.
+//! The proxy connector implements `tower-service`'s `Service`, the trait
+//! hyper-util's pooled client takes connectors by (a crate already in the tree
+//! through hyper-util).
 
 pub mod http;
 #[cfg(test)]
 mod https_tests;
+mod oauth2;
+#[cfg(test)]
+mod oauth2_tests;
+mod proxy;
+#[cfg(test)]
+mod proxy_tests;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 mod tls;
