@@ -33,14 +33,24 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 pp=$(start_prom); pe=$(start_ember); pids+=("$pp" "$pe")
 wait_ready 19190 >/dev/null; wait_ready 19191 >/dev/null
-sleep "$secs"
+# RSS of both every 5 s, for medians (peaks come from VmHWM).
+: > "$work/rss.prom"; : > "$work/rss.ember"
+for _ in $(seq $((secs / 5))); do
+  sleep 5
+  rss_kb "$pp" >> "$work/rss.prom" 2>/dev/null || true
+  rss_kb "$pe" >> "$work/rss.ember" 2>/dev/null || true
+done
 for who in prom ember; do
   if [ $who = prom ]; then pid=$pp; port=19190; else pid=$pe; port=19191; fi
   if [ ! -d "/proc/$pid" ]; then echo "$who exited early; last log lines:"; tail -20 "$work/$who.log"; continue; fi
   series=$(metric $port prometheus_tsdb_head_series)
   appended=$(metric $port prometheus_tsdb_head_samples_appended_total)
   cpu=$(cpu_s "$pid"); rss=$(rss_kb "$pid")
-  echo "$who: head_series=$series appended=$appended cpu_s=$cpu rss_kb=$rss"
+  median=$(sort -n "$work/rss.$who" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+  peak=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+  disk=$(du -sb "$work/$who" | cut -f1)
+  echo "$who: head_series=$series appended=$appended cpu_s=$cpu rss_kb=$rss median_rss_kb=$median peak_rss_kb=$peak disk_bytes=$disk"
+  echo "$cpu $median $peak $disk $appended" > "$work/sum.$who"
   awk -v w="$who" -v a="$appended" -v c="$cpu" -v r="$rss" -v s="$series" \
     'BEGIN {printf "%s: samples_per_cpu_second=%.0f rss_bytes_per_series=%.0f\n", w, a / c, r * 1024 / s}'
   blocks=$(find "$work/$who" -maxdepth 2 -name meta.json)
@@ -52,6 +62,11 @@ for who in prom ember; do
   done
   [ "$samples" -gt 0 ] && echo "$who: blocks=$(echo "$blocks" | wc -w) bytes_per_sample=$(echo "scale=3; $bytes / $samples" | bc)"
 done
+if [ -s "$work/sum.prom" ] && [ -s "$work/sum.ember" ]; then
+  read -r pc pm pk pd pa < "$work/sum.prom"; read -r ec em ek ed ea < "$work/sum.ember"
+  awk -v pc="$pc" -v ec="$ec" -v pm="$pm" -v em="$em" -v pk="$pk" -v ek="$ek" -v pd="$pd" -v ed="$ed" -v pa="$pa" -v ea="$ea" \
+    'BEGIN {printf "ratios ember/prometheus: cpu_s=%.2f median_rss=%.2f peak_rss=%.2f disk_bytes=%.2f samples_per_cpu_second=%.2f\n", ec/pc, em/pm, ek/pk, ed/pd, (ea/ec)/(pa/pc)}'
+fi
 kill -TERM "$pp" "$pe"; wait "$pp" "$pe" 2>/dev/null || true
 pp=$(start_prom); pids+=("$pp"); echo "prom: restart_to_ready_s=$(wait_ready 19190)"
 pe=$(start_ember); pids+=("$pe"); echo "ember: restart_to_ready_s=$(wait_ready 19191)"
