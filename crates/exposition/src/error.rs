@@ -182,6 +182,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// The message without its `line:column: ` prefix: what Prometheus reports as
+    /// a scrape's error (its parsers give no position).
+    pub fn message(&self) -> String {
+        let s = self.to_string();
+        match self.position() {
+            Some(p) => match s.strip_prefix(&format!("{p}: ")) {
+                Some(rest) => rest.to_string(),
+                None => s,
+            },
+            None => s,
+        }
+    }
+
     /// Where the error was found, if it concerns a position in the input.
     pub fn position(&self) -> Option<Position> {
         match self {

@@ -337,7 +337,7 @@ impl LoopState {
             crate::nhcb::Collector::new(natives.iter().map(|n| n.labels.clone()).collect())
         });
         let mut converted = Vec::new();
-        while let Some(entry) = parser.next_entry().map_err(|e| e.to_string())? {
+        while let Some(entry) = parser.next_entry().map_err(|e| e.message())? {
             if let Some(c) = nhcb.as_mut() {
                 // Any line other than a series ends a classic histogram's group.
                 match &entry {

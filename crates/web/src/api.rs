@@ -538,10 +538,8 @@ pub(crate) async fn query(
 ) -> ApiResult {
     let p = Params::new(q, &headers, &body);
     let svc = service(&s)?;
-    let query = p
-        .get("query")
-        .ok_or_else(|| ApiError::bad("invalid parameter \"query\": no query given"))?
-        .to_string();
+    // A missing query is an empty one, which the parser refuses as Prometheus's does.
+    let query = p.get("query").unwrap_or_default().to_string();
     let t = match p.get("time") {
         Some(t) => parse_time(t).map_err(|e| {
             ApiError::bad(format!(
@@ -550,7 +548,8 @@ pub(crate) async fn query(
         })?,
         None => now_ms(),
     };
-    let r = blocking(move || svc.engine.instant_query(svc.storage.as_ref(), &query, t))
+    let engine = engine_for(&svc, &p)?;
+    let r = blocking(move || engine.instant_query(svc.storage.as_ref(), &query, t))
         .await?
         .map_err(|e| match e {
             // As Prometheus: an instant query that does not parse is a bad `query`
@@ -569,10 +568,8 @@ pub(crate) async fn query_range(
 ) -> ApiResult {
     let p = Params::new(q, &headers, &body);
     let svc = service(&s)?;
-    let query = p
-        .get("query")
-        .ok_or_else(|| ApiError::bad("invalid parameter \"query\": no query given"))?
-        .to_string();
+    // A missing query is an empty one, which the parser refuses as Prometheus's does.
+    let query = p.get("query").unwrap_or_default().to_string();
     let start = parse_time(p.get("start").unwrap_or(""))
         .map_err(|e| ApiError::bad(format!("invalid parameter \"start\": {e}")))?;
     let end = parse_time(p.get("end").unwrap_or(""))
@@ -594,21 +591,49 @@ pub(crate) async fn query_range(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
         ));
     }
-    let r = blocking(move || {
-        svc.engine
-            .range_query(svc.storage.as_ref(), &query, start, end, step)
-    })
-    .await??;
+    let engine = engine_for(&svc, &p)?;
+    let r = blocking(move || engine.range_query(svc.storage.as_ref(), &query, start, end, step))
+        .await??;
     Ok(respond(r))
+}
+
+/// The engine for one request: the server's, with its timeout shortened by the
+/// `timeout` parameter when one is given (as Prometheus bounds the query's context).
+fn engine_for(svc: &QueryService, p: &Params) -> Result<ember_promql::Engine, ApiError> {
+    match p.get("timeout").filter(|v| !v.is_empty()) {
+        None => Ok(svc.engine.clone()),
+        Some(v) => {
+            let ms = parse_duration(v)
+                .map_err(|e| ApiError::bad(format!("invalid parameter \"timeout\": {e}")))?;
+            let mut o = svc.engine.options().clone();
+            o.timeout = o
+                .timeout
+                .min(std::time::Duration::from_millis(ms.max(0) as u64));
+            Ok(ember_promql::Engine::new(o))
+        }
+    }
 }
 
 pub(crate) fn matchers(p: &Params) -> Result<Vec<Vec<ember_model::Matcher>>, ApiError> {
     p.all("match[]")
         .into_iter()
         .map(|m| {
-            ember_promql_parser::parse_metric_selector(m).map_err(|e| ApiError::bad(e.to_string()))
+            ember_promql_parser::parse_metric_selector(m)
+                .map_err(|e| ApiError::bad(format!("invalid parameter \"match[]\": {e}")))
         })
         .collect()
+}
+
+/// [`matchers`], each set required to have a matcher that the empty value fails
+/// (Prometheus's `parseMatchersParam`, for series and label queries).
+fn non_empty_matchers(p: &Params) -> Result<Vec<Vec<ember_model::Matcher>>, ApiError> {
+    let sets = matchers(p)?;
+    if sets.iter().any(|set| set.iter().all(|m| m.matches(""))) {
+        return Err(ApiError::bad(
+            "match[] must contain at least one non-empty matcher",
+        ));
+    }
+    Ok(sets)
 }
 
 pub(crate) fn range_params(p: &Params) -> Result<(i64, i64), ApiError> {
@@ -639,7 +664,7 @@ pub(crate) async fn series(
 ) -> ApiResult {
     let p = Params::new(q, &headers, &body);
     let svc = service(&s)?;
-    let sets = matchers(&p)?;
+    let sets = non_empty_matchers(&p)?;
     if sets.is_empty() {
         return Err(ApiError::bad("no match[] parameter provided"));
     }
@@ -676,7 +701,7 @@ pub(crate) async fn labels(
 ) -> ApiResult {
     let p = Params::new(q, &headers, &body);
     let svc = service(&s)?;
-    let sets = matchers(&p)?;
+    let sets = non_empty_matchers(&p)?;
     let (start, end) = range_params(&p)?;
     let out = blocking(move || -> Result<Vec<String>, ApiError> {
         let q = svc
@@ -716,7 +741,7 @@ pub(crate) async fn label_values(
     if name.is_empty() {
         return Err(ApiError::bad(format!("invalid label name: {name:?}")));
     }
-    let sets = matchers(&p)?;
+    let sets = non_empty_matchers(&p)?;
     let (start, end) = range_params(&p)?;
     let out = blocking(move || -> Result<Vec<String>, ApiError> {
         let q = svc
