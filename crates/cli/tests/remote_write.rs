@@ -48,4 +48,38 @@ fn prometheus_remote_writes_into_ember() {
         .parse()
         .unwrap();
     assert!(n > 100.0, "{body}");
+
+    // Every sample arrives: the samples of a fixed past window (full of samples:
+    // scraping began a moment ago), counted on both sides, become equal once the
+    // queue has caught up.
+    std::thread::sleep(Duration::from_secs(12));
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 2;
+    // The raw samples of every series in the window (a range selector: no lookback).
+    let q = format!("/api/v1/query?query=%7Bjob%3D%22prom%22%7D%5B20s%5D&time={t}");
+    let count = |port| -> usize {
+        let (_, body) = get(port, &q).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["data"]["result"].as_array().map_or(0, |a| {
+            a.iter()
+                .map(|s| s["values"].as_array().map_or(0, Vec::len))
+                .sum()
+        })
+    };
+    let started = Instant::now();
+    loop {
+        let (ours, theirs) = (count(ep), count(pp));
+        if ours == theirs && ours > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "samples in the window: Ember {ours}, Prometheus {theirs}: {:?}",
+            get(pp, &q).map(|b| b.1.chars().take(300).collect::<String>())
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
