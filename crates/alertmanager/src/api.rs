@@ -725,7 +725,7 @@ async fn post_silence(State(am): State<Alertmanager>, body: Bytes) -> Response {
         created_by: p.created_by,
         comment: p.comment,
     };
-    let res = lock(&am.inner.silences).set(sil, now);
+    let res = am.set_silence(sil);
     match res {
         Ok(id) => json_response(StatusCode::OK, &json!({"silenceID": id})),
         Err(SilenceError::NotFound) => {
@@ -757,7 +757,7 @@ async fn delete_silence(State(am): State<Alertmanager>, Path(id): Path<String>) 
     if !is_uuid(&id) {
         return uuid_error(&id);
     }
-    let res = lock(&am.inner.silences).expire(&id, Timestamp::now());
+    let res = am.expire_silence(&id);
     match res {
         Ok(()) => StatusCode::OK.into_response(),
         Err(SilenceError::NotFound) => StatusCode::NOT_FOUND.into_response(),

@@ -39,6 +39,72 @@ pub struct Config {
     /// Named time intervals.
     #[serde(deserialize_with = "z")]
     pub time_intervals: Vec<NamedTimeInterval>,
+    /// Ember's extension: notifications about silences being created and expiring
+    /// (prometheus/alertmanager#730). Alertmanager and `amtool check-config` reject
+    /// a file that uses it (unknown field).
+    pub silence_notifications: Option<SilenceNotificationsConfig>,
+}
+
+/// A silence event that `silence_notifications` can report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SilenceEvent {
+    /// A silence was created through API v2 (`amtool silence add`, the UI, an
+    /// import), including the new silence an update that cannot be made in place
+    /// creates.
+    Create,
+    /// A silence ended: at its end time, or expired early through API v2 (`amtool
+    /// silence expire`, the UI), or replaced by an update.
+    Expire,
+}
+
+impl SilenceEvent {
+    /// The name used in the configuration, payloads and templates.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SilenceEvent::Create => "create",
+            SilenceEvent::Expire => "expire",
+        }
+    }
+}
+
+/// `silence_notifications:` (Ember's own): where silence events are reported.
+///
+/// ```yaml
+/// silence_notifications:
+///   receiver: team-chat          # a receiver of `receivers:`
+///   events: [create, expire]     # the default; either may be left out
+/// ```
+///
+/// The key is `events`, not `on`: YAML 1.1 readers (Go's among them) take a bare
+/// `on` key for the boolean `true`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceNotificationsConfig {
+    /// The receiver whose integrations carry the notifications.
+    #[serde(default, deserialize_with = "z")]
+    pub receiver: String,
+    /// Which events to report (default: both).
+    #[serde(default = "all_silence_events", deserialize_with = "silence_events")]
+    pub events: Vec<SilenceEvent>,
+}
+
+fn all_silence_events() -> Vec<SilenceEvent> {
+    vec![SilenceEvent::Create, SilenceEvent::Expire]
+}
+
+fn silence_events<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SilenceEvent>, D::Error> {
+    let mut v = Option::<Vec<SilenceEvent>>::deserialize(d)?.unwrap_or_default();
+    v.sort();
+    v.dedup();
+    Ok(v)
+}
+
+impl SilenceNotificationsConfig {
+    /// Whether `event` is reported.
+    pub fn reports(&self, event: SilenceEvent) -> bool {
+        self.events.contains(&event)
+    }
 }
 
 /// `global`: defaults for the integrations.
@@ -618,6 +684,33 @@ impl Validator<'_> {
         if route.continue_ {
             return Err(self.err(&rp.key("continue"), "cannot have continue in root route"));
         }
+        if let Some(sn) = &c.silence_notifications {
+            let at = root().key("silence_notifications");
+            if sn.receiver.is_empty() {
+                return Err(self.err(&at, "silence_notifications must name a receiver"));
+            }
+            let Some(rcv) = c.receivers.iter().find(|r| r.name == sn.receiver) else {
+                return Err(self.err(
+                    &at.key("receiver"),
+                    format!(
+                        "undefined receiver {:?} used in silence_notifications",
+                        sn.receiver
+                    ),
+                ));
+            };
+            if !crate::notify::integrations(rcv)
+                .iter()
+                .any(|(i, _)| i.carries_silences())
+            {
+                return Err(self.err(
+                    &at.key("receiver"),
+                    format!(
+                        "receiver {:?} has no integration that can carry silence notifications (webhook, email, slack, pushover, sns, telegram, discord, webex, msteams)",
+                        sn.receiver
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -900,5 +993,60 @@ impl Config {
             }
         }
         Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(extra: &str) -> Result<Config, Error> {
+        let text = format!(
+            "route:\n  receiver: hook\nreceivers:\n- name: hook\n  webhook_configs:\n  - url: http://127.0.0.1:1/hook\n- name: pager\n  pagerduty_configs:\n  - routing_key: k\n- name: empty\n{extra}"
+        );
+        load_str(&text, Path::new("am.yml"))
+    }
+
+    #[test]
+    fn silence_notifications_block() {
+        // Absent: None, as before.
+        assert!(load("").unwrap().silence_notifications.is_none());
+        // Events default to both.
+        let c = load("silence_notifications:\n  receiver: hook\n").unwrap();
+        let sn = c.silence_notifications.unwrap();
+        assert_eq!(sn.receiver, "hook");
+        assert_eq!(sn.events, [SilenceEvent::Create, SilenceEvent::Expire]);
+        assert!(sn.reports(SilenceEvent::Expire));
+        let c =
+            load("silence_notifications:\n  receiver: hook\n  events: [expire, expire]\n").unwrap();
+        let sn = c.silence_notifications.unwrap();
+        assert_eq!(sn.events, [SilenceEvent::Expire]);
+        assert!(!sn.reports(SilenceEvent::Create));
+    }
+
+    #[test]
+    fn silence_notifications_stay_strict() {
+        let err = |extra: &str| load(extra).unwrap_err().to_string();
+        let e = err("silence_notifications:\n  receiver: hook\n  on: [create]\n");
+        assert!(e.contains("on"), "{e}");
+        let e = err("silence_notifications:\n  receiver: hook\n  events: [update]\n");
+        assert!(e.contains("update"), "{e}");
+        let e = err("silence_notifications:\n  receiver: nope\n");
+        assert!(
+            e.contains("undefined receiver \"nope\" used in silence_notifications"),
+            "{e}"
+        );
+        assert!(e.contains("silence_notifications.receiver"), "{e}");
+        let e = err("silence_notifications:\n  events: [create]\n");
+        assert!(e.contains("must name a receiver"), "{e}");
+        // Incident tools do not carry silence notifications; nor does a receiver
+        // without integrations.
+        for r in ["pager", "empty"] {
+            let e = err(&format!("silence_notifications:\n  receiver: {r}\n"));
+            assert!(e.contains("no integration that can carry"), "{e}");
+        }
+        // Other unknown top-level fields are still errors.
+        let e = err("silence_notification:\n  receiver: hook\n");
+        assert!(e.contains("silence_notification"), "{e}");
     }
 }

@@ -28,6 +28,12 @@
 //!   notification pipeline, reload and maintenance;
 //! - [`api`]: API v2 and the lifecycle endpoints over `axum`.
 //!
+//! Beyond Alertmanager, two long-standing requests, described in
+//! `docs/extensions.md`: firing alerts are notified again as soon as the silence or
+//! time interval that muted them ends (`--notify.on-unmute`, on by default), and
+//! silences being created and ending can be reported through a receiver
+//! (`silence_notifications:` in the configuration).
+//!
 //! Written by hand rather than taken from a crate: nothing on crates.io reads
 //! `alertmanager.yml`, and the quirks that decide whether a file or a matcher is
 //! accepted (what 0.25's parser tolerates, which defaults come from `global`, how

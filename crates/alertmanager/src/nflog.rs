@@ -5,6 +5,17 @@
 //! Entries expire after `--data.retention` and are persisted under
 //! `--storage.path` (`nflog.json`, Ember's own format, described in
 //! `docs/format/nflog.md`) so that a restart re-sends nothing already notified.
+//!
+//! Ember adds one rule to Alertmanager's (prometheus/alertmanager#3367, on by
+//! default, off with `--notify.on-unmute=false`): an entry also records which of the
+//! firing alerts it reported were later seen *muted* at a flush — silenced,
+//! inhibited, or in a route's mute (or outside its active) time interval. Such an
+//! alert firing unmuted again is news, as a new alert would be, so the receiver is
+//! told at once instead of at the next `repeat_interval` (or never, when the
+//! firing set is the one notified before the muting). The record is cleared by the
+//! next notification, so one unmuting yields one notification. Muting is observed
+//! at flushes: a silence shorter than `group_interval` that no flush saw held
+//! nothing back and causes no renotification.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -21,6 +32,9 @@ pub struct Entry {
     pub firing: BTreeSet<u64>,
     /// Fingerprints of the resolved alerts it carried.
     pub resolved: BTreeSet<u64>,
+    /// Fingerprints among `firing` seen muted at a flush since (Ember's
+    /// notify-on-unmute rule; always empty when it is off).
+    pub muted: BTreeSet<u64>,
     /// When the entry may be forgotten.
     pub expires_at: Timestamp,
 }
@@ -32,7 +46,8 @@ pub fn receiver_key(receiver: &str, integration: &str, index: usize) -> String {
 }
 
 /// Alertmanager's `DedupStage.needsUpdate`: whether a group whose alerts are now
-/// `firing` and `resolved` must be notified, given the last `entry`.
+/// `firing` and `resolved` (unmuted ones only) must be notified, given the last
+/// `entry` — plus Ember's rule that an alert of `entry.muted` firing again is news.
 pub fn needs_update(
     entry: Option<&Entry>,
     firing: &BTreeSet<u64>,
@@ -46,6 +61,10 @@ pub fn needs_update(
         return !firing.is_empty();
     };
     if !firing.is_subset(&entry.firing) {
+        return true;
+    }
+    // Ember: an alert reported firing, muted since, and now firing unmuted again.
+    if !firing.is_disjoint(&entry.muted) {
         return true;
     }
     if firing.is_empty() {
@@ -120,6 +139,7 @@ impl NotificationLog {
                             timestamp: t(&e.timestamp)?,
                             firing: fps(&e.firing_alerts)?,
                             resolved: fps(&e.resolved_alerts)?,
+                            muted: fps(&e.muted_alerts)?,
                             expires_at: t(&e.expires_at)?,
                         },
                     );
@@ -142,6 +162,24 @@ impl NotificationLog {
         self.entries
             .insert((group_key.to_string(), receiver.to_string()), entry);
         self.dirty = true;
+    }
+
+    /// Records that the alerts `muted` (fingerprints of firing alerts) were muted at
+    /// a flush of the group, for the integration's entry: those the entry reported
+    /// firing join its `muted` set. Returns whether the entry changed.
+    pub fn record_muted(&mut self, group_key: &str, receiver: &str, muted: &BTreeSet<u64>) -> bool {
+        let Some(e) = self
+            .entries
+            .get_mut(&(group_key.to_string(), receiver.to_string()))
+        else {
+            return false;
+        };
+        let before = e.muted.len();
+        e.muted
+            .extend(muted.iter().filter(|f| e.firing.contains(f)).copied());
+        let changed = e.muted.len() != before;
+        self.dirty |= changed;
+        changed
     }
 
     /// Drops expired entries; returns how many.
@@ -185,6 +223,7 @@ impl NotificationLog {
                 timestamp: e.timestamp.to_string(),
                 firing_alerts: hex(&e.firing),
                 resolved_alerts: hex(&e.resolved),
+                muted_alerts: hex(&e.muted),
                 expires_at: e.expires_at.to_string(),
             })
             .collect();
@@ -214,6 +253,10 @@ struct NflogFileEntry {
     timestamp: String,
     firing_alerts: Vec<String>,
     resolved_alerts: Vec<String>,
+    /// Ember's notify-on-unmute record; absent when empty, so that files without
+    /// muting look as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    muted_alerts: Vec<String>,
     expires_at: String,
 }
 
@@ -234,6 +277,7 @@ mod tests {
             timestamp: ts(at),
             firing: set(firing),
             resolved: set(resolved),
+            muted: BTreeSet::new(),
             expires_at: ts(at + 1000),
         }
     }
@@ -307,6 +351,94 @@ mod tests {
             rep,
             ts(500)
         ));
+    }
+
+    #[test]
+    fn unmuted_alerts_are_news_once() {
+        let rep = Duration::from_secs(100);
+        let mut log = NotificationLog::new();
+        log.log("g", "r/webhook/0", entry(10, &[1, 2], &[]));
+        // Alert 3 was never reported: nothing to record.
+        assert!(!log.record_muted("g", "r/webhook/0", &set(&[3])));
+        // Unknown group or integration: nothing to record.
+        assert!(!log.record_muted("other", "r/webhook/0", &set(&[1])));
+        // 1 is seen muted at a flush (while 2 keeps firing): no news yet.
+        assert!(log.record_muted("g", "r/webhook/0", &set(&[1])));
+        assert!(
+            !log.record_muted("g", "r/webhook/0", &set(&[1])),
+            "recorded once"
+        );
+        let e = log.query("g", "r/webhook/0").unwrap().clone();
+        assert_eq!(e.muted, set(&[1]));
+        assert!(!needs_update(
+            Some(&e),
+            &set(&[2]),
+            &set(&[]),
+            true,
+            rep,
+            ts(50)
+        ));
+        // Still muted: the unmuted firing set is {2}, unchanged.
+        assert!(!needs_update(
+            Some(&e),
+            &set(&[2]),
+            &set(&[]),
+            true,
+            rep,
+            ts(60)
+        ));
+        // Unmuted and firing again: news, before repeat_interval, although the
+        // firing set is the one notified before the muting.
+        assert!(needs_update(
+            Some(&e),
+            &set(&[1, 2]),
+            &set(&[]),
+            true,
+            rep,
+            ts(60)
+        ));
+        // Resolved while muted: not firing, so not news by this rule (and not
+        // news without send_resolved).
+        assert!(!needs_update(
+            Some(&e),
+            &set(&[2]),
+            &set(&[1]),
+            false,
+            rep,
+            ts(60)
+        ));
+        // Notifying clears the record: the next flush is quiet again.
+        log.log("g", "r/webhook/0", entry(60, &[1, 2], &[]));
+        let e = log.query("g", "r/webhook/0").unwrap();
+        assert!(!needs_update(
+            Some(e),
+            &set(&[1, 2]),
+            &set(&[]),
+            true,
+            rep,
+            ts(70)
+        ));
+    }
+
+    #[test]
+    fn muted_alerts_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut l = NotificationLog::open(dir.path()).unwrap();
+            l.log("{}:{}", "r/webhook/0", entry(10, &[0xabc, 0xdef], &[]));
+            l.record_muted("{}:{}", "r/webhook/0", &set(&[0xabc]));
+            l.flush().unwrap();
+        }
+        let text = std::fs::read_to_string(dir.path().join(NFLOG_FILE)).unwrap();
+        assert!(
+            text.contains("\"mutedAlerts\": [\n        \"0000000000000abc\"\n      ],"),
+            "{text}"
+        );
+        let l = NotificationLog::open(dir.path()).unwrap();
+        assert_eq!(
+            l.query("{}:{}", "r/webhook/0").unwrap().muted,
+            set(&[0xabc])
+        );
     }
 
     #[test]

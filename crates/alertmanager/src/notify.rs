@@ -119,6 +119,20 @@ impl Integration {
         }
     }
 
+    /// Whether the integration carries `silence_notifications`: every one except
+    /// the incident tools (PagerDuty, Opsgenie, VictorOps), where a notification
+    /// opens or closes an incident keyed by its group, and those Ember cannot
+    /// deliver to.
+    pub fn carries_silences(&self) -> bool {
+        !matches!(
+            self,
+            Integration::Pagerduty(_)
+                | Integration::Opsgenie(_)
+                | Integration::VictorOps(_)
+                | Integration::Unsupported(..)
+        )
+    }
+
     /// Whether resolved alerts are sent.
     pub fn send_resolved(&self) -> bool {
         match self {
@@ -369,7 +383,57 @@ pub fn webhook_body(data: &Data, group_key: &str, truncated: u64) -> Vec<u8> {
     go_json(&msg)
 }
 
+/// The version of [`silence_webhook_body`]: distinct from alert notifications'
+/// `"4"`, so that a consumer of both tells them apart by `version` alone.
+pub const SILENCE_WEBHOOK_VERSION: &str = "ember-silence-1";
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SilenceWebhookMessage<'a> {
+    version: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    event: &'a str,
+    receiver: &'a str,
+    #[serde(rename = "externalURL")]
+    external_url: &'a str,
+    silence: &'a crate::tmpl::SilenceData,
+}
+
+/// The webhook body of a silence notification (Ember's own):
+///
+/// ```json
+/// {"version": "ember-silence-1", "type": "silence", "event": "create",
+///  "receiver": "team-x", "externalURL": "http://am:9093",
+///  "silence": {"id": "…", "status": {"state": "active"}, "updatedAt": "…",
+///              "comment": "…", "createdBy": "…", "endsAt": "…",
+///              "matchers": [{"isEqual": true, "isRegex": false, "name": "…", "value": "…"}],
+///              "startsAt": "…", "url": "http://am:9093/#/silences/…"}}
+/// ```
+///
+/// `silence` is the silence as API v2 shows it (`GET /api/v2/silence/{id}`), plus
+/// its link; `event` is `create` or `expire`.
+pub fn silence_webhook_body(data: &Data, silence: &crate::tmpl::SilenceData) -> Vec<u8> {
+    go_json(&SilenceWebhookMessage {
+        version: SILENCE_WEBHOOK_VERSION,
+        kind: "silence",
+        event: silence.event,
+        receiver: &data.receiver,
+        external_url: &data.external_url,
+        silence,
+    })
+}
+
 async fn webhook(c: &WebhookConfig, ctx: &Context<'_>, mut data: Data) -> Result<(), NotifyError> {
+    if let Some(silence) = data.silence.clone() {
+        let url = c.url.as_deref().ok_or_else(|| fail(false, "missing URL"))?;
+        let http = c.http_config.as_ref().or(ctx.global_http);
+        return ctx
+            .client
+            .post_json(url, silence_webhook_body(&data, &silence), http)
+            .await
+            .map_err(|e| fail(e.retry, e.message.replace("<redacted>", url)));
+    }
     let mut truncated = 0;
     if c.max_alerts > 0 {
         let max = usize::try_from(c.max_alerts).unwrap_or(usize::MAX);
@@ -1235,6 +1299,7 @@ mod tests {
             common_labels: Default::default(),
             common_annotations: Default::default(),
             external_url: "http://am.example".into(),
+            silence: None,
         }
     }
 

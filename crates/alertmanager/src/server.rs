@@ -24,17 +24,38 @@
 //! A group's flush only holds up that group: groups run as separate tasks and
 //! integrations as separate futures, so a slow or failing receiver delays nobody
 //! else.
+//!
+//! Two extensions of Ember's own:
+//!
+//! - **Notify on unmute** (prometheus/alertmanager#3367; on by default, off with
+//!   `--notify.on-unmute=false`, which gives Alertmanager's behaviour): when a
+//!   silence ends (at its end time, or expired through the API) or a route's mute
+//!   time interval ends / active time interval begins, every group that has already
+//!   notified and holds a firing alert the silence matches (or the route's groups)
+//!   is flushed at once instead of at its next `group_interval` tick; groups still
+//!   in `group_wait` keep waiting. The flush applies the usual filters, so alerts
+//!   still silenced or inhibited stay quiet, and the notification log's muting
+//!   record ([`crate::nflog`]) makes the alerts that were notified, then muted, and
+//!   now fire unmuted count as news exactly once.
+//! - **Silence notifications** (prometheus/alertmanager#730, `silence_notifications:`
+//!   in the configuration): a silence created through the API, or ending, is
+//!   reported through a receiver's integrations. Ends are detected by a watcher
+//!   that sleeps until the next end (or a change); the instant up to which ends were
+//!   handled is persisted with the silences, so silences that ended while Ember was
+//!   down are reported once after a restart (at most once: the mark is written
+//!   before sending).
 
 use crate::alert::{Alert, AlertStore, alert_order};
 use crate::config::Config;
+use crate::config::SilenceEvent;
 use crate::error::Error;
 use crate::inhibit::{InhibitRule, find_inhibitor};
 use crate::nflog::{self, NotificationLog};
 use crate::notify::{self, HttpClient, Integration};
 use crate::route::{Route, RouteOpts};
-use crate::silence::Silences;
+use crate::silence::{Silence, SilenceError, Silences};
 use crate::timeinterval::{TimeInterval, any_contains};
-use crate::tmpl::{Data, Templates};
+use crate::tmpl::{Data, SilenceData, Templates};
 use ember_model::Labels;
 use jiff::Timestamp;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -59,6 +80,10 @@ pub struct Options {
     pub retention: Duration,
     /// `--alerts.gc-interval`: how often resolved alerts leave the store.
     pub gc_interval: Duration,
+    /// `--notify.on-unmute` (Ember's own, default true): notify firing alerts again
+    /// as soon as the silence or time interval that muted them ends; false keeps
+    /// Alertmanager's behaviour (next `repeat_interval`).
+    pub notify_on_unmute: bool,
 }
 
 impl Default for Options {
@@ -69,12 +94,16 @@ impl Default for Options {
             external_url: "http://localhost:9093".into(),
             retention: Duration::from_secs(120 * 3600),
             gc_interval: Duration::from_secs(30 * 60),
+            notify_on_unmute: true,
         }
     }
 }
 
 /// Notification timeouts never go below this (Alertmanager's `MinTimeout`).
 const MIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a silence notification is retried.
+const SILENCE_NOTIFY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A loaded configuration with everything derived from it.
 pub(crate) struct Loaded {
@@ -124,6 +153,14 @@ impl Loaded {
             intervals,
             config,
         })
+    }
+
+    /// Whether a route with `opts` is muted by time at `now`: outside its active
+    /// time intervals (when it has any) or inside a mute time interval.
+    pub(crate) fn time_muted(&self, opts: &RouteOpts, now: Timestamp) -> bool {
+        (!opts.active_time_intervals.is_empty()
+            && !self.in_intervals(&opts.active_time_intervals, now))
+            || self.in_intervals(&opts.mute_time_intervals, now)
     }
 
     fn in_intervals(&self, names: &[String], now: Timestamp) -> bool {
@@ -223,6 +260,9 @@ struct GroupState {
     alerts: HashMap<u64, Alert>,
     next: tokio::time::Instant,
     has_flushed: bool,
+    /// Whether the route was muted by time at the last check (`None` before the
+    /// first), to see mute intervals end and active intervals begin.
+    time_muted: Option<bool>,
 }
 
 /// An aggregation group.
@@ -252,6 +292,19 @@ impl Group {
 
     pub(crate) fn alerts(&self) -> Vec<Alert> {
         lock(&self.state).alerts.values().cloned().collect()
+    }
+
+    /// Flushes the group at once if it has notified before (a group still in
+    /// `group_wait` keeps waiting); returns whether it will.
+    fn flush_now(&self) -> bool {
+        let mut st = lock(&self.state);
+        if !st.has_flushed {
+            return false;
+        }
+        st.next = tokio::time::Instant::now();
+        drop(st);
+        self.wake.notify_one();
+        true
     }
 
     fn is_empty(&self) -> bool {
@@ -298,6 +351,8 @@ pub(crate) struct Inner {
     pub(crate) metrics: Metrics,
     client: HttpClient,
     pub(crate) started: Timestamp,
+    /// Wakes the silence watcher when silences change.
+    silence_wake: Notify,
 }
 
 /// A running Alertmanager. Clones share it.
@@ -324,7 +379,7 @@ impl Alertmanager {
             file: dir.clone(),
             source: e,
         };
-        let (silences, nflog) = match &opts.storage_path {
+        let (mut silences, nflog) = match &opts.storage_path {
             Some(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
                 (
@@ -355,6 +410,11 @@ impl Alertmanager {
         }
         metrics.reload_ok.store(true, Ordering::Relaxed);
         *lock(&metrics.reload_time) = Timestamp::now().as_millisecond() as f64 / 1000.0;
+        // A set without an expiry mark (new, or written before Ember kept one):
+        // silences that ended before now are history, not news.
+        if silences.expiry_mark().is_none() {
+            silences.set_expiry_mark(Timestamp::now());
+        }
         Ok(Alertmanager {
             inner: Arc::new(Inner {
                 opts,
@@ -366,15 +426,153 @@ impl Alertmanager {
                 metrics,
                 client: HttpClient::new(),
                 started: Timestamp::now(),
+                silence_wake: Notify::new(),
             }),
         })
     }
 
     /// Starts the maintenance task (garbage collection, persistence of the
-    /// notification log, removal of empty groups); it runs until the runtime stops.
+    /// notification log, removal of empty groups, time interval transitions) and
+    /// the silence watcher (silence ends); they run until the runtime stops.
     pub fn start(&self) {
         let inner = self.inner.clone();
         tokio::spawn(async move { maintenance(inner).await });
+        let am = self.clone();
+        tokio::spawn(async move { silence_watcher(am).await });
+    }
+
+    /// Creates or updates a silence (API v2's `POST /api/v2/silences`), reporting a
+    /// newly created one to `silence_notifications`. A silence that an update
+    /// expires is handled by the watcher like any other end.
+    pub fn set_silence(&self, sil: Silence) -> Result<String, SilenceError> {
+        let given = sil.id.clone();
+        let (id, created, now) = {
+            let mut silences = lock(&self.inner.silences);
+            // The time is taken under the lock, so that ends it writes are never
+            // before the watcher's mark.
+            let now = Timestamp::now();
+            let id = silences.set(sil, now)?;
+            let created = (id != given).then(|| silences.get(&id).cloned()).flatten();
+            (id, created, now)
+        };
+        self.inner.silence_wake.notify_one();
+        if let Some(s) = created {
+            self.silence_event(SilenceEvent::Create, &s, now);
+        }
+        Ok(id)
+    }
+
+    /// Expires a silence now (API v2's `DELETE /api/v2/silence/{id}`); the watcher
+    /// then handles its end.
+    pub fn expire_silence(&self, id: &str) -> Result<(), SilenceError> {
+        {
+            let mut silences = lock(&self.inner.silences);
+            let now = Timestamp::now();
+            silences.expire(id, now)?;
+        }
+        self.inner.silence_wake.notify_one();
+        Ok(())
+    }
+
+    /// Handles the silences that ended since the last call (the expiry mark):
+    /// flushes the groups they muted (notify on unmute) and reports them to
+    /// `silence_notifications`. Returns when the next silence ends.
+    fn process_silence_ends(&self) -> Option<Timestamp> {
+        let (ended, now, next) = {
+            let mut silences = lock(&self.inner.silences);
+            let now = Timestamp::now();
+            let mark = silences.expiry_mark().unwrap_or(now);
+            let ended = if now > mark {
+                silences.ended_between(mark, now)
+            } else {
+                Vec::new()
+            };
+            if !ended.is_empty() {
+                // Written before anything is sent: at most once across restarts.
+                silences.set_expiry_mark(now);
+            } else if now > mark {
+                // Nothing ended in between: the mark on disk stays valid.
+                silences.advance_expiry_mark(now);
+            }
+            (ended, now, silences.next_end_after(now))
+        };
+        for s in &ended {
+            tracing::debug!(silence = %s.id, "silence ended");
+            if self.inner.opts.notify_on_unmute {
+                self.flush_groups_muted_by(s, now);
+            }
+            self.silence_event(SilenceEvent::Expire, s, now);
+        }
+        next
+    }
+
+    /// Flushes at once the groups holding a firing alert that `silence` matches.
+    fn flush_groups_muted_by(&self, silence: &Silence, now: Timestamp) {
+        for g in self.groups() {
+            let holds = lock(&g.state)
+                .alerts
+                .values()
+                .any(|a| !a.resolved_at(now) && silence.matches(&a.labels));
+            if holds && g.flush_now() {
+                tracing::debug!(aggrGroup = %g.key, silence = %silence.id, "flushing on unmute");
+            }
+        }
+    }
+
+    /// Notes for each group whose route has time intervals whether it is muted by
+    /// time at `now`, and flushes at once those whose mute ended (notify on unmute).
+    pub(crate) fn check_time_intervals(&self, now: Timestamp) {
+        let loaded = self.loaded();
+        for g in self.groups() {
+            if g.opts.mute_time_intervals.is_empty() && g.opts.active_time_intervals.is_empty() {
+                continue;
+            }
+            let muted = loaded.time_muted(&g.opts, now);
+            let prev = lock(&g.state).time_muted.replace(muted);
+            if prev == Some(true) && !muted && g.flush_now() {
+                tracing::debug!(aggrGroup = %g.key, "flushing on the end of a time mute");
+            }
+        }
+    }
+
+    /// Reports `event` for `silence` through the `silence_notifications` receiver,
+    /// if configured for it: one delivery per integration that carries silences,
+    /// each retried for a minute.
+    fn silence_event(&self, event: SilenceEvent, silence: &Silence, now: Timestamp) {
+        let loaded = self.loaded();
+        let Some(sn) = loaded.config.silence_notifications.clone() else {
+            return;
+        };
+        if !sn.reports(event) {
+            return;
+        }
+        let Some(integrations) = loaded.receivers.get(&sn.receiver).cloned() else {
+            return;
+        };
+        let ext = &self.inner.opts.external_url;
+        let data = Data::for_silence(
+            &sn.receiver,
+            SilenceData::new(event, silence, now, ext),
+            ext,
+        );
+        let key = format!("silence/{}", silence.id);
+        let deadline = tokio::time::Instant::now() + SILENCE_NOTIFY_TIMEOUT;
+        for (integration, idx) in integrations {
+            if !integration.carries_silences() {
+                continue;
+            }
+            let (am, loaded, data, key, receiver) = (
+                self.clone(),
+                loaded.clone(),
+                data.clone(),
+                key.clone(),
+                sn.receiver.clone(),
+            );
+            tokio::spawn(async move {
+                am.deliver(&loaded, &integration, idx, &receiver, &key, data, deadline)
+                    .await
+            });
+        }
     }
 
     pub(crate) fn loaded(&self) -> Arc<Loaded> {
@@ -456,6 +654,7 @@ impl Alertmanager {
                 alerts: HashMap::new(),
                 next: tokio::time::Instant::now() + route.opts.group_wait,
                 has_flushed: false,
+                time_muted: None,
             }),
             wake: Notify::new(),
             task: Mutex::new(None),
@@ -547,29 +746,34 @@ impl Alertmanager {
             tracing::error!(receiver = %g.opts.receiver, "receiver not found");
             return false;
         };
+        // Inhibited alerts, a route muted by time, silenced alerts: none is sent.
         let inhibitor = self.inhibitor(&loaded, now);
-        let alerts: Vec<Alert> = alerts
-            .into_iter()
-            .filter(|a| inhibitor.inhibited_by(&a.labels).is_none())
-            .collect();
-        if alerts.is_empty() {
-            return true;
-        }
-        if !g.opts.active_time_intervals.is_empty()
-            && !loaded.in_intervals(&g.opts.active_time_intervals, now)
-        {
-            return true;
-        }
-        if loaded.in_intervals(&g.opts.mute_time_intervals, now) {
-            return true;
-        }
+        let time_muted = loaded.time_muted(&g.opts, now);
+        let mut muted_firing = BTreeSet::new();
         let alerts: Vec<Alert> = {
             let sil = lock(&self.inner.silences);
             alerts
                 .into_iter()
-                .filter(|a| sil.mutes(&a.labels, now).is_empty())
+                .filter(|a| {
+                    let muted = time_muted
+                        || inhibitor.inhibited_by(&a.labels).is_some()
+                        || !sil.mutes(&a.labels, now).is_empty();
+                    if muted && !a.resolved_at(now) {
+                        muted_firing.insert(a.fingerprint());
+                    }
+                    !muted
+                })
                 .collect()
         };
+        // Notify on unmute: the notification log notes which notified alerts are
+        // muted now, so that they are news when they fire unmuted again.
+        if self.inner.opts.notify_on_unmute && !muted_firing.is_empty() {
+            let mut log = lock(&self.inner.nflog);
+            for (integration, idx) in integrations {
+                let rkey = nflog::receiver_key(&g.opts.receiver, integration.name(), *idx);
+                log.record_muted(&g.key, &rkey, &muted_firing);
+            }
+        }
         if alerts.is_empty() {
             return true;
         }
@@ -650,8 +854,6 @@ impl Alertmanager {
         // Without send_resolved, "all resolved" is logged without being sent, so
         // that the next firing alert is news again.
         if !sent.is_empty() {
-            let m = &self.inner.metrics;
-            m.bump(name, 0);
             let data = Data::new(
                 &g.opts.receiver,
                 &g.labels,
@@ -659,57 +861,19 @@ impl Alertmanager {
                 &self.inner.opts.external_url,
                 now,
             );
-            let ctx = notify::Context {
-                group_key: &g.key,
-                templates: &loaded.templates,
-                client: &self.inner.client,
-                global_http: loaded.config.global.http_config.as_ref(),
-            };
-            let mut backoff = Duration::from_millis(500);
-            let mut attempt = 0u32;
-            loop {
-                attempt += 1;
-                m.bump(name, 2);
-                let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-                let res = match tokio::time::timeout(
-                    remaining,
-                    notify::notify(integration, &ctx, data.clone()),
+            if !self
+                .deliver(
+                    loaded,
+                    integration,
+                    idx,
+                    &g.opts.receiver,
+                    &g.key,
+                    data,
+                    deadline,
                 )
                 .await
-                {
-                    Ok(r) => r,
-                    Err(_) => Err(notify::NotifyError {
-                        retry: false,
-                        message: "context deadline exceeded".into(),
-                    }),
-                };
-                match res {
-                    Ok(()) => break,
-                    Err(e) => {
-                        m.bump(name, 3);
-                        let give_up = !e.retry || tokio::time::Instant::now() + backoff >= deadline;
-                        if give_up {
-                            m.bump(name, 1);
-                            tracing::error!(
-                                receiver = %g.opts.receiver,
-                                integration = %format!("{name}[{idx}]"),
-                                aggrGroup = %g.key,
-                                attempts = attempt,
-                                err = %e.message,
-                                "Notify for alerts failed"
-                            );
-                            return false;
-                        }
-                        tracing::warn!(
-                            integration = %format!("{name}[{idx}]"),
-                            attempt,
-                            err = %e.message,
-                            "Notify attempt failed, will retry later"
-                        );
-                        tokio::time::sleep(jitter(backoff)).await;
-                        backoff = (backoff * 3 / 2).min(Duration::from_secs(60));
-                    }
-                }
+            {
+                return false;
             }
         }
         let expires_at = jiff::SignedDuration::try_from(self.inner.opts.retention)
@@ -723,10 +887,101 @@ impl Alertmanager {
                 timestamp: now,
                 firing: firing.clone(),
                 resolved: resolved.clone(),
+                muted: BTreeSet::new(),
                 expires_at,
             },
         );
         true
+    }
+}
+
+impl Alertmanager {
+    /// Sends one notification through `integration` with retries and exponential
+    /// backoff until `deadline`, counting it in the metrics; returns whether it went
+    /// out.
+    #[allow(clippy::too_many_arguments)]
+    async fn deliver(
+        &self,
+        loaded: &Loaded,
+        integration: &Integration,
+        idx: usize,
+        receiver: &str,
+        key: &str,
+        data: Data,
+        deadline: tokio::time::Instant,
+    ) -> bool {
+        let name = integration.name();
+        let m = &self.inner.metrics;
+        m.bump(name, 0);
+        let ctx = notify::Context {
+            group_key: key,
+            templates: &loaded.templates,
+            client: &self.inner.client,
+            global_http: loaded.config.global.http_config.as_ref(),
+        };
+        let mut backoff = Duration::from_millis(500);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            m.bump(name, 2);
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let res = match tokio::time::timeout(
+                remaining,
+                notify::notify(integration, &ctx, data.clone()),
+            )
+            .await
+            {
+                Ok(r) => r,
+                Err(_) => Err(notify::NotifyError {
+                    retry: false,
+                    message: "context deadline exceeded".into(),
+                }),
+            };
+            match res {
+                Ok(()) => return true,
+                Err(e) => {
+                    m.bump(name, 3);
+                    let give_up = !e.retry || tokio::time::Instant::now() + backoff >= deadline;
+                    if give_up {
+                        m.bump(name, 1);
+                        tracing::error!(
+                            receiver = %receiver,
+                            integration = %format!("{name}[{idx}]"),
+                            aggrGroup = %key,
+                            attempts = attempt,
+                            err = %e.message,
+                            "Notify for alerts failed"
+                        );
+                        return false;
+                    }
+                    tracing::warn!(
+                        integration = %format!("{name}[{idx}]"),
+                        attempt,
+                        err = %e.message,
+                        "Notify attempt failed, will retry later"
+                    );
+                    tokio::time::sleep(jitter(backoff)).await;
+                    backoff = (backoff * 3 / 2).min(Duration::from_secs(60));
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps until the next silence ends (at most a minute) or silences change, and
+/// handles the ends.
+async fn silence_watcher(am: Alertmanager) {
+    loop {
+        let next = am.process_silence_ends();
+        let wait = next
+            .and_then(|t| Duration::try_from(t.duration_since(Timestamp::now())).ok())
+            .map_or(Duration::from_secs(60), |d| {
+                (d + Duration::from_millis(1)).min(Duration::from_secs(60))
+            });
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = am.inner.silence_wake.notified() => {}
+        }
     }
 }
 
@@ -770,6 +1025,9 @@ async fn maintenance(inner: Arc<Inner>) {
         let now = Timestamp::now();
         // The notification log is written at most once a second.
         am.flush();
+        if am.inner.opts.notify_on_unmute {
+            am.check_time_intervals(now);
+        }
         if secs.is_multiple_of(30) {
             let mut groups = lock(&am.inner.groups);
             groups.retain(|_, g| {
@@ -795,6 +1053,161 @@ async fn maintenance(inner: Arc<Inner>) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use ember_model::MatchType;
+
+    /// An Alertmanager over `config` (receivers without integrations, so that
+    /// flushes send nothing), with maintenance and the watcher not started: the
+    /// tests drive them by hand, at chosen instants.
+    fn am(dir: &std::path::Path, config: &str, notify_on_unmute: bool) -> Alertmanager {
+        let file = dir.join("am.yml");
+        std::fs::write(&file, config).unwrap();
+        Alertmanager::new(Options {
+            config_file: file,
+            notify_on_unmute,
+            ..Options::default()
+        })
+        .unwrap()
+    }
+
+    fn firing(pairs: &[(&str, &str)]) -> Alert {
+        let now = Timestamp::now();
+        Alert {
+            labels: Labels::from_pairs(pairs.iter().copied()),
+            annotations: Labels::default(),
+            starts_at: now,
+            ends_at: Some(now + jiff::SignedDuration::from_hours(1)),
+            generator_url: String::new(),
+            updated_at: now,
+            timeout: false,
+        }
+    }
+
+    fn group(am: &Alertmanager, alertname: &str) -> Arc<Group> {
+        am.groups()
+            .into_iter()
+            .find(|g| g.labels.get_or_empty("alertname") == alertname)
+            .unwrap()
+    }
+
+    /// Whether the group was asked to flush at once.
+    fn due(g: &Group) -> bool {
+        lock(&g.state).next <= tokio::time::Instant::now()
+    }
+
+    fn flushed_before(g: &Group) {
+        lock(&g.state).has_flushed = true;
+    }
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    const INTERVALS: &str = "route:\n  receiver: r\n  group_by: [alertname]\n  group_wait: 1h\n  group_interval: 1h\n  routes:\n  - matchers: [alertname=Muted]\n    mute_time_intervals: [morning]\n  - matchers: [alertname=Active]\n    active_time_intervals: [morning]\nreceivers:\n- name: r\ntime_intervals:\n- name: morning\n  time_intervals:\n  - times:\n    - start_time: '06:00'\n      end_time: '12:00'\n";
+
+    #[tokio::test]
+    async fn time_mute_ending_flushes_groups_that_notified() {
+        let dir = tempfile::tempdir().unwrap();
+        let am = am(dir.path(), INTERVALS, true);
+        am.put_alerts(vec![
+            firing(&[("alertname", "Muted")]),
+            firing(&[("alertname", "Active")]),
+        ]);
+        let (muted, active) = (group(&am, "Muted"), group(&am, "Active"));
+        flushed_before(&muted);
+        flushed_before(&active);
+        // 07:00: Muted is in its mute interval, Active in its active one.
+        am.check_time_intervals(at("2026-03-02T07:00:00Z"));
+        assert!(!due(&muted) && !due(&active));
+        // 12:00: the mute interval ends (Muted flushes), the active one ends
+        // (Active becomes muted: nothing to do).
+        am.check_time_intervals(at("2026-03-02T12:00:00Z"));
+        assert!(due(&muted), "mute interval ended");
+        assert!(!due(&active));
+        // Still outside: no transition, no flush.
+        lock(&muted.state).next = tokio::time::Instant::now() + Duration::from_secs(3600);
+        am.check_time_intervals(at("2026-03-02T13:00:00Z"));
+        assert!(!due(&muted));
+        // The next morning the active interval begins: Active flushes.
+        am.check_time_intervals(at("2026-03-03T06:00:00Z"));
+        assert!(due(&active), "active interval began");
+        assert!(!due(&muted), "mute interval began: no flush");
+    }
+
+    #[tokio::test]
+    async fn time_mute_ending_respects_group_wait_and_the_option() {
+        let dir = tempfile::tempdir().unwrap();
+        let am_ = am(dir.path(), INTERVALS, true);
+        am_.put_alerts(vec![firing(&[("alertname", "Muted")])]);
+        let g = group(&am_, "Muted");
+        // A group still in group_wait keeps waiting.
+        am_.check_time_intervals(at("2026-03-02T07:00:00Z"));
+        am_.check_time_intervals(at("2026-03-02T12:00:00Z"));
+        assert!(!due(&g));
+        // With --notify.on-unmute=false maintenance does not look at all.
+        let dir = tempfile::tempdir().unwrap();
+        let off = am(dir.path(), INTERVALS, false);
+        assert!(!off.inner.opts.notify_on_unmute);
+    }
+
+    fn silence(value: &str) -> Silence {
+        let now = Timestamp::now();
+        Silence {
+            id: String::new(),
+            matchers: vec![crate::Matcher::new(MatchType::Equal, "instance", value).unwrap()],
+            starts_at: now,
+            ends_at: now + jiff::SignedDuration::from_hours(1),
+            updated_at: now,
+            created_by: "t".into(),
+            comment: "c".into(),
+        }
+    }
+
+    const PLAIN: &str = "route:\n  receiver: r\n  group_by: [alertname]\n  group_wait: 1h\n  group_interval: 1h\nreceivers:\n- name: r\n";
+
+    #[tokio::test]
+    async fn silence_end_flushes_the_groups_it_muted() {
+        let dir = tempfile::tempdir().unwrap();
+        let am = am(dir.path(), PLAIN, true);
+        am.put_alerts(vec![
+            firing(&[("alertname", "A"), ("instance", "x")]),
+            firing(&[("alertname", "B"), ("instance", "y")]),
+            firing(&[("alertname", "C"), ("instance", "x")]),
+        ]);
+        let (a, b, c) = (group(&am, "A"), group(&am, "B"), group(&am, "C"));
+        flushed_before(&a);
+        flushed_before(&b);
+        // C is still in group_wait.
+        let id = am.set_silence(silence("x")).unwrap();
+        assert_eq!(
+            am.process_silence_ends(),
+            lock(&am.inner.silences).get(&id).map(|s| s.ends_at)
+        );
+        assert!(!due(&a) && !due(&b) && !due(&c));
+        am.expire_silence(&id).unwrap();
+        am.process_silence_ends();
+        assert!(due(&a), "held an alert the silence matched");
+        assert!(!due(&b), "nothing of it was silenced");
+        assert!(!due(&c), "still in group_wait");
+        // Handled once: a second pass finds no new end.
+        lock(&a.state).next = tokio::time::Instant::now() + Duration::from_secs(3600);
+        am.process_silence_ends();
+        assert!(!due(&a));
+    }
+
+    #[tokio::test]
+    async fn silence_end_without_notify_on_unmute_flushes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let am = am(dir.path(), PLAIN, false);
+        am.put_alerts(vec![firing(&[("alertname", "A"), ("instance", "x")])]);
+        let a = group(&am, "A");
+        flushed_before(&a);
+        let id = am.set_silence(silence("x")).unwrap();
+        am.expire_silence(&id).unwrap();
+        am.process_silence_ends();
+        assert!(!due(&a));
+    }
+
     #[test]
     fn secrets_are_masked_in_status() {
         let text = "global:\n  slack_api_url: https://hooks/x\nreceivers:\n- name: r\n  email_configs:\n  - to: a@b\n    auth_password: hunter2\n";

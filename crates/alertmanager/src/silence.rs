@@ -13,6 +13,11 @@
 //! The file format (`silences.json`, JSON with a version) is Ember's own and is
 //! described in `docs/format/silences.md`; it is rewritten atomically (temporary
 //! file, then rename) on every change, so a restart loses no silence.
+//!
+//! The set also keeps an *expiry mark*: the instant up to which the ends of
+//! silences have been acted on (groups they muted flushed, `silence_notifications`
+//! sent). It is persisted with the silences, so that silences that ended while
+//! Ember was down are acted on once after the restart, and never twice.
 
 use crate::matcher::Matcher;
 use ember_model::{Labels, MatchType};
@@ -102,6 +107,7 @@ pub enum SilenceError {
 pub struct Silences {
     by_id: HashMap<String, Silence>,
     path: Option<PathBuf>,
+    expiry_mark: Option<Timestamp>,
 }
 
 fn same_matchers(a: &[Matcher], b: &[Matcher]) -> bool {
@@ -197,6 +203,7 @@ impl Silences {
         let mut s = Silences {
             by_id: HashMap::new(),
             path: Some(path.clone()),
+            expiry_mark: None,
         };
         match std::fs::read(&path) {
             Ok(bytes) => {
@@ -216,6 +223,15 @@ impl Silences {
                         ),
                     ));
                 }
+                s.expiry_mark = match file.expiries_handled_through.as_deref() {
+                    None => None,
+                    Some(t) => Some(t.parse::<Timestamp>().map_err(|e| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!("{}: bad time {t:?}: {e}", path.display()),
+                        )
+                    })?),
+                };
                 for f in file.silences {
                     let sil = f.into_silence().map_err(|e| {
                         std::io::Error::new(
@@ -313,6 +329,48 @@ impl Silences {
         ids
     }
 
+    /// The instant up to which silence ends have been acted on (`None`: never, for
+    /// a new set or a file written before Ember kept the mark).
+    pub fn expiry_mark(&self) -> Option<Timestamp> {
+        self.expiry_mark
+    }
+
+    /// Moves the expiry mark to `t` and persists it.
+    pub fn set_expiry_mark(&mut self, t: Timestamp) {
+        self.expiry_mark = Some(t);
+        self.persist();
+    }
+
+    /// Moves the expiry mark to `t` in memory only: for when no silence ended since
+    /// the persisted mark, which therefore still selects the same ends after a
+    /// restart (and the file is not rewritten every time the watcher wakes).
+    pub fn advance_expiry_mark(&mut self, t: Timestamp) {
+        self.expiry_mark = Some(t);
+    }
+
+    /// The silences that ended in `(after, until]`: those that expired at their end
+    /// time and those expired early (`expire`, or replaced by an update), pending
+    /// ones expired before they started included. Sorted by end, then id.
+    pub fn ended_between(&self, after: Timestamp, until: Timestamp) -> Vec<Silence> {
+        let mut out: Vec<Silence> = self
+            .by_id
+            .values()
+            .filter(|s| s.ends_at > after && s.ends_at <= until)
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.ends_at.cmp(&b.ends_at).then_with(|| a.id.cmp(&b.id)));
+        out
+    }
+
+    /// The earliest end of a silence after `t`, if any: when the next one expires.
+    pub fn next_end_after(&self, t: Timestamp) -> Option<Timestamp> {
+        self.by_id
+            .values()
+            .map(|s| s.ends_at)
+            .filter(|e| *e > t)
+            .min()
+    }
+
     /// Drops silences expired longer than `retention` ago; returns how many.
     pub fn gc(&mut self, now: Timestamp, retention: Duration) -> usize {
         let before = self.by_id.len();
@@ -342,6 +400,7 @@ impl Silences {
         list.sort_by(|a, b| a.id.cmp(&b.id));
         let file = SilencesFile {
             version: 1,
+            expiries_handled_through: self.expiry_mark.map(|t| t.to_string()),
             silences: list,
         };
         let bytes = serde_json::to_vec_pretty(&file).map_err(std::io::Error::other)?;
@@ -359,8 +418,12 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct SilencesFile {
     version: u32,
+    /// The expiry mark; absent until Ember set one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expiries_handled_through: Option<String>,
     silences: Vec<SilenceFileEntry>,
 }
 
@@ -525,6 +588,50 @@ mod tests {
         let got = s.get(&id).unwrap();
         assert_eq!(got.ends_at, ts(200));
         assert_eq!(got.matchers[0].to_string(), r#"sev="x""#);
+    }
+
+    #[test]
+    fn ended_between_and_next_end() {
+        let mut s = Silences::new();
+        let a = s.set(sil("", 100, 200), ts(100)).unwrap();
+        let b = s.set(sil("", 100, 300), ts(100)).unwrap();
+        let c = s.set(sil("", 150, 400), ts(100)).unwrap();
+        assert_eq!(s.next_end_after(ts(100)), Some(ts(200)));
+        assert_eq!(s.next_end_after(ts(200)), Some(ts(300)));
+        assert_eq!(s.next_end_after(ts(400)), None);
+        let ids = |v: Vec<Silence>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+        assert!(s.ended_between(ts(100), ts(199)).is_empty());
+        // The end is inclusive, the start exclusive: each end is seen once by
+        // consecutive windows.
+        assert_eq!(ids(s.ended_between(ts(100), ts(200))), vec![a.clone()]);
+        assert!(s.ended_between(ts(200), ts(250)).is_empty());
+        // Expired early (b active, c pending): they end now.
+        s.expire(&b, ts(260)).unwrap();
+        s.expire(&c, ts(260)).unwrap();
+        let mut both = vec![b.clone(), c.clone()];
+        both.sort();
+        assert_eq!(ids(s.ended_between(ts(250), ts(260))), both);
+        assert!(s.ended_between(ts(260), ts(1000)).is_empty());
+    }
+
+    #[test]
+    fn expiry_mark_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut s = Silences::open(dir.path()).unwrap();
+            assert_eq!(s.expiry_mark(), None);
+            s.set(sil("", 100, 200), ts(100)).unwrap();
+            s.set_expiry_mark(ts(150));
+        }
+        let text = std::fs::read_to_string(dir.path().join(SILENCES_FILE)).unwrap();
+        assert!(
+            text.starts_with(
+                "{\n  \"version\": 1,\n  \"expiriesHandledThrough\": \"1970-01-01T00:02:30Z\",\n  \"silences\": ["
+            ),
+            "{text}"
+        );
+        let s = Silences::open(dir.path()).unwrap();
+        assert_eq!(s.expiry_mark(), Some(ts(150)));
     }
 
     #[test]

@@ -70,6 +70,128 @@ pub struct Data {
     /// The Alertmanager's external URL.
     #[serde(rename = "externalURL")]
     pub external_url: String,
+    /// Ember's silence notifications (`silence_notifications:`): the silence, with
+    /// no alerts and `status` `"silence"`. Templates see it as `.Silence` (nil in
+    /// alert notifications); webhooks send [`crate::notify::silence_webhook_body`]
+    /// instead of the alert payload.
+    #[serde(skip)]
+    pub silence: Option<SilenceData>,
+}
+
+/// A silence matcher as API v2 writes it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SilenceMatcherData {
+    /// `=` or `=~` (true), `!=` or `!~` (false).
+    pub is_equal: bool,
+    /// `=~` or `!~`.
+    pub is_regex: bool,
+    /// Label name.
+    pub name: String,
+    /// Value or pattern.
+    pub value: String,
+}
+
+/// A silence's state as API v2 writes it.
+#[derive(Clone, Debug, Serialize)]
+pub struct SilenceStatusData {
+    /// `pending`, `active` or `expired`.
+    pub state: &'static str,
+}
+
+/// The silence of a silence notification: serialised as API v2's `GettableSilence`
+/// (same fields, order and time format) plus `url`, the silence's page.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SilenceData {
+    /// `create` or `expire` (not serialised here: the webhook body carries it).
+    #[serde(skip)]
+    pub event: &'static str,
+    /// The silence's id.
+    pub id: String,
+    /// Its state when the notification was made.
+    pub status: SilenceStatusData,
+    /// Last change.
+    #[serde(serialize_with = "api_time")]
+    pub updated_at: Timestamp,
+    /// Why.
+    pub comment: String,
+    /// Author.
+    pub created_by: String,
+    /// End.
+    #[serde(serialize_with = "api_time")]
+    pub ends_at: Timestamp,
+    /// Matchers.
+    pub matchers: Vec<SilenceMatcherData>,
+    /// Start.
+    #[serde(serialize_with = "api_time")]
+    pub starts_at: Timestamp,
+    /// `<external URL>/#/silences/<id>`.
+    pub url: String,
+    /// The matchers as written in `amtool` and configuration files.
+    #[serde(skip)]
+    pub matcher_text: Vec<String>,
+}
+
+fn api_time<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::api::api_time(*t))
+}
+
+impl SilenceData {
+    /// The data of `event` for `silence` at `now`.
+    pub fn new(
+        event: crate::config::SilenceEvent,
+        silence: &crate::silence::Silence,
+        now: Timestamp,
+        external_url: &str,
+    ) -> SilenceData {
+        SilenceData {
+            event: event.as_str(),
+            id: silence.id.clone(),
+            status: SilenceStatusData {
+                state: silence.state(now).as_str(),
+            },
+            updated_at: silence.updated_at,
+            comment: silence.comment.clone(),
+            created_by: silence.created_by.clone(),
+            ends_at: silence.ends_at,
+            matchers: silence
+                .matchers
+                .iter()
+                .map(|m| SilenceMatcherData {
+                    is_equal: m.is_equal(),
+                    is_regex: m.is_regex(),
+                    name: m.name.clone(),
+                    value: m.value.clone(),
+                })
+                .collect(),
+            starts_at: silence.starts_at,
+            url: format!("{external_url}/#/silences/{}", silence.id),
+            matcher_text: silence.matchers.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    /// The silence as templates see it (`.Silence`): `Event`, `ID`, `Matchers`
+    /// (strings such as `instance="a"`), `CreatedBy`, `Comment`, `StartsAt`,
+    /// `EndsAt`, `UpdatedAt` (times), `State` and `URL`.
+    pub fn to_value(&self) -> Value {
+        let t = |t: Timestamp| Value::object(template_time(Some(t)));
+        Value::map([
+            ("Event", Value::String(self.event.into())),
+            ("ID", Value::String(self.id.clone())),
+            (
+                "Matchers",
+                Value::list(self.matcher_text.iter().cloned().map(Value::String)),
+            ),
+            ("CreatedBy", Value::String(self.created_by.clone())),
+            ("Comment", Value::String(self.comment.clone())),
+            ("StartsAt", t(self.starts_at)),
+            ("EndsAt", t(self.ends_at)),
+            ("UpdatedAt", t(self.updated_at)),
+            ("State", Value::String(self.status.state.into())),
+            ("URL", Value::String(self.url.clone())),
+        ])
+    }
 }
 
 fn map_of(l: &Labels) -> BTreeMap<String, String> {
@@ -146,9 +268,25 @@ impl Data {
             alerts: data_alerts,
             group_labels: map_of(group_labels),
             external_url: external_url.to_string(),
+            silence: None,
         };
         d.summarize();
         d
+    }
+
+    /// The data of a silence notification to `receiver`: no alerts, `status`
+    /// `"silence"`, and `.Silence`.
+    pub fn for_silence(receiver: &str, silence: SilenceData, external_url: &str) -> Data {
+        Data {
+            receiver: quote_meta(receiver),
+            status: "silence",
+            alerts: Vec::new(),
+            group_labels: BTreeMap::new(),
+            common_labels: BTreeMap::new(),
+            common_annotations: BTreeMap::new(),
+            external_url: external_url.to_string(),
+            silence: Some(silence),
+        }
     }
 
     /// Keeps the first `max` alerts, returning how many were dropped. Status and
@@ -178,7 +316,13 @@ impl Data {
         self.common_labels = labels;
         self.common_annotations = annotations;
         let firing = self.alerts.iter().any(|a| a.status == "firing");
-        self.status = if firing { "firing" } else { "resolved" };
+        self.status = if self.silence.is_some() {
+            "silence"
+        } else if firing {
+            "firing"
+        } else {
+            "resolved"
+        };
     }
 
     /// The data as a template value.
@@ -192,6 +336,13 @@ impl Data {
             ("CommonLabels", kv(&self.common_labels)),
             ("CommonAnnotations", kv(&self.common_annotations)),
             ("ExternalURL", Value::String(self.external_url.clone())),
+            (
+                "Silence",
+                self.silence
+                    .as_ref()
+                    .map(SilenceData::to_value)
+                    .unwrap_or(Value::Nil),
+            ),
         ])
     }
 }

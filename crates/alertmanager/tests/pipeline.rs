@@ -123,12 +123,17 @@ impl Drop for Running {
 }
 
 async fn start(dir: &Path, config: &str, storage: bool) -> Running {
+    start_with(dir, config, storage, true).await
+}
+
+async fn start_with(dir: &Path, config: &str, storage: bool, notify_on_unmute: bool) -> Running {
     let file = dir.join("am.yml");
     std::fs::write(&file, config).unwrap();
     let am = Alertmanager::new(Options {
         config_file: file,
         storage_path: storage.then(|| dir.join("data")),
         external_url: "http://am.example:9093".into(),
+        notify_on_unmute,
         ..Options::default()
     })
     .unwrap();
@@ -538,4 +543,272 @@ async fn reload_keeps_old_config_when_new_one_is_bad_and_bad_alerts_get_400() {
     assert_eq!(code, 400);
     let (_, body) = http(am.port, "GET", "/api/v2/alerts", "").await;
     assert_eq!(body.trim(), "[]");
+}
+
+/// Creates a silence on `matchers` (name, value) ending at `ends` (RFC 3339);
+/// returns its id.
+async fn silence(port: u16, matchers: &[(&str, &str)], ends: &str) -> String {
+    let ms: Vec<Value> = matchers
+        .iter()
+        .map(|(n, v)| json!({"name": n, "value": v, "isRegex": false, "isEqual": true}))
+        .collect();
+    let sil = json!({
+        "matchers": ms, "startsAt": "2020-01-01T00:00:00Z", "endsAt": ends,
+        "createdBy": "test", "comment": "quiet please"
+    });
+    let (code, body) = http(port, "POST", "/api/v2/silences", &sil.to_string()).await;
+    assert_eq!(code, 200, "{body}");
+    serde_json::from_str::<Value>(&body).unwrap()["silenceID"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn expire(port: u16, id: &str) {
+    let (code, body) = http(port, "DELETE", &format!("/api/v2/silence/{id}"), "").await;
+    assert_eq!(code, 200, "{body}");
+}
+
+/// Waits up to `ms` for the `n`th delivery to `path`; returns when it came.
+async fn wait_for(got: &Got, path: &str, n: usize, ms: u64) -> Option<Instant> {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_millis(ms) {
+        if let Some((_, _, at)) = got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _, _)| p == path)
+            .nth(n - 1)
+        {
+            return Some(*at);
+        }
+        sleep_ms(20).await;
+    }
+    None
+}
+
+fn instances(b: &Value) -> Vec<String> {
+    let mut v: Vec<String> = b["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["labels"]["instance"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Notify on unmute (prometheus/alertmanager#3367): a notified alert, silenced for
+/// a while, is notified again as soon as the silence is expired — once, and not
+/// while another silence or an inhibition still mutes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unmuted_alerts_are_notified_again_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hp, got) = receiver().await;
+    let timers = "  group_wait: 200ms\n  group_interval: 1s\n  repeat_interval: 1h";
+    let cfg = hook_config(
+        hp,
+        timers,
+        "inhibit_rules:\n- source_matchers: [alertname=Outage]\n  target_matchers: [alertname=A]\n  equal: [instance]\n",
+    );
+    let am = start(dir.path(), &cfg, false).await;
+    post(am.port, json!([alert("A", "x"), alert("A", "y")])).await;
+    assert!(wait_for(&got, "/hook", 1, 2000).await.is_some());
+    // Two silences on x; flushes see it muted and send nothing.
+    let s1 = silence(am.port, &[("instance", "x")], "2100-01-01T00:00:00Z").await;
+    let s2 = silence(
+        am.port,
+        &[("alertname", "A"), ("instance", "x")],
+        "2100-01-01T00:00:00Z",
+    )
+    .await;
+    sleep_ms(1300).await;
+    assert_eq!(count(&got, "/hook"), 1, "nothing new while silenced");
+    // x is still silenced by s2: the flush on unmute sends nothing.
+    expire(am.port, &s1).await;
+    sleep_ms(400).await;
+    assert_eq!(count(&got, "/hook"), 1, "notified while still silenced");
+    // Now unmuted: notified at once, although the firing set is the one notified
+    // before the silence and repeat_interval is an hour away.
+    let t = Instant::now();
+    expire(am.port, &s2).await;
+    let at = wait_for(&got, "/hook", 2, 2000).await.expect("renotified");
+    assert!(at - t < Duration::from_millis(500), "{:?}", at - t);
+    assert_eq!(instances(&bodies(&got, "/hook")[1]), ["x", "y"]);
+    // Once.
+    sleep_ms(2300).await;
+    assert_eq!(count(&got, "/hook"), 2, "notified twice for one unmute");
+    // Silenced again, then inhibited as well (by an Outage on x, which the
+    // silence mutes too): expiring the silence flushes both groups; x stays muted
+    // by the inhibition, while the Outage, never notified, goes out at once.
+    let s3 = silence(am.port, &[("instance", "x")], "2100-01-01T00:00:00Z").await;
+    post(am.port, json!([alert("Outage", "x")])).await;
+    sleep_ms(1300).await;
+    assert_eq!(count(&got, "/hook"), 2, "the Outage is silenced");
+    expire(am.port, &s3).await;
+    assert!(wait_for(&got, "/hook", 3, 600).await.is_some());
+    sleep_ms(1300).await;
+    let groups: Vec<(String, Vec<String>)> = bodies(&got, "/hook")
+        .iter()
+        .map(|b| {
+            (
+                b["groupLabels"]["alertname"].as_str().unwrap().to_string(),
+                instances(b),
+            )
+        })
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            ("A".to_string(), vec!["x".to_string(), "y".to_string()]),
+            ("A".to_string(), vec!["x".to_string(), "y".to_string()]),
+            ("Outage".to_string(), vec!["x".to_string()]),
+        ],
+        "an inhibited alert was notified"
+    );
+}
+
+/// A silence reaching its end time unmutes as an expiry does; with
+/// `notify_on_unmute` off, Alertmanager's behaviour: nothing before
+/// repeat_interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silence_end_time_unmutes_and_the_option_restores_alertmanagers_behaviour() {
+    let timers = "  group_wait: 200ms\n  group_interval: 1s\n  repeat_interval: 1h";
+    let mut runs = Vec::new();
+    for on in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let (hp, got) = receiver().await;
+        let am = start_with(dir.path(), &hook_config(hp, timers, ""), false, on).await;
+        post(am.port, json!([alert("A", "x")])).await;
+        assert!(wait_for(&got, "/hook", 1, 2000).await.is_some());
+        let end = jiff::Timestamp::now() + jiff::SignedDuration::from_millis(1800);
+        silence(am.port, &[("instance", "x")], &end.to_string()).await;
+        runs.push((dir, got, am, end));
+    }
+    for (on, (_, got, _, end)) in [true, false].into_iter().zip(&runs) {
+        let at = wait_for(got, "/hook", 2, 4500).await;
+        if on {
+            let at = at.expect("renotified at the silence's end");
+            // The wall clock at arrival, from the monotonic one.
+            let late =
+                jiff::Timestamp::now() - jiff::SignedDuration::try_from(at.elapsed()).unwrap();
+            let late = late.duration_since(*end);
+            assert!(
+                late < jiff::SignedDuration::from_millis(500) && !late.is_negative(),
+                "{late:?}"
+            );
+            assert_eq!(count(got, "/hook"), 2);
+        } else {
+            assert!(at.is_none(), "renotified with notify_on_unmute off");
+        }
+    }
+}
+
+/// `(event, silence id)` of the silence notifications received on `/silences`.
+fn silence_events(got: &Got) -> Vec<(String, String)> {
+    bodies(got, "/silences")
+        .iter()
+        .map(|b| {
+            assert_eq!(b["version"], "ember-silence-1", "{b}");
+            assert_eq!(b["type"], "silence", "{b}");
+            (
+                b["event"].as_str().unwrap().to_string(),
+                b["silence"]["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Silence notifications (prometheus/alertmanager#730): on create and expire,
+/// through the webhook as Ember's silence payload; a silence that ends while
+/// Ember is down is reported once after the restart, and not again after the next.
+/// Each run has its own runtime, dropped to stop it.
+#[test]
+fn silence_notifications_on_create_and_expire_across_restarts() {
+    let rt = |threads| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let receivers_rt = rt(1);
+    let (hp, got) = receivers_rt.block_on(receiver());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "{}- name: sil\n  webhook_configs:\n  - url: http://127.0.0.1:{hp}/silences\nsilence_notifications:\n  receiver: sil\n",
+        hook_config(hp, "  group_wait: 200ms", "")
+    );
+    let ev = |e: &str, id: &str| (e.to_string(), id.to_string());
+
+    // Run 1: two silences created; one replaced by an update that changes its
+    // matchers (the old one expires, a new one is created), which is then expired
+    // through the API; the other is left to end while Ember is down.
+    let (s1, s1b, s2) = rt(2).block_on(async {
+        let am = start(dir.path(), &cfg, true).await;
+        let s1 = silence(am.port, &[("instance", "a")], "2100-01-01T00:00:00Z").await;
+        // Each delivery is its own task: one at a time keeps the order.
+        assert!(wait_for(&got, "/silences", 1, 2000).await.is_some());
+        let end = jiff::Timestamp::now() + jiff::SignedDuration::from_millis(1500);
+        let s2 = silence(am.port, &[("instance", "b")], &end.to_string()).await;
+        assert!(wait_for(&got, "/silences", 2, 2000).await.is_some());
+        let (code, body) = http(am.port, "GET", &format!("/api/v2/silence/{s1}"), "").await;
+        assert_eq!(code, 200);
+        let mut upd: Value = serde_json::from_str(&body).unwrap();
+        upd["matchers"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "job", "value": "db", "isRegex": false, "isEqual": true}));
+        let (code, body) = http(am.port, "POST", "/api/v2/silences", &upd.to_string()).await;
+        assert_eq!(code, 200, "{body}");
+        let s1b = serde_json::from_str::<Value>(&body).unwrap()["silenceID"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_ne!(s1b, s1);
+        assert!(wait_for(&got, "/silences", 4, 2000).await.is_some());
+        expire(am.port, &s1b).await;
+        assert!(wait_for(&got, "/silences", 5, 2000).await.is_some());
+        sleep_ms(300).await;
+        (s1, s1b, s2)
+    });
+    let mut first = silence_events(&got);
+    first[2..4].sort();
+    assert_eq!(
+        first,
+        [
+            ev("create", &s1),
+            ev("create", &s2),
+            ev("create", &s1b),
+            ev("expire", &s1),
+            ev("expire", &s1b)
+        ]
+    );
+    let b = &bodies(&got, "/silences")[0];
+    assert_eq!(b["silence"]["createdBy"], "test");
+    assert_eq!(b["silence"]["comment"], "quiet please");
+    assert_eq!(b["silence"]["status"]["state"], "active");
+    assert_eq!(b["silence"]["matchers"][0]["name"], "instance");
+    assert_eq!(b["receiver"], "sil");
+    assert_eq!(
+        bodies(&got, "/silences")[4]["silence"]["status"]["state"],
+        "expired"
+    );
+    // s2 ends while nothing runs.
+    std::thread::sleep(Duration::from_millis(1600));
+
+    // Run 2: s2's end is reported once, at start.
+    rt(2).block_on(async {
+        let _am = start(dir.path(), &cfg, true).await;
+        assert!(wait_for(&got, "/silences", 6, 2000).await.is_some());
+        sleep_ms(500).await;
+    });
+    // Run 3: nothing new.
+    rt(2).block_on(async {
+        let _am = start(dir.path(), &cfg, true).await;
+        sleep_ms(1200).await;
+    });
+    assert_eq!(silence_events(&got)[5..], [ev("expire", &s2)]);
+    assert_eq!(count(&got, "/hook"), 0);
+    drop(receivers_rt);
 }

@@ -60,6 +60,11 @@ pub(crate) struct AlertmanagerArgs {
     /// Output format of log messages.
     #[arg(long = "log.format", default_value = "logfmt", value_parser = ["logfmt", "json"])]
     log_format: String,
+    /// Ember's own: notify firing alerts again as soon as the silence or time
+    /// interval that muted them ends; `--notify.on-unmute=false` keeps
+    /// Alertmanager's behaviour (they are notified at the next repeat_interval).
+    #[arg(long = "notify.on-unmute", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    notify_on_unmute: bool,
 }
 
 /// Alertmanager's `extURL`: the given URL, or `http://<hostname>:<port>` from the
@@ -139,6 +144,7 @@ async fn serve(args: AlertmanagerArgs) -> anyhow::Result<()> {
         external_url: external,
         retention: duration("data.retention", &args.retention)?,
         gc_interval: duration("alerts.gc-interval", &args.gc_interval)?,
+        notify_on_unmute: args.notify_on_unmute,
     };
     tracing::info!(file = %args.config_file.display(), "Loading configuration file");
     let am = Alertmanager::new(opts).context("loading configuration")?;

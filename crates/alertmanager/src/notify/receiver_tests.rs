@@ -1188,3 +1188,139 @@ async fn opsgenie_updates_over_https() {
         .unwrap_err();
     assert!(e.retry, "{}", e.message);
 }
+
+/// A silence notification's data: silence `8a7c…` on `instance="db-1"` and
+/// `job=~"mysql.*"`, 100s to 7300s, by alice, at 200s.
+fn silence_data(event: crate::config::SilenceEvent) -> Data {
+    use ember_model::MatchType;
+    let s = crate::silence::Silence {
+        id: "8a7c2f0e-5a55-4c0b-9d0e-7f0e4b1f4f3a".into(),
+        matchers: vec![
+            crate::Matcher::new(MatchType::Equal, "instance", "db-1").unwrap(),
+            crate::Matcher::new(MatchType::RegexMatch, "job", "mysql.*").unwrap(),
+        ],
+        starts_at: ts(100),
+        ends_at: ts(7300),
+        updated_at: ts(100),
+        created_by: "alice".into(),
+        comment: "maintenance <window> & more".into(),
+    };
+    Data::for_silence(
+        "team-x",
+        crate::tmpl::SilenceData::new(event, &s, ts(200), "http://am:9093"),
+        "http://am:9093",
+    )
+}
+
+const SILENCE_URL: &str = "http://am:9093/#/silences/8a7c2f0e-5a55-4c0b-9d0e-7f0e4b1f4f3a";
+
+fn silence_text(what: &str) -> String {
+    format!(
+        "Silence 8a7c2f0e-5a55-4c0b-9d0e-7f0e4b1f4f3a {what}.\nMatchers: instance=\"db-1\", job=~\"mysql.*\"\nCreated by: alice\nComment: maintenance <window> & more\nStarts at: 1970-01-01 00:01:40 UTC\nEnds at: 1970-01-01 02:01:40 UTC\nState: active\nLink: {SILENCE_URL}"
+    )
+}
+
+#[test]
+fn silence_texts_of_the_default_templates() {
+    use crate::config::SilenceEvent;
+    let t = Templates::load(&[]).unwrap();
+    let v = silence_data(SilenceEvent::Create).to_value();
+    let run = |name: &str| {
+        t.text(&format!("{{{{ template \"{name}\" . }}}}"), &v)
+            .unwrap()
+    };
+    let subject = r#"[SILENCE CREATED] instance="db-1" job=~"mysql.*" (by alice)"#;
+    for name in [
+        "__subject",
+        "slack.default.title",
+        "email.default.subject",
+        "pushover.default.title",
+        "sns.default.subject",
+        "discord.default.title",
+        "msteams.default.title",
+    ] {
+        assert_eq!(run(name), subject, "{name}");
+    }
+    assert_eq!(run("slack.default.titlelink"), SILENCE_URL);
+    assert_eq!(run("pushover.default.url"), SILENCE_URL);
+    let text = silence_text("was created");
+    assert_eq!(run("slack.default.text"), text);
+    assert_eq!(run("msteams.default.text"), text);
+    for name in [
+        "pushover.default.message",
+        "sns.default.message",
+        "webex.default.message",
+    ] {
+        assert_eq!(run(name), format!("{text}\n"), "{name}");
+    }
+    for name in ["telegram.default.message", "discord.default.message"] {
+        assert_eq!(run(name), format!("\n{text}\n"), "{name}");
+    }
+    let html = t
+        .html(r#"{{ template "email.default.html" . }}"#, &v)
+        .unwrap();
+    assert!(
+        html.contains("maintenance &lt;window&gt; &amp; more") && html.contains("Open the silence"),
+        "{html}"
+    );
+    // Expired: the other words.
+    let v = silence_data(SilenceEvent::Expire).to_value();
+    assert_eq!(
+        t.text(r#"{{ template "__subject" . }}"#, &v).unwrap(),
+        r#"[SILENCE EXPIRED] instance="db-1" job=~"mysql.*" (by alice)"#
+    );
+    // Alert notifications see no `.Silence`.
+    assert_eq!(
+        t.text(
+            r#"{{ if .Silence }}set{{ else }}nil{{ end }}"#,
+            &mixed().to_value()
+        )
+        .unwrap(),
+        "nil"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silence_notification_payloads() {
+    use crate::config::SilenceEvent;
+    let (base, log) = double().await;
+    let env = Env::new();
+    let i = integrations_of(&format!(
+        "- name: r\n  webhook_configs:\n  - url: {base}/hook\n  slack_configs:\n  - api_url: {base}/slack\n  discord_configs:\n  - webhook_url: {base}/dc\n"
+    ));
+    assert!(i.iter().all(Integration::carries_silences));
+    for x in &i {
+        env.send(x, silence_data(SilenceEvent::Expire))
+            .await
+            .unwrap();
+    }
+    let seen = taken(&log);
+    // The webhook: Ember's silence body, told apart by its version and type,
+    // encoded as Go would.
+    assert_eq!(seen[0].target, "/hook");
+    assert_eq!(
+        String::from_utf8(seen[0].body.clone()).unwrap(),
+        concat!(
+            r#"{"version":"ember-silence-1","type":"silence","event":"expire","receiver":"team-x","externalURL":"http://am:9093","#,
+            r#""silence":{"id":"8a7c2f0e-5a55-4c0b-9d0e-7f0e4b1f4f3a","status":{"state":"active"},"updatedAt":"1970-01-01T00:01:40.000Z","#,
+            r#""comment":"maintenance \u003cwindow\u003e \u0026 more","createdBy":"alice","endsAt":"1970-01-01T02:01:40.000Z","#,
+            r#""matchers":[{"isEqual":true,"isRegex":false,"name":"instance","value":"db-1"},{"isEqual":true,"isRegex":true,"name":"job","value":"mysql.*"}],"#,
+            r#""startsAt":"1970-01-01T00:01:40.000Z","url":"http://am:9093/#/silences/8a7c2f0e-5a55-4c0b-9d0e-7f0e4b1f4f3a"}}"#,
+            "\n"
+        )
+    );
+    let subject = r#"[SILENCE EXPIRED] instance="db-1" job=~"mysql.*" (by alice)"#;
+    let text = silence_text("has expired");
+    let slack = seen[1].json();
+    assert_eq!(seen[1].target, "/slack");
+    assert_eq!(slack["attachments"][0]["title"], subject);
+    assert_eq!(slack["attachments"][0]["title_link"], SILENCE_URL);
+    assert_eq!(slack["attachments"][0]["text"], text);
+    assert_eq!(slack["attachments"][0]["color"], "good");
+    let dc = seen[2].json();
+    assert_eq!(dc["embeds"][0]["title"], subject);
+    assert_eq!(dc["embeds"][0]["description"], format!("\n{text}\n"));
+    // Incident tools do not carry them.
+    let pd = one("- name: r\n  pagerduty_configs:\n  - routing_key: k\n");
+    assert!(!pd.carries_silences());
+}
