@@ -14,8 +14,6 @@ mod common;
 
 use common::{Am, free_port, get, have_binary, start_alertmanager};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -24,47 +22,12 @@ type Deliveries = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
 
 /// A webhook receiver: records (path, JSON body) of every POST and answers 200.
 fn webhook_receiver() -> (u16, Deliveries) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
     let got: Deliveries = Arc::default();
     let g = got.clone();
-    std::thread::spawn(move || {
-        for conn in l.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let g = g.clone();
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(conn.try_clone().unwrap());
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let path = line.split(' ').nth(1).unwrap_or("").to_string();
-                    let mut len = 0;
-                    loop {
-                        let mut h = String::new();
-                        if r.read_line(&mut h).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if h == "\r\n" {
-                            break;
-                        }
-                        if let Some((k, v)) = h.split_once(':')
-                            && k.eq_ignore_ascii_case("content-length")
-                        {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    if r.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let v = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-                    g.lock().unwrap().push((path, v));
-                    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-                }
-            });
-        }
+    let port = common::serve_http(move |req| {
+        let v = serde_json::from_slice(&req.body).unwrap_or(serde_json::Value::Null);
+        g.lock().unwrap().push((req.path, v));
+        ""
     });
     (port, got)
 }

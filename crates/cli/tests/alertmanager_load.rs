@@ -20,8 +20,6 @@ mod common;
 
 use common::{Kill, free_port, request, wait_ready};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -33,50 +31,15 @@ const PER_GROUP: usize = 100;
 type Got = Arc<Mutex<Vec<(String, String, usize)>>>;
 
 fn webhook(got: Got) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for conn in l.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let got = got.clone();
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(conn.try_clone().unwrap());
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut len = 0;
-                    loop {
-                        let mut h = String::new();
-                        if r.read_line(&mut h).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if h == "\r\n" {
-                            break;
-                        }
-                        if let Some((k, v)) = h.split_once(':')
-                            && k.eq_ignore_ascii_case("content-length")
-                        {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    if r.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                    got.lock().unwrap().push((
-                        v["groupLabels"]["group"].as_str().unwrap_or("").to_string(),
-                        v["status"].as_str().unwrap_or("").to_string(),
-                        v["alerts"].as_array().map_or(0, Vec::len),
-                    ));
-                    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-                }
-            });
-        }
-    });
-    port
+    common::serve_http(move |req| {
+        let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+        got.lock().unwrap().push((
+            v["groupLabels"]["group"].as_str().unwrap_or("").to_string(),
+            v["status"].as_str().unwrap_or("").to_string(),
+            v["alerts"].as_array().map_or(0, Vec::len),
+        ));
+        ""
+    })
 }
 
 fn rss_kib(pid: u32) -> u64 {

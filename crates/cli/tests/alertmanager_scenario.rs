@@ -24,7 +24,7 @@ mod common;
 
 use common::{Am, Kill, free_port, have_binary, request, start_alertmanager, wait_ready};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -43,59 +43,23 @@ type Notes = Arc<Mutex<Vec<Note>>>;
 
 /// An HTTP server recording POSTs to `/{side}/hook` and `/{side}/slack`.
 fn http_receiver(notes: Notes) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for conn in l.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let notes = notes.clone();
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(conn.try_clone().unwrap());
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let path = line.split(' ').nth(1).unwrap_or("").to_string();
-                    let mut len = 0;
-                    loop {
-                        let mut h = String::new();
-                        if r.read_line(&mut h).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if h == "\r\n" {
-                            break;
-                        }
-                        if let Some((k, v)) = h.split_once(':')
-                            && k.eq_ignore_ascii_case("content-length")
-                        {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    if r.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let mut parts = path.trim_start_matches('/').splitn(2, '/');
-                    let side = parts.next().unwrap_or("").to_string();
-                    let integration = match parts.next() {
-                        Some("hook") => "webhook",
-                        Some("slack") => "slack",
-                        _ => "other",
-                    };
-                    notes.lock().unwrap().push(Note {
-                        side,
-                        integration,
-                        body: String::from_utf8_lossy(&body).into_owned(),
-                        at: Instant::now(),
-                    });
-                    // Slack answers "ok"; webhooks anything 2xx.
-                    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-                }
-            });
-        }
-    });
-    port
+    common::serve_http(move |req| {
+        let mut parts = req.path.trim_start_matches('/').splitn(2, '/');
+        let side = parts.next().unwrap_or("").to_string();
+        let integration = match parts.next() {
+            Some("hook") => "webhook",
+            Some("slack") => "slack",
+            _ => "other",
+        };
+        notes.lock().unwrap().push(Note {
+            side,
+            integration,
+            body: String::from_utf8_lossy(&req.body).into_owned(),
+            at: Instant::now(),
+        });
+        // Slack answers "ok"; webhooks anything 2xx.
+        "ok"
+    })
 }
 
 /// A minimal SMTP server (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT; no

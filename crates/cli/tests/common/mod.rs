@@ -258,3 +258,64 @@ pub(crate) fn serve_exposition(content_type: &'static str, body: &'static str) -
     });
     port
 }
+
+/// A POST (or any request) as [`serve_http`] reads it.
+pub(crate) struct Req {
+    /// The request target, e.g. `/ember/hook`.
+    pub(crate) path: String,
+    /// The body (by `Content-Length`).
+    pub(crate) body: Vec<u8>,
+}
+
+/// A keep-alive HTTP/1.1 server on loopback, a thread per connection, for tests that
+/// stand in for notification endpoints: `handle` sees every request and gives the
+/// 200 answer's body. Returns the port.
+pub(crate) fn serve_http(handle: impl Fn(Req) -> &'static str + Send + Sync + 'static) -> u16 {
+    use std::io::BufRead;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let handle = std::sync::Arc::new(handle);
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let handle = handle.clone();
+            std::thread::spawn(move || {
+                let Ok(read) = conn.try_clone() else { return };
+                let mut r = std::io::BufReader::new(read);
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let path = line.split(' ').nth(1).unwrap_or("").to_string();
+                    let mut len = 0;
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if h == "\r\n" {
+                            break;
+                        }
+                        if let Some((k, v)) = h.split_once(':')
+                            && k.eq_ignore_ascii_case("content-length")
+                        {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    if r.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let answer = handle(Req { path, body });
+                    let _ = write!(
+                        conn,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                }
+            });
+        }
+    });
+    port
+}
