@@ -714,8 +714,11 @@ async fn serve(
     for s in servers {
         s.abort();
     }
-    // Every acknowledged sample is already in the WAL; dropping the handle releases
-    // the lock file.
+    // Every acknowledged sample is already in the WAL; it is fsynced now, and
+    // dropping the handle releases the lock file.
+    if let Err(e) = db.head().sync_logs() {
+        tracing::error!(err = %e, "syncing the WAL at shutdown");
+    }
     drop(state);
     drop(db);
     Ok(())

@@ -652,6 +652,22 @@ impl Head {
         self.wal = Some(Mutex::new(wal));
     }
 
+    /// Writes out and fsyncs the WAL and the write-behind log, for a clean shutdown
+    /// (appends are written to the page cache as they commit; this makes them
+    /// durable against a power failure too).
+    pub fn sync_logs(&self) -> Result<(), Error> {
+        let sync = |w: &mut ember_wal::segment::Wal| {
+            w.sync().map_err(|e| Error::Io(format!("syncing WAL: {e}")))
+        };
+        if let Some(w) = &self.wal {
+            sync(&mut w.lock().unwrap_or_else(|p| p.into_inner()))?;
+        }
+        if let Some(w) = self.wbl.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            sync(w)?;
+        }
+        Ok(())
+    }
+
     /// Attaches the write-behind log: out-of-order samples are logged there.
     pub fn set_wbl(&self, wbl: ember_wal::segment::Wal) {
         *self.wbl.lock().unwrap_or_else(|p| p.into_inner()) = Some(wbl);
