@@ -67,3 +67,54 @@ fn upstream_promql_test_files() {
         "stable passes fell to {sp}, baseline {BASELINE_STABLE_PASSED}"
     );
 }
+
+/// Altering one expected value in a passing upstream file makes exactly that case
+/// fail: the runner compares values, not just shapes.
+#[test]
+fn altering_one_expected_value_fails_that_case() {
+    let Some(dir) = dir() else {
+        println!("skipped: PromQL test data not found (set EMBER_TESTDATA)");
+        return;
+    };
+    for file in ["aggregators.test", "functions.test", "operators.test"] {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        // The first instant eval whose first expected sample has a plain number.
+        let (eval_line, value_line, value) = lines
+            .windows(2)
+            .enumerate()
+            .find_map(|(i, w)| {
+                let v = w[1].split_whitespace().last()?;
+                let f = v.parse::<f64>().ok().filter(|f| f.is_finite())?;
+                (w[0].starts_with("eval instant at ") && w[1].starts_with("  ")).then_some((
+                    i + 1,
+                    i + 1,
+                    (v.to_string(), f),
+                ))
+            })
+            .unwrap_or_else(|| panic!("{file}: no instant eval with a number"));
+        let mut altered: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        let l = &mut altered[value_line];
+        let cut = l.rfind(&value.0).unwrap();
+        l.replace_range(cut.., &format!("{}", value.1 + 1.0));
+        let before = ember_promql::promqltest::run_file(&text);
+        let after = ember_promql::promqltest::run_file(&altered.join("\n"));
+        assert_eq!(before.total, after.total, "{file}");
+        assert_eq!(
+            after.passed + 1,
+            before.passed,
+            "{file}: {:?}",
+            after.failures
+        );
+        let new: Vec<_> = after
+            .failures
+            .iter()
+            .filter(|f| !before.failures.contains(f))
+            .collect();
+        assert_eq!(new.len(), 1, "{file}: {new:?}");
+        assert_eq!(
+            new[0].0, eval_line,
+            "{file}: the failure is the altered case: {new:?}"
+        );
+    }
+}
