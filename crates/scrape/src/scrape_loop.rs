@@ -16,6 +16,7 @@ use ember_model::value::stale_nan;
 use ember_model::{Labels, LabelsBuilder};
 use ember_storage::{Appendable, Appender, Error as StorageError, HistogramRef};
 use std::collections::HashMap;
+use std::num::NonZeroU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -56,14 +57,15 @@ pub(crate) struct LoopState {
 /// steady target costs no label parsing or relabeling after its first scrape.
 #[derive(Default)]
 pub(crate) struct SeriesCache {
-    entries: HashMap<Vec<u8>, CacheEntry>,
+    entries: HashMap<Box<[u8]>, CacheEntry>,
     /// The last successful scrape.
     generation: u64,
 }
 
 struct CacheEntry {
     labels: Option<Labels>,
-    r: Option<ember_storage::SeriesRef>,
+    /// The storage's reference (never 0), in 8 bytes: one entry per series.
+    r: Option<NonZeroU64>,
     seen_in: u64,
     /// The scrape that first produced the line (a failed scrape may have added it).
     first_seen: u64,
@@ -258,7 +260,7 @@ impl LoopState {
             .filter(|e| e.first_seen <= generation && e.seen_in >= generation && generation > 0)
         {
             if let Some(l) = &e.labels {
-                let _ = app.append(e.r, l, ts, stale_nan());
+                let _ = app.append(e.r.map(NonZeroU64::get), l, ts, stale_nan());
             }
         }
         prev.entries.clear();
@@ -468,7 +470,7 @@ impl LoopState {
                 && last > 0
                 && let Some(l) = &e.labels
             {
-                let _ = app.append(e.r, l, ts, stale_nan());
+                let _ = app.append(e.r.map(NonZeroU64::get), l, ts, stale_nan());
             }
         }
         cache.entries.retain(|_, e| e.seen_in == generation);
@@ -497,7 +499,7 @@ impl LoopState {
             let (raw, empty) = raw_labels()?;
             let labels = self.build_labels(raw, &empty)?;
             cache.entries.insert(
-                key.to_vec(),
+                key.into(),
                 CacheEntry {
                     labels,
                     r: None,
@@ -531,12 +533,13 @@ impl LoopState {
         let Some(l) = &e.labels else {
             return Ok(());
         };
+        let r = e.r.map(NonZeroU64::get);
         let res = match v {
-            Val::Float(f) => app.append(e.r, l, t, f),
-            Val::Hist(h) => app.append_histogram(e.r, l, t, h),
+            Val::Float(f) => app.append(r, l, t, f),
+            Val::Hist(h) => app.append_histogram(r, l, t, h),
         };
         match res {
-            Ok(r) => e.r = Some(r),
+            Ok(r) => e.r = NonZeroU64::new(r),
             Err(StorageError::OutOfOrderSample)
             | Err(StorageError::DuplicateSampleForTimestamp)
             | Err(StorageError::OutOfBounds) => {}

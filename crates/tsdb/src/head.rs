@@ -135,12 +135,14 @@ fn stale_float_histogram(sum: f64) -> FloatHistogram {
     }
 }
 
-/// The open chunk of a series, of whichever encoding its samples need.
+/// The open chunk of a series, of whichever encoding its samples need. The
+/// histogram encoders carry several times the state of an XOR chunk; they are boxed
+/// so that the common float series' open chunk stays small.
 #[derive(Clone, Debug)]
 enum MemChunk {
     Xor(XorChunk),
-    Histogram(HistogramChunk),
-    FloatHistogram(FloatHistogramChunk),
+    Histogram(Box<HistogramChunk>),
+    FloatHistogram(Box<FloatHistogramChunk>),
 }
 
 impl MemChunk {
@@ -174,7 +176,7 @@ impl MemChunk {
 trait HistogramChunkKind: Sized {
     type Sample;
     fn new_chunk() -> Self;
-    fn wrap(self) -> MemChunk;
+    fn wrap(self: Box<Self>) -> MemChunk;
     fn get(c: &MemChunk) -> Option<&Self>;
     fn get_mut(c: &mut MemChunk) -> Option<&mut Self>;
     fn append_after(
@@ -190,18 +192,18 @@ impl HistogramChunkKind for HistogramChunk {
     fn new_chunk() -> Self {
         HistogramChunk::new()
     }
-    fn wrap(self) -> MemChunk {
+    fn wrap(self: Box<Self>) -> MemChunk {
         MemChunk::Histogram(self)
     }
     fn get(c: &MemChunk) -> Option<&Self> {
         match c {
-            MemChunk::Histogram(x) => Some(x),
+            MemChunk::Histogram(x) => Some(&**x),
             _ => None,
         }
     }
     fn get_mut(c: &mut MemChunk) -> Option<&mut Self> {
         match c {
-            MemChunk::Histogram(x) => Some(x),
+            MemChunk::Histogram(x) => Some(&mut **x),
             _ => None,
         }
     }
@@ -220,18 +222,18 @@ impl HistogramChunkKind for FloatHistogramChunk {
     fn new_chunk() -> Self {
         FloatHistogramChunk::new()
     }
-    fn wrap(self) -> MemChunk {
+    fn wrap(self: Box<Self>) -> MemChunk {
         MemChunk::FloatHistogram(self)
     }
     fn get(c: &MemChunk) -> Option<&Self> {
         match c {
-            MemChunk::FloatHistogram(x) => Some(x),
+            MemChunk::FloatHistogram(x) => Some(&**x),
             _ => None,
         }
     }
     fn get_mut(c: &mut MemChunk) -> Option<&mut Self> {
         match c {
-            MemChunk::FloatHistogram(x) => Some(x),
+            MemChunk::FloatHistogram(x) => Some(&mut **x),
             _ => None,
         }
     }
@@ -306,7 +308,8 @@ struct SeriesData {
     /// `lastFloatHistogramValue`): what a repeat at `last_t` must equal, and what
     /// kind of staleness marker the series takes.
     last: Value,
-    metadata: Option<Metadata>,
+    /// Boxed: few series have any, and the head keeps one `SeriesData` per series.
+    metadata: Option<Box<Metadata>>,
     /// Out-of-order samples, when the series has any.
     ooo: Option<Box<crate::ooo::OooData>>,
 }
@@ -408,6 +411,9 @@ impl SeriesData {
     /// until [`SeriesData::write_out`], since a histogram chunk's first sample is
     /// coded against it.
     fn push(&mut self, t: i64, chunk: MemChunk, opts: &HeadOptions) {
+        // Grown one at a time: a series cuts a chunk every few minutes at most, and
+        // the head keeps this vector for every series.
+        self.chunks.reserve_exact(1);
         self.chunks.push(HeadChunk {
             min_t: t,
             max_t: t,
@@ -504,7 +510,7 @@ impl SeriesData {
             Some(ChunkStore::Mem(m)) if C::get(m).is_some()
         );
         if !open_is_c {
-            self.push(t, C::new_chunk().wrap(), opts);
+            self.push(t, Box::new(C::new_chunk()).wrap(), opts);
             created = true;
         }
         let Some(open) = self.chunks.last() else {
@@ -529,7 +535,7 @@ impl SeriesData {
         if (t >= self.next_at || n_bytes >= 2 * target)
             && (n >= MIN_SAMPLES_PER_HISTOGRAM_CHUNK || t >= next_range_start)
         {
-            self.push(t, C::new_chunk().wrap(), opts);
+            self.push(t, Box::new(C::new_chunk()).wrap(), opts);
             created = true;
         }
         if created {
@@ -591,11 +597,50 @@ impl SeriesData {
     }
 }
 
+/// The series sharing one label hash: nearly always one, kept without a vector of
+/// its own (the head has one bucket per series); collisions rebuild the slice.
+#[derive(Debug)]
+enum HashBucket {
+    One(Arc<MemSeries>),
+    Many(Box<[Arc<MemSeries>]>),
+}
+
+impl HashBucket {
+    fn find(&self, labels: &Labels) -> Option<&Arc<MemSeries>> {
+        match self {
+            HashBucket::One(s) => (&s.labels == labels).then_some(s),
+            HashBucket::Many(v) => v.iter().find(|s| &s.labels == labels),
+        }
+    }
+
+    fn push(&mut self, s: Arc<MemSeries>) {
+        let all: Vec<_> = match self {
+            HashBucket::One(first) => vec![first.clone(), s],
+            HashBucket::Many(v) => v.iter().cloned().chain([s]).collect(),
+        };
+        *self = HashBucket::Many(all.into());
+    }
+
+    /// Removes series `r`; false when the bucket is left empty.
+    fn remove(&mut self, r: Ref) -> bool {
+        let HashBucket::Many(v) = self else {
+            return matches!(self, HashBucket::One(s) if s.r != r);
+        };
+        let mut rest: Vec<_> = v.iter().filter(|s| s.r != r).cloned().collect();
+        *self = match rest.len() {
+            0 => return false,
+            1 => HashBucket::One(rest.remove(0)),
+            _ => HashBucket::Many(rest.into()),
+        };
+        true
+    }
+}
+
 /// The in-memory head.
 #[derive(Debug)]
 pub struct Head {
     opts: HeadOptions,
-    by_hash: Vec<RwLock<FastMap<u64, Vec<Arc<MemSeries>>>>>,
+    by_hash: Vec<RwLock<FastMap<u64, HashBucket>>>,
     by_ref: Vec<RwLock<FastMap<Ref, Arc<MemSeries>>>>,
     postings: RwLock<MemPostings>,
     next_ref: AtomicU64,
@@ -809,15 +854,15 @@ impl Head {
             .read()
             .map_err(|_| Error::Io("head lock poisoned".into()))?
             .get(&hash)
-            .and_then(|v| v.iter().find(|s| &s.labels == labels))
+            .and_then(|b| b.find(labels))
         {
             return Ok((s.clone(), false));
         }
         let mut map = shard
             .write()
             .map_err(|_| Error::Io("head lock poisoned".into()))?;
-        let list = map.entry(hash).or_default();
-        if let Some(s) = list.iter().find(|s| &s.labels == labels) {
+        let bucket = map.get(&hash);
+        if let Some(s) = bucket.and_then(|b| b.find(labels)) {
             return Ok((s.clone(), false));
         }
         if labels.is_empty() {
@@ -836,7 +881,12 @@ impl Head {
             None => self.next_ref.fetch_add(1, Ordering::Relaxed),
         };
         let s = Arc::new(MemSeries::new(r, labels.clone()));
-        list.push(s.clone());
+        match map.get_mut(&hash) {
+            Some(b) => b.push(s.clone()),
+            None => {
+                map.insert(hash, HashBucket::One(s.clone()));
+            }
+        }
         drop(map);
         self.by_ref[(r as usize) % SHARDS]
             .write()
@@ -1067,12 +1117,10 @@ impl Head {
             }
             let hash = labels.hash64();
             if let Ok(mut m) = self.by_hash[(hash as usize) % SHARDS].write()
-                && let Some(list) = m.get_mut(&hash)
+                && let Some(b) = m.get_mut(&hash)
+                && !b.remove(*r)
             {
-                list.retain(|s| s.r != *r);
-                if list.is_empty() {
-                    m.remove(&hash);
-                }
+                m.remove(&hash);
             }
         }
         {
@@ -1633,7 +1681,7 @@ impl Appender for HeadAppender<'_> {
                 apply(s, x.t, Value::FloatHistogram(Box::new(x.h)));
             }
             for (s, m) in b.metadata {
-                s.lock().metadata = Some(m);
+                s.lock().metadata = Some(Box::new(m));
             }
         }
         if min <= max {
@@ -1932,6 +1980,24 @@ pub(crate) mod tests {
 
     fn lbl(job: &str) -> Labels {
         Labels::from_pairs([("__name__", "up"), ("job", job)])
+    }
+
+    #[test]
+    fn hash_buckets_hold_colliding_series() {
+        let s = |r, job| Arc::new(MemSeries::new(r, lbl(job)));
+        let mut b = HashBucket::One(s(1, "a"));
+        b.push(s(2, "b"));
+        b.push(s(3, "c"));
+        for (job, r) in [("a", 1), ("b", 2), ("c", 3)] {
+            assert_eq!(b.find(&lbl(job)).map(|s| s.r), Some(r));
+        }
+        assert!(b.find(&lbl("d")).is_none());
+        assert!(b.remove(2));
+        assert!(b.find(&lbl("b")).is_none());
+        assert!(b.remove(1));
+        assert!(matches!(&b, HashBucket::One(x) if x.r == 3));
+        assert!(b.remove(7));
+        assert!(!b.remove(3));
     }
 
     fn read_all(q: &dyn Querier, m: &[Matcher]) -> Vec<(Labels, Vec<(i64, f64)>)> {
