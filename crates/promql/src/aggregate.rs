@@ -9,12 +9,15 @@
 //! its inputs in the same order as the step-by-step evaluation would.
 
 use crate::Error;
-use crate::eval::{EMatrix, ESample, ESeries, EVector, Evaluator, FastMap, Metric, Result};
+use crate::eval::{
+    EMatrix, ESample, ESeries, EVector, Evaluator, FastMap, METADATA_LABELS, Metric, NameDrop,
+    Result, drop_metadata,
+};
 use crate::fhist::{self, Acc, go_g, kahan_inc};
 use crate::value::{FPoint, HPoint};
 use ember_model::histogram::{CounterResetHint, FloatHistogram};
 use ember_model::labels::{ValidationScheme, is_valid_label_name};
-use ember_model::{Labels, LabelsBuilder};
+use ember_model::{Label, Labels, LabelsBuilder};
 use ember_promql_parser::{AggregateExpr, AggregateOp, Expr};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -108,6 +111,87 @@ fn strip(e: &Expr) -> &Expr {
         Expr::Paren(p) => strip(&p.expr),
         Expr::StepInvariant(s) => strip(&s.expr),
         _ => e,
+    }
+}
+
+/// Finds the group of each input series without building its group's labels
+/// unless the group is new: series are matched by a hash of their grouping labels,
+/// then compared label by label.
+struct Grouper<'g> {
+    grouping: &'g [&'g str],
+    without: bool,
+    hasher: foldhash::fast::RandomState,
+    /// First group with each hash.
+    by_hash: FastMap<u64, usize>,
+    /// Per group: its labels, and the next group with the same hash.
+    groups: Vec<(Labels, Option<usize>)>,
+}
+
+impl<'g> Grouper<'g> {
+    fn new(grouping: &'g [&'g str], without: bool) -> Self {
+        Grouper {
+            grouping,
+            without,
+            hasher: Default::default(),
+            by_hash: FastMap::default(),
+            groups: Vec::new(),
+        }
+    }
+
+    /// The labels of `l` that make its group ([`group_labels`]), the name, type
+    /// and unit left out with `drop_meta`.
+    fn key<'a>(&self, l: &'a Labels, drop_meta: bool) -> impl Iterator<Item = &'a Label> + Clone {
+        let (grouping, without) = (self.grouping, self.without);
+        l.iter().filter(move |l| {
+            let n = l.name.as_str();
+            if drop_meta && METADATA_LABELS.contains(&n) {
+                false
+            } else if without {
+                n != "__name__" && !grouping.contains(&n)
+            } else {
+                grouping.contains(&n)
+            }
+        })
+    }
+
+    /// The group of `l`, and whether it is new.
+    fn group(&mut self, l: &Labels, drop_meta: bool) -> (usize, bool) {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let key = self.key(l, drop_meta);
+        let mut h = self.hasher.build_hasher();
+        for l in key.clone() {
+            l.name.hash(&mut h);
+            l.value.hash(&mut h);
+        }
+        let h = h.finish();
+        let mut at = self.by_hash.get(&h).copied();
+        let mut last = None;
+        while let Some(g) = at {
+            if self.groups[g].0.iter().eq(key.clone()) {
+                return (g, false);
+            }
+            last = Some(g);
+            at = self.groups[g].1;
+        }
+        let g = self.groups.len();
+        let labels = Labels::from_sorted_unchecked(key.cloned().collect());
+        self.groups.push((labels, None));
+        match last {
+            Some(prev) => self.groups[prev].1 = Some(g),
+            None => {
+                self.by_hash.insert(h, g);
+            }
+        }
+        (g, true)
+    }
+
+    /// The labels of group `g`.
+    fn labels(&self, g: usize) -> Labels {
+        self.groups[g].0.clone()
+    }
+
+    fn len(&self) -> usize {
+        self.groups.len()
     }
 }
 
@@ -218,26 +302,33 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
         });
     }
     let p = params(ev, a.param.as_deref())?;
-    let input = ev.eval_matrix(&a.expr)?;
     let k_op = matches!(
         a.op,
         AggregateOp::Topk | AggregateOp::Bottomk | AggregateOp::Limitk | AggregateOp::LimitRatio
     );
+    // Only the grouping labels of the input matter here (the `k` operators hand
+    // input series out whole), so a range function below may leave the name on
+    // its series rather than copy every label set without it: see
+    // `NameDrop`. Then the name, type and unit of a series flagged `drop_name`
+    // are left out of its group here, as they would be gone from its labels.
+    if !k_op && !ev.delayed_name_removal && matches!(strip(&a.expr), Expr::Call(_)) {
+        ev.name_drop = NameDrop::Offered;
+    }
+    let input = ev.eval_matrix(&a.expr);
+    let deferred = std::mem::replace(&mut ev.name_drop, NameDrop::Off) == NameDrop::Deferred;
+    let mut input = input?;
     // Group of every input series, and the labels of every group.
-    let mut key_to_group: FastMap<Labels, usize> = FastMap::default();
+    let mut grouper = Grouper::new(&grouping, a.without);
     let mut series_group = Vec::with_capacity(input.len());
     let mut result: EMatrix = Vec::new();
     for s in &input {
-        let key = group_labels(&s.metric, &grouping, a.without);
-        let n = key_to_group.len();
-        let g = *key_to_group.entry(key.clone()).or_insert_with(|| {
-            if !k_op {
-                result.push(ESeries::new(key, false));
-            }
-            n
-        });
+        let (g, new) = grouper.group(&s.metric, deferred && s.drop_name);
+        if new && !k_op {
+            result.push(ESeries::new(grouper.labels(g), false));
+        }
         series_group.push(g);
     }
+    let groups = grouper.len();
     let ppos = a
         .param
         .as_deref()
@@ -326,17 +417,25 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
             &p.values,
             &input,
             &series_group,
-            key_to_group.len(),
+            groups,
             &steps,
             &mut result,
         )?
     {
         return Ok(out);
     }
+    if deferred {
+        // The step-by-step path names series in annotations: drop the names now.
+        for s in &mut input {
+            if s.drop_name {
+                s.metric = drop_metadata(&s.metric).into();
+            }
+        }
+    }
     let instant = ev.is_instant();
     let mut fcur = vec![0usize; input.len()];
     let mut hcur = vec![0usize; input.len()];
-    let mut groups = vec![Group::default(); key_to_group.len()];
+    let mut groups = vec![Group::default(); groups];
     let mut k_index: FastMap<Metric, usize> = FastMap::default();
     let mut k_out: EMatrix = Vec::new();
     for (si, &ts) in steps.iter().enumerate() {
@@ -463,7 +562,6 @@ fn aggregate_floats(
         return Ok(None);
     }
     let n = steps.len();
-    let (start, interval) = (steps[0], if n > 1 { steps[1] - steps[0] } else { 1 });
     if op == AggregateOp::Quantile {
         return quantile_floats(ev, params, input, series_group, groups, steps, result);
     }
@@ -472,12 +570,12 @@ fn aggregate_floats(
         ev.check_deadline()?;
         let base = series_group[si] * n;
         let drop = s.drop_name;
+        let mut next = 0;
         for p in &s.floats {
-            let k = (p.t - start) / interval;
-            if p.t < start || k as usize >= n || steps[k as usize] != p.t {
+            let Some(k) = step_index(steps, &mut next, p.t) else {
                 return Ok(None);
-            }
-            let g = &mut cells[base + k as usize];
+            };
+            let g = &mut cells[base + k];
             let f = p.f;
             if !g.seen {
                 *g = Cell {
@@ -568,6 +666,25 @@ fn aggregate_floats(
     Ok(Some(out))
 }
 
+/// The index of the step at time `t`, if there is one. A series' points usually
+/// fall on consecutive steps, so the step after the last one found (`next`) is
+/// tried before dividing.
+fn step_index(steps: &[i64], next: &mut usize, t: i64) -> Option<usize> {
+    let k = if steps.get(*next) == Some(&t) {
+        *next
+    } else {
+        let (start, n) = (steps[0], steps.len());
+        let interval = if n > 1 { steps[1] - steps[0] } else { 1 };
+        let k = (t - start) / interval;
+        if t < start || k as usize >= n || steps[k as usize] != t {
+            return None;
+        }
+        k as usize
+    };
+    *next = k + 1;
+    Some(k)
+}
+
 /// `quantile` over floats only, series by series (see [`aggregate_floats`]): each
 /// group-step's values are gathered in input order into one shared buffer, then
 /// the quantile is taken of each.
@@ -581,20 +698,19 @@ fn quantile_floats(
     result: &mut EMatrix,
 ) -> Result<Option<EMatrix>> {
     let n = steps.len();
-    let (start, interval) = (steps[0], if n > 1 { steps[1] - steps[0] } else { 1 });
     // Where each point goes, and how many values and which name flags each cell gets.
     let mut counts = vec![0u32; groups * n];
     let mut drop = vec![false; groups * n];
     for (si, s) in input.iter().enumerate() {
         ev.check_deadline()?;
         let base = series_group[si] * n;
+        let mut next = 0;
         for p in &s.floats {
-            let k = (p.t - start) / interval;
-            if p.t < start || k as usize >= n || steps[k as usize] != p.t {
+            let Some(k) = step_index(steps, &mut next, p.t) else {
                 return Ok(None);
-            }
-            counts[base + k as usize] += 1;
-            drop[base + k as usize] |= s.drop_name;
+            };
+            counts[base + k] += 1;
+            drop[base + k] |= s.drop_name;
         }
     }
     let mut offsets = Vec::with_capacity(counts.len() + 1);
@@ -608,8 +724,9 @@ fn quantile_floats(
     let mut fill = offsets.clone();
     for (si, s) in input.iter().enumerate() {
         let base = series_group[si] * n;
+        let mut next = 0;
         for p in &s.floats {
-            let cell = base + ((p.t - start) / interval) as usize;
+            let cell = base + step_index(steps, &mut next, p.t).unwrap_or_default();
             values[fill[cell]] = p.f;
             fill[cell] += 1;
         }

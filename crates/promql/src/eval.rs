@@ -381,6 +381,20 @@ impl LabelCache {
     }
 }
 
+/// Whether a range function may leave the name on its series (see
+/// `aggregate::eval_aggregate`): an aggregation over a function call, which reads
+/// only grouping labels, offers it; the first call evaluated takes the offer
+/// back, and a range function that took it up says so, so that the aggregation
+/// knows the labels of series flagged `drop_name` still hold the name, type and
+/// unit. This spares copying every label set without its name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum NameDrop {
+    #[default]
+    Off,
+    Offered,
+    Deferred,
+}
+
 /// State for one query.
 pub(crate) struct Evaluator<'q> {
     labels: std::cell::RefCell<LabelCache>,
@@ -403,6 +417,7 @@ pub(crate) struct Evaluator<'q> {
     /// one used once are not kept once their user is done with them.
     selector_uses: HashMap<String, usize>,
     pub(crate) cancel: Option<&'q std::sync::atomic::AtomicBool>,
+    pub(crate) name_drop: NameDrop,
 }
 
 impl<'q> Evaluator<'q> {
@@ -436,6 +451,7 @@ impl<'q> Evaluator<'q> {
             cache: HashMap::new(),
             selector_uses: HashMap::new(),
             cancel,
+            name_drop: NameDrop::Off,
         }
     }
 

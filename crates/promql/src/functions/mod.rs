@@ -9,8 +9,11 @@
 //! each series' points are read once and every step sees a window into them,
 //! found by cursors that move along with the steps. `rate`, `increase` and `delta`
 //! over floats find counter resets once per series, and `max_over_time` and
-//! `min_over_time` answer windows from a sparse table, with the same results as
-//! scanning each window. Functions over instant vectors run step by step through
+//! `min_over_time` answer windows with a sliding-window extreme (or, for windows
+//! that move back or hold NaN, from a sparse table), with the same results as
+//! scanning each window. Under an aggregation, a range function may leave the
+//! name on its series for the aggregation to ignore rather than copy every label
+//! set without it (`NameDrop` in `eval`). Functions over instant vectors run step by step through
 //! the evaluator's `range_eval` (`histogram_quantile` over classic buckets has
 //! its own range-wide path).
 
@@ -24,7 +27,9 @@ pub(crate) mod rate;
 pub(crate) mod time;
 
 use crate::Error;
-use crate::eval::{EMatrix, ESeries, EVector, Evaluator, RangeSeries, Result, quote};
+use crate::eval::{
+    EMatrix, ESeries, EVector, Evaluator, METADATA_LABELS, NameDrop, RangeSeries, Result, quote,
+};
 use crate::value::{FPoint, HPoint};
 use ember_model::Labels;
 use ember_model::histogram::FloatHistogram;
@@ -90,6 +95,7 @@ struct Cursor {
     a: usize,
     b: usize,
     lo: i64,
+    hi: i64,
 }
 
 impl Cursor {
@@ -98,6 +104,7 @@ impl Cursor {
             a: 0,
             b: 0,
             lo: i64::MIN,
+            hi: i64::MIN,
         }
     }
 
@@ -114,9 +121,14 @@ impl Cursor {
         if self.b < self.a {
             self.b = self.a;
         }
-        while self.b > self.a && t(&pts[self.b - 1]) > hi {
-            self.b -= 1;
+        // Points before `b` are at or before the last `hi` (or `lo`): only a
+        // smaller `hi` can leave some of them out.
+        if hi < self.hi || hi < lo {
+            while self.b > self.a && t(&pts[self.b - 1]) > hi {
+                self.b -= 1;
+            }
         }
+        self.hi = hi;
         while self.b < pts.len() && t(&pts[self.b]) <= hi {
             self.b += 1;
         }
@@ -223,6 +235,8 @@ struct RangeEval<'c> {
     params: Vec<Vec<f64>>,
     pos: usize,
     keep_name: bool,
+    /// Series whose name goes keep their labels as they are (see `NameDrop`).
+    defer_name_drop: bool,
     steps: Vec<i64>,
     ends: Vec<i64>,
     bounds: Vec<(i64, i64)>,
@@ -236,7 +250,20 @@ struct RangeEval<'c> {
     p: Vec<f64>,
     resets: Vec<u32>,
     table: ExtremeTable,
+    deque: Vec<usize>,
     windows: Vec<(usize, usize)>,
+    extrapolation: rate::Extrapolation,
+}
+
+/// How `max_over_time`/`min_over_time` answer a series' windows.
+#[derive(Clone, Copy, PartialEq)]
+enum Extreme {
+    /// Window by window, as every other function.
+    None,
+    /// From the [`ExtremeTable`].
+    Table,
+    /// With a sliding window (`max` true for the maximum).
+    Sliding(bool),
 }
 
 impl RangeEval<'_> {
@@ -249,6 +276,7 @@ impl RangeEval<'_> {
             params,
             pos,
             keep_name,
+            defer_name_drop,
             steps,
             ends,
             bounds,
@@ -261,13 +289,15 @@ impl RangeEval<'_> {
             p,
             resets,
             table,
+            deque,
             windows,
+            extrapolation,
         } = self;
         let (f, pos, keep_name, fast) = (*f, *pos, *keep_name, *fast);
         let name: &str = name;
         let drop = !keep_name || s.drop_name;
         // Once per series: no need for the per-step label cache.
-        let metric = if drop && !ev.delayed_name_removal {
+        let metric = if drop && !ev.delayed_name_removal && !*defer_name_drop {
             s.without_metadata()
         } else {
             s.metric()
@@ -287,22 +317,41 @@ impl RangeEval<'_> {
                 resets.push(r);
             }
         }
-        // The table pays off once several steps look at overlapping windows.
+        // Windows that only move forward (as the steps of a range query make
+        // them) and hold no NaN are answered by a sliding-window extreme in
+        // linear time; otherwise the table pays off once several steps look at
+        // overlapping windows.
         let extreme = match fast {
             Fast::Extreme(max) if hists.is_empty() && steps.len() > 4 && floats.len() > 1 => {
                 windows.clear();
                 let mut c = Cursor::new();
                 let mut longest = 0;
+                let mut forward = true;
                 for &(lo, hi) in &*bounds {
                     let (a, b) = c.window(floats, lo, hi, |p| p.t);
                     longest = longest.max(b - a);
+                    if let Some(&(pa, pb)) = windows.last() {
+                        forward &= a >= pa && b >= pb;
+                    }
                     windows.push((a, b));
                 }
-                table.build(floats, max, longest);
-                true
+                if forward && !floats.iter().any(|p| p.f.is_nan()) {
+                    Extreme::Sliding(max)
+                } else {
+                    table.build(floats, max, longest);
+                    Extreme::Table
+                }
             }
-            _ => false,
+            _ => Extreme::None,
         };
+        // The sliding window: indices of points whose value may yet be a window's
+        // extreme, their values strictly better to the front, so that the front
+        // is the first extreme of the window, as the fold over it keeps. Indices
+        // only grow, so a vector whose front is `deque[head]` does.
+        let deque = &mut *deque;
+        deque.clear();
+        let mut head = 0;
+        let mut next = 0;
         if let Fast::Extrapolated(is_counter, is_rate) = fast
             && hists.is_empty()
         {
@@ -318,7 +367,7 @@ impl RangeEval<'_> {
                 } else {
                     &resets[fa..fb]
                 };
-                let v = rate::extrapolate_floats(
+                let v = extrapolation.eval(
                     &floats[fa..fb],
                     r,
                     end - *range,
@@ -336,7 +385,37 @@ impl RangeEval<'_> {
             }
         } else {
             for (si, ts) in steps.iter().enumerate() {
-                if extreme {
+                if let Extreme::Sliding(max) = extreme {
+                    let (fa, fb) = windows[si];
+                    for j in next.max(fa)..fb {
+                        let v = floats[j].f;
+                        while deque.len() > head {
+                            let w = floats[deque[deque.len() - 1]].f;
+                            if (max && v > w) || (!max && v < w) {
+                                deque.pop();
+                            } else {
+                                break;
+                            }
+                        }
+                        deque.push(j);
+                    }
+                    next = next.max(fb);
+                    while head < deque.len() && deque[head] < fa {
+                        head += 1;
+                    }
+                    let Some(&k) = deque.get(head) else {
+                        continue;
+                    };
+                    if es.floats.capacity() == 0 {
+                        es.floats.reserve(steps.len() - si);
+                    }
+                    es.floats.push(FPoint {
+                        t: *ts,
+                        f: floats[k].f,
+                    });
+                    continue;
+                }
+                if extreme == Extreme::Table {
                     let (fa, fb) = windows[si];
                     if fa == fb {
                         continue;
@@ -408,6 +487,7 @@ pub(crate) fn eval_range_fn(
     c: &Call,
     idx: usize,
     f: RangeFn,
+    defer_name_drop: bool,
 ) -> Result<EMatrix> {
     let name = c.func.name;
     let mut params: Vec<Vec<f64>> = Vec::new();
@@ -444,6 +524,7 @@ pub(crate) fn eval_range_fn(
         params,
         pos,
         keep_name: matches!(name, "last_over_time" | "first_over_time"),
+        defer_name_drop,
         steps: ev.steps(),
         bounds: arg.ends.iter().map(|&e| arg.bounds(e)).collect(),
         ends: arg.ends.clone(),
@@ -455,6 +536,8 @@ pub(crate) fn eval_range_fn(
         n: 0,
         resets: Vec::new(),
         table: ExtremeTable::default(),
+        deque: Default::default(),
+        extrapolation: Default::default(),
         windows: Vec::new(),
     };
     let mut done = false;
@@ -488,7 +571,10 @@ pub(crate) fn eval_range_fn(
         }
     }
     let out = re.out;
-    if !ev.delayed_name_removal {
+    if defer_name_drop {
+        check_matrix_labels_deferred(&out)?;
+        ev.name_drop = NameDrop::Deferred;
+    } else if !ev.delayed_name_removal {
         check_matrix_labels(&out)?;
     }
     Ok(out)
@@ -522,6 +608,51 @@ fn check_matrix_labels(m: &EMatrix) -> Result<()> {
             return Err(Error::Eval(
                 "vector cannot contain metrics with the same labelset".into(),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// [`check_matrix_labels`] for series whose name, type and unit are still there
+/// though flagged to go (see `NameDrop`): compares the labels they will have,
+/// by hash first, without building them.
+fn check_matrix_labels_deferred(m: &EMatrix) -> Result<()> {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    fn kept(s: &ESeries) -> impl Iterator<Item = &ember_model::Label> {
+        let drop = s.drop_name;
+        s.metric
+            .iter()
+            .filter(move |l| !(drop && METADATA_LABELS.contains(&l.name.as_str())))
+    }
+    let state = foldhash::fast::RandomState::default();
+    // Series index by hash, and per series the next one with the same hash.
+    let mut by_hash: crate::eval::FastMap<u64, usize> = Default::default();
+    by_hash.reserve(m.len());
+    let mut next: Vec<Option<usize>> = vec![None; m.len()];
+    for (i, s) in m.iter().enumerate() {
+        let mut h = state.build_hasher();
+        for l in kept(s) {
+            l.hash(&mut h);
+        }
+        let h = h.finish();
+        match by_hash.get(&h) {
+            None => {
+                by_hash.insert(h, i);
+            }
+            Some(&first) => {
+                let mut at = Some(first);
+                let mut last = first;
+                while let Some(j) = at {
+                    if kept(&m[j]).eq(kept(s)) {
+                        return Err(Error::Eval(
+                            "vector cannot contain metrics with the same labelset".into(),
+                        ));
+                    }
+                    last = j;
+                    at = next[j];
+                }
+                next[last] = Some(i);
+            }
         }
     }
     Ok(())
@@ -571,6 +702,8 @@ const SMOOTHED_SAFE: &[&str] = &["delta", "increase", "rate"];
 
 pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call) -> Result<EMatrix> {
     let name = c.func.name;
+    // Only a range function takes up the offer; every other call turns it down.
+    let defer_name_drop = std::mem::take(&mut ev.name_drop) == NameDrop::Offered;
     match name {
         "label_replace" => return labels::label_replace(ev, c),
         "label_join" => return labels::label_join(ev, c),
@@ -626,7 +759,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call) -> Result<EMatrix> {
                 "function {name:?} is not implemented in Ember yet"
             )));
         };
-        return eval_range_fn(ev, c, idx, f);
+        return eval_range_fn(ev, c, idx, f, defer_name_drop);
     }
     if name == "histogram_quantile" && c.args.len() == 2 {
         let qm = ev.eval_matrix(&c.args[0])?;
