@@ -151,7 +151,11 @@ async fn client_certificates() {
 
     let without = tls(|t| t.ca_file = files.ca.display().to_string());
     let e = client(&without).get(&url, &[], T, 0).await.unwrap_err();
-    assert!(e.to_string().contains("tls: "), "{e}");
+    // With TLS 1.3 the client may finish its side of the handshake before the
+    // server refuses it: the error is the server's alert or the connection closing
+    // under the request, depending on timing.
+    let e = e.to_string();
+    assert!(e.contains("tls: ") || e.contains("connection"), "{e}");
 
     let with_files = tls(|t| {
         t.ca_file = files.ca.display().to_string();

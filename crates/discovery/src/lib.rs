@@ -3,10 +3,12 @@
 //! current picture to scraping whenever it changes.
 //!
 //! Implemented providers: `static_configs`, `file_sd_configs` (JSON or YAML files,
-//! re-read when they change and every `refresh_interval`, `__meta_filepath` set) and
-//! `http_sd_configs`. DNS, Consul and Kubernetes fit the same [`Provider`] shape; the
-//! configuration crate already parses them, and the manager reports them as not yet
-//! running rather than ignoring them silently.
+//! re-read when they change and every `refresh_interval`, `__meta_filepath` set),
+//! `http_sd_configs` and `dns_sd_configs` ([`dns`]: SRV, A, AAAA, MX and NS records,
+//! asked of the servers of `/etc/resolv.conf` by a small client of its own). Consul
+//! and Kubernetes fit the same [`Provider`] shape; the configuration crate already
+//! parses them, and the manager reports them as not yet running rather than
+//! ignoring them silently.
 //!
 //! The crate also holds the HTTP client every outgoing request of Ember goes through
 //! ([`http::HttpClient`]: HTTP and HTTPS, TLS and authentication from Prometheus's
@@ -22,6 +24,7 @@
 //! hyper-util's pooled client takes connectors by (a crate already in the tree
 //! through hyper-util).
 
+pub mod dns;
 pub mod http;
 #[cfg(test)]
 mod https_tests;
@@ -287,12 +290,12 @@ pub fn providers(cfg: &ServiceDiscoveryConfigs) -> Vec<Box<dyn Provider>> {
     for h in &cfg.http_sd_configs {
         v.push(Box::new(HttpProvider(h.clone())));
     }
-    if !cfg.dns_sd_configs.is_empty()
-        || !cfg.consul_sd_configs.is_empty()
-        || !cfg.kubernetes_sd_configs.is_empty()
-    {
+    for d in &cfg.dns_sd_configs {
+        v.push(Box::new(dns::DnsProvider::new(d.clone())));
+    }
+    if !cfg.consul_sd_configs.is_empty() || !cfg.kubernetes_sd_configs.is_empty() {
         tracing::warn!(
-            "dns, consul and kubernetes service discovery are configured but not running yet in this Ember version"
+            "consul and kubernetes service discovery are configured but not running yet in this Ember version"
         );
     }
     v
