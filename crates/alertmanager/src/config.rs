@@ -788,18 +788,12 @@ impl Validator<'_> {
         }
         for (j, c) in rcv.email_configs.iter_mut().enumerate() {
             let p = at.key("email_configs").index(j);
-            if c.smarthost.is_empty() {
-                if g.smtp_smarthost.is_empty() {
-                    return Err(self.err(&p, "no global SMTP smarthost set"));
-                }
-                c.smarthost = g.smtp_smarthost.clone();
-            }
-            if c.from.is_empty() {
-                if g.smtp_from.is_empty() {
-                    return Err(self.err(&p, "no global SMTP from set"));
-                }
-                c.from = g.smtp_from.clone();
-            }
+            inherit_required(&mut c.smarthost, &g.smtp_smarthost, || {
+                self.err(&p, "no global SMTP smarthost set")
+            })?;
+            inherit_required(&mut c.from, &g.smtp_from, || {
+                self.err(&p, "no global SMTP from set")
+            })?;
             if c.hello.is_empty() {
                 c.hello = g.smtp_hello.clone();
             }
@@ -838,25 +832,19 @@ impl Validator<'_> {
         }
         for (j, c) in rcv.pagerduty_configs.iter_mut().enumerate() {
             http(&mut c.http_config);
-            if c.url.is_none() {
-                if g.pagerduty_url.is_none() {
-                    return Err(self.err(
-                        &at.key("pagerduty_configs").index(j),
-                        "no global PagerDuty URL set",
-                    ));
-                }
-                c.url = g.pagerduty_url.clone();
-            }
+            inherit_required(&mut c.url, &g.pagerduty_url, || {
+                self.err(
+                    &at.key("pagerduty_configs").index(j),
+                    "no global PagerDuty URL set",
+                )
+            })?;
         }
         for (j, c) in rcv.opsgenie_configs.iter_mut().enumerate() {
             let p = at.key("opsgenie_configs").index(j);
             http(&mut c.http_config);
-            if c.api_url.is_none() {
-                if g.opsgenie_api_url.is_none() {
-                    return Err(self.err(&p, "no global OpsGenie URL set"));
-                }
-                c.api_url = g.opsgenie_api_url.clone();
-            }
+            inherit_required(&mut c.api_url, &g.opsgenie_api_url, || {
+                self.err(&p, "no global OpsGenie URL set")
+            })?;
             slash(&mut c.api_url);
             if c.api_key.is_empty() && c.api_key_file.is_empty() {
                 if g.opsgenie_api_key.is_empty() && g.opsgenie_api_key_file.is_empty() {
@@ -872,35 +860,23 @@ impl Validator<'_> {
         for (j, c) in rcv.wechat_configs.iter_mut().enumerate() {
             let p = at.key("wechat_configs").index(j);
             http(&mut c.http_config);
-            if c.api_url.is_none() {
-                if g.wechat_api_url.is_none() {
-                    return Err(self.err(&p, "no global Wechat URL set"));
-                }
-                c.api_url = g.wechat_api_url.clone();
-            }
-            if c.api_secret.is_empty() {
-                if g.wechat_api_secret.is_empty() {
-                    return Err(self.err(&p, "no global Wechat ApiSecret set"));
-                }
-                c.api_secret = g.wechat_api_secret.clone();
-            }
-            if c.corp_id.is_empty() {
-                if g.wechat_api_corp_id.is_empty() {
-                    return Err(self.err(&p, "no global Wechat CorpID set"));
-                }
-                c.corp_id = g.wechat_api_corp_id.clone();
-            }
+            inherit_required(&mut c.api_url, &g.wechat_api_url, || {
+                self.err(&p, "no global Wechat URL set")
+            })?;
+            inherit_required(&mut c.api_secret, &g.wechat_api_secret, || {
+                self.err(&p, "no global Wechat ApiSecret set")
+            })?;
+            inherit_required(&mut c.corp_id, &g.wechat_api_corp_id, || {
+                self.err(&p, "no global Wechat CorpID set")
+            })?;
             slash(&mut c.api_url);
         }
         for (j, c) in rcv.victorops_configs.iter_mut().enumerate() {
             let p = at.key("victorops_configs").index(j);
             http(&mut c.http_config);
-            if c.api_url.is_none() {
-                if g.victorops_api_url.is_none() {
-                    return Err(self.err(&p, "no global VictorOps URL set"));
-                }
-                c.api_url = g.victorops_api_url.clone();
-            }
+            inherit_required(&mut c.api_url, &g.victorops_api_url, || {
+                self.err(&p, "no global VictorOps URL set")
+            })?;
             slash(&mut c.api_url);
             if c.api_key.is_empty() && c.api_key_file.is_empty() {
                 if g.victorops_api_key.is_empty() && g.victorops_api_key_file.is_empty() {
@@ -994,6 +970,51 @@ impl Config {
         }
         Ok(count)
     }
+}
+
+/// A setting an integration may leave out when `global` has it: [`inherit_required`].
+trait Unset {
+    fn unset(&self) -> bool;
+}
+
+impl Unset for String {
+    fn unset(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl Unset for Secret {
+    fn unset(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl Unset for HostPort {
+    fn unset(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl<T> Unset for Option<T> {
+    fn unset(&self) -> bool {
+        self.is_none()
+    }
+}
+
+/// Takes `global`'s value when `own` is unset, and fails with `err` when neither is
+/// set (Go's "no global … set").
+fn inherit_required<T: Unset + Clone>(
+    own: &mut T,
+    global: &T,
+    err: impl FnOnce() -> Error,
+) -> Result<(), Error> {
+    if own.unset() {
+        if global.unset() {
+            return Err(err());
+        }
+        *own = global.clone();
+    }
+    Ok(())
 }
 
 #[cfg(test)]
