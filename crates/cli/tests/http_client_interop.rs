@@ -12,32 +12,13 @@
 mod common;
 
 use common::{Kill, free_port, get, have_prometheus, start_ember, start_prometheus, wait_ready};
-use ember_discovery::testing::{Pki, tls_front};
+use ember_discovery::testing::{Pki, Seen, http_proxy, read_head, tls_front};
 use serde_json::Value as J;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-type Seen = Arc<Mutex<Vec<String>>>;
-
-/// Reads an HTTP head; returns it and the bytes after it.
-async fn read_head<S: AsyncRead + Unpin>(c: &mut S) -> Option<(String, Vec<u8>)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let rest = buf.split_off(end + 4);
-            return Some((String::from_utf8_lossy(&buf).into_owned(), rest));
-        }
-        match c.read(&mut chunk).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 /// Header lines of a head as lower-case name → values, in order.
 fn headers(head: &str) -> BTreeMap<String, Vec<String>> {
@@ -84,65 +65,6 @@ async fn target() -> (SocketAddr, Seen) {
         }
     });
     (addr, seen)
-}
-
-/// An HTTP proxy recording each head: tunnels `CONNECT`, forwards absolute-form
-/// requests in origin form without `Proxy-Authorization`.
-async fn proxy() -> (SocketAddr, Seen) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let seen = Seen::default();
-    let s = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((c, _)) = l.accept().await {
-            tokio::spawn(relay(c, s.clone()));
-        }
-    });
-    (addr, seen)
-}
-
-async fn relay<S: AsyncRead + AsyncWrite + Unpin>(mut c: S, seen: Seen) {
-    let Some((head, rest)) = read_head(&mut c).await else {
-        return;
-    };
-    seen.lock().unwrap().push(head.clone());
-    let line = first_line(&head);
-    let mut parts = line.split(' ');
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    if method == "CONNECT" {
-        let Ok(mut up) = TcpStream::connect(target).await else {
-            let _ = c.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
-            return;
-        };
-        let _ = c
-            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            .await;
-        let _ = tokio::io::copy_bidirectional(&mut c, &mut up).await;
-        return;
-    }
-    let Some(after_scheme) = target.strip_prefix("http://") else {
-        let _ = c.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
-        return;
-    };
-    let (authority, path) = match after_scheme.find('/') {
-        Some(i) => (&after_scheme[..i], &after_scheme[i..]),
-        None => (after_scheme, "/"),
-    };
-    let Ok(mut up) = TcpStream::connect(authority).await else {
-        let _ = c.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
-        return;
-    };
-    let mut fwd = format!("{method} {path} HTTP/1.1\r\n");
-    for l in head.lines().skip(1) {
-        if !l.is_empty() && !l.to_ascii_lowercase().starts_with("proxy-authorization:") {
-            fwd.push_str(l);
-            fwd.push_str("\r\n");
-        }
-    }
-    fwd.push_str("\r\n");
-    let _ = up.write_all(fwd.as_bytes()).await;
-    let _ = up.write_all(&rest).await;
-    let _ = tokio::io::copy_bidirectional(&mut c, &mut up).await;
 }
 
 /// A token endpoint issuing `tok-<n>` for an hour; records head and body.
@@ -234,7 +156,7 @@ impl Mocks {
         Mocks {
             plain: target().await,
             tls: (front, tls_seen),
-            proxy: proxy().await,
+            proxy: http_proxy(false).await,
             tokens: token_endpoint().await,
             oauth_target: target().await,
         }

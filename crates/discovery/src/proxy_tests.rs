@@ -1,46 +1,20 @@
 //! The shared client through local proxies: an HTTP proxy that records what it is
 //! asked (absolute-form requests, `CONNECT` tunnels), the same behind TLS, and a
 //! SOCKS5 proxy; `no_proxy` and `proxy_from_environment` end to end. Also the
-//! helpers (an echo target, the recording proxy) the OAuth2 tests reuse.
+//! helpers (an echo target; the recording proxy from `testing`) the OAuth2 tests
+//! reuse.
 
 use crate::http::{HttpClient, HttpError};
 use crate::testing::{Pki, tls_front};
+pub(crate) use crate::testing::{Seen, header, http_proxy, read_head};
 use ember_config::{BasicAuth, HttpClientConfig, Secret};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 pub(crate) const T: Duration = Duration::from_secs(5);
-
-/// What a mock server saw, one entry per request or handshake.
-pub(crate) type Seen = Arc<Mutex<Vec<String>>>;
-
-/// Reads up to the end of an HTTP head; returns the head and any bytes after it.
-pub(crate) async fn read_head<S: AsyncRead + Unpin>(c: &mut S) -> Option<(String, Vec<u8>)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let rest = buf.split_off(end + 4);
-            return Some((String::from_utf8_lossy(&buf).into_owned(), rest));
-        }
-        match c.read(&mut chunk).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
-
-/// A header's value in a recorded head (names compared without case).
-pub(crate) fn header(head: &str, name: &str) -> Option<String> {
-    head.lines().skip(1).find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-    })
-}
 
 /// A plain HTTP/1.1 target: answers every request with its head as the body and
 /// closes; `/redirect?to=URL` answers 302 to URL. Heads are recorded.
@@ -73,88 +47,6 @@ pub(crate) async fn echo_target() -> (SocketAddr, Seen) {
         }
     });
     (addr, seen)
-}
-
-/// An HTTP proxy recording each request head it gets. `CONNECT` opens a tunnel
-/// (or, with `refuse`, is answered 407); absolute-form requests are forwarded in
-/// origin form without `Proxy-Authorization`, except to `*.invalid` hosts, which
-/// the proxy answers itself with `via proxy`.
-pub(crate) async fn http_proxy(refuse: bool) -> (SocketAddr, Seen) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let seen = Seen::default();
-    let s = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((c, _)) = l.accept().await {
-            tokio::spawn(serve_proxy(c, s.clone(), refuse));
-        }
-    });
-    (addr, seen)
-}
-
-async fn serve_proxy<S>(mut c: S, seen: Seen, refuse: bool)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let Some((head, rest)) = read_head(&mut c).await else {
-        return;
-    };
-    seen.lock().unwrap().push(head.clone());
-    let mut line = head.lines().next().unwrap_or("").split(' ');
-    let (method, target) = (line.next().unwrap_or(""), line.next().unwrap_or(""));
-    if method == "CONNECT" {
-        if refuse {
-            let _ = c
-                .write_all(
-                    b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n",
-                )
-                .await;
-            return;
-        }
-        let Ok(mut up) = TcpStream::connect(target).await else {
-            let _ = c.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
-            return;
-        };
-        let _ = c
-            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            .await;
-        let _ = tokio::io::copy_bidirectional(&mut c, &mut up).await;
-        return;
-    }
-    let Ok(u) = url::Url::parse(target) else {
-        let _ = c.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
-        return;
-    };
-    let host = u.host_str().unwrap_or("").to_string();
-    if host.ends_with(".invalid") {
-        let _ = c
-            .write_all(
-                b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nvia proxy",
-            )
-            .await;
-        return;
-    }
-    let Ok(mut up) =
-        TcpStream::connect((host.as_str(), u.port_or_known_default().unwrap_or(80))).await
-    else {
-        let _ = c.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
-        return;
-    };
-    let path = match u.query() {
-        Some(q) => format!("{}?{q}", u.path()),
-        None => u.path().to_string(),
-    };
-    let mut fwd = format!("{method} {path} HTTP/1.1\r\n");
-    for l in head.lines().skip(1) {
-        if !l.is_empty() && !l.to_ascii_lowercase().starts_with("proxy-authorization:") {
-            fwd.push_str(l);
-            fwd.push_str("\r\n");
-        }
-    }
-    fwd.push_str("\r\n");
-    let _ = up.write_all(fwd.as_bytes()).await;
-    let _ = up.write_all(&rest).await;
-    let _ = tokio::io::copy_bidirectional(&mut c, &mut up).await;
 }
 
 /// The same proxy behind TLS (an `https://` proxy).
