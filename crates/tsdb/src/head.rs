@@ -1022,9 +1022,10 @@ impl Head {
         for shard in &self.by_ref {
             let Ok(map) = shard.read() else { continue };
             for s in map.values() {
+                // The tombstones before the series lock: the order every path takes.
+                let deleted = self.deleted_of(s.r);
                 let d = s.lock();
                 let Some(o) = d.ooo.as_ref() else { continue };
-                let deleted = self.deleted_of(s.r);
                 let mut v = o
                     .samples(i64::MIN, i64::MAX)
                     .map_err(|e| Error::Io(format!("{}: out-of-order chunk: {e}", s.labels)))?;
@@ -1807,8 +1808,12 @@ impl HeadQuerier<'_> {
 
     /// The series' chunks in range, or `None` when it has none; a chunk that cannot
     /// be read back is an error for the query, never a silently shortened series.
-    fn snapshot(&self, s: &MemSeries) -> Option<Result<HeadSeries, Error>> {
-        let deleted = self.head.deleted_of(s.r);
+    fn snapshot(&self, s: &MemSeries, tombstones: bool) -> Option<Result<HeadSeries, Error>> {
+        let deleted = if tombstones {
+            self.head.deleted_of(s.r)
+        } else {
+            Vec::new()
+        };
         let d = s.lock();
         let mut chunks: Vec<ChunkSnapshot> = Vec::new();
         // A chunk wholly deleted is left out, so that a series deleted over the
@@ -1943,9 +1948,15 @@ impl Head {
             Ok(r) => r,
             Err(e) => return SeriesSet::error(e),
         };
+        // Deletions are rare: without any, no per-series lookup.
+        let tombstones = !self
+            .tombstones
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty();
         let mut out: Vec<HeadSeries> = Vec::new();
         for s in refs.into_iter().filter_map(|r| self.series_by_ref(r)) {
-            match q.snapshot(&s) {
+            match q.snapshot(&s, tombstones) {
                 Some(Ok(x)) => out.push(x),
                 Some(Err(e)) => return SeriesSet::error(e),
                 None => {}
