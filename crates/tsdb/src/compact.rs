@@ -230,9 +230,11 @@ impl Sample {
 }
 
 /// Decodes chunks into `(t, chunk index, sample)`, in chunk order.
-pub(crate) fn decode(chunks: &[ChunkData]) -> Result<Vec<(i64, usize, Sample)>, String> {
+pub(crate) fn decode<'a>(
+    chunks: impl IntoIterator<Item = &'a ChunkData>,
+) -> Result<Vec<(i64, usize, Sample)>, String> {
     let mut out = Vec::new();
-    for (i, c) in chunks.iter().enumerate() {
+    for (i, c) in chunks.into_iter().enumerate() {
         let view = ChunkView {
             max_t: c.max_t,
             encoding: c.encoding,
@@ -303,7 +305,7 @@ pub(crate) fn remove_deleted(
             out.push(c);
             continue;
         }
-        let samples = decode(std::slice::from_ref(&c))?
+        let samples = decode([&c])?
             .into_iter()
             .filter(|(t, _, _)| !is_deleted(*t, deleted))
             .map(|(t, _, s)| (t, s));

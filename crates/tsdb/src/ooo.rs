@@ -71,13 +71,11 @@ impl OooData {
     /// The samples in `[mint, maxt]`, sorted by time, one per timestamp (the
     /// earliest written wins).
     pub(crate) fn samples(&self, mint: i64, maxt: i64) -> Result<Vec<(i64, Value)>, String> {
-        let in_range: Vec<ChunkData> = self
+        let in_range = self
             .chunks
             .iter()
-            .filter(|c| c.max_t >= mint && c.min_t <= maxt)
-            .cloned()
-            .collect();
-        let mut out: Vec<(i64, Value)> = decode(&in_range)?
+            .filter(|c| c.max_t >= mint && c.min_t <= maxt);
+        let mut out: Vec<(i64, Value)> = decode(in_range)?
             .into_iter()
             .map(|(t, _, v)| (t, v))
             .chain(self.open.iter().cloned())
