@@ -6,7 +6,9 @@
 
 mod common;
 
-use common::{Kill, free_port, get, have_prometheus, request, start_ember, wait_ready};
+use common::{
+    free_port, get, have_prometheus, request, start_ember, start_prometheus_with, wait_ready,
+};
 use serde_json::Value as J;
 use std::process::{Command, Stdio};
 
@@ -25,39 +27,6 @@ fn openmetrics(end: i64) -> String {
     }
     s.push_str("# EOF\n");
     s
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), dst).unwrap();
-        }
-    }
-}
-
-fn start_prometheus(dir: &std::path::Path, port: u16, admin: bool) -> Kill {
-    let cfg = dir.join("prometheus.yml");
-    std::fs::write(&cfg, "global: {}\n").unwrap();
-    let mut c = Command::new("prometheus");
-    c.arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("prom").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if admin {
-        c.arg("--web.enable-admin-api");
-    }
-    let k = Kill(c.spawn().unwrap());
-    wait_ready(port);
-    k
 }
 
 fn post(port: u16, path: &str) -> (u16, String) {
@@ -153,15 +122,17 @@ fn admin_api_matches_prometheus() {
         dir.path().join("e0"),
     );
     for d in [&pd, &p0d] {
-        copy_dir(&blocks, &d.join("prom"));
+        common::copy_dir(&blocks, &d.join("prom"));
     }
     for d in [&ed, &e0d] {
-        copy_dir(&blocks, &d.join("ember"));
+        common::copy_dir(&blocks, &d.join("ember"));
     }
     let (pp, ep, pp0, ep0) = (free_port(), free_port(), free_port(), free_port());
-    let _p = start_prometheus(&pd, pp, true);
+    let _p = start_prometheus_with(&pd, "global: {}\n", pp, &["--web.enable-admin-api"]);
+    wait_ready(pp);
     let _e = start_ember(&ed, "global: {}\n", ep, &["--web.enable-admin-api"]);
-    let _p0 = start_prometheus(&p0d, pp0, false);
+    let _p0 = start_prometheus_with(&p0d, "global: {}\n", pp0, &[]);
+    wait_ready(pp0);
     let _e0 = start_ember(&e0d, "global: {}\n", ep0, &[]);
 
     // Both serve the same data to begin with.

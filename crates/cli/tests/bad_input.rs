@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{free_port, get, have_prometheus, request, start_ember, start_prometheus, wait_ready};
+use common::{
+    free_port, get, have_prometheus, request, start_ember, start_prometheus_with, wait_ready,
+};
 use serde_json::Value as J;
 use std::time::{Duration, Instant};
 
@@ -56,29 +58,12 @@ fn bad_input_is_refused_like_prometheus() {
     let config = format!(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: broken\n    static_configs: [{{targets: ['127.0.0.1:{broken}']}}]\n"
     );
-    let _prom = common::Kill(
-        std::process::Command::new("prometheus")
-            .arg(format!(
-                "--config.file={}",
-                {
-                    let p = dir.path().join("prometheus.yml");
-                    std::fs::write(&p, &config).unwrap();
-                    p
-                }
-                .display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("prom").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{pp}"))
-            .arg("--web.enable-remote-write-receiver")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _prom = start_prometheus_with(
+        dir.path(),
+        &config,
+        pp,
+        &["--web.enable-remote-write-receiver"],
     );
-    let _ = start_prometheus; // (the shared helper has no way to pass the receiver flag)
     wait_ready(pp);
     let _ember = start_ember(
         dir.path(),

@@ -6,34 +6,14 @@
 
 mod common;
 
-use common::{Kill, free_port, get, have_prometheus, request, start_ember, wait_ready};
+use common::{
+    free_port, get, have_prometheus, request, start_ember, start_prometheus_with, wait_ready,
+};
 use ember_remote::proto::{Label, Sample, TimeSeries, WriteRequest};
 use prost::Message;
 use serde_json::Value as J;
-use std::process::{Command, Stdio};
 
 const CONFIG: &str = "global: {}\nstorage:\n  tsdb:\n    out_of_order_time_window: 1h\n";
-
-fn start_prometheus(dir: &std::path::Path, port: u16) -> Kill {
-    let cfg = dir.join("prometheus.yml");
-    std::fs::write(&cfg, CONFIG).unwrap();
-    let k = Kill(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("prom").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--web.enable-remote-write-receiver")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_ready(port);
-    k
-}
 
 fn write(port: u16, name: &str, samples: &[(i64, f64)]) -> u16 {
     let req = WriteRequest {
@@ -128,7 +108,8 @@ fn out_of_order_samples_match_prometheus() {
     };
     {
         let _e = start_ember(&edir, CONFIG, ep, &["--web.enable-remote-write-receiver"]);
-        let _p = start_prometheus(&pdir, pp);
+        let _p = start_prometheus_with(&pdir, CONFIG, pp, &["--web.enable-remote-write-receiver"]);
+        wait_ready(pp);
         for port in [ep, pp] {
             assert_eq!(write(port, "ooo_a", &in_order), 204);
             // A late sample for a series that has only newer ones: the head's
@@ -147,7 +128,8 @@ fn out_of_order_samples_match_prometheus() {
     }
     // Killed (SIGKILL) and started again on the same directories.
     let _e = start_ember(&edir, CONFIG, ep, &["--web.enable-remote-write-receiver"]);
-    let _p = start_prometheus(&pdir, pp);
+    let _p = start_prometheus_with(&pdir, CONFIG, pp, &["--web.enable-remote-write-receiver"]);
+    wait_ready(pp);
     check(ep, pp, "after restart");
     assert!(edir.join("ember/wbl").is_dir());
 }

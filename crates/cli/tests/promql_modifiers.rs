@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{Kill, free_port, get, have_prometheus, start_ember, wait_ready};
+use common::{free_port, get, have_prometheus, start_ember, start_prometheus_with, wait_ready};
 use serde_json::Value as J;
 use std::process::{Command, Stdio};
 
@@ -48,41 +48,6 @@ fn openmetrics() -> String {
     }
     s.push_str("# EOF\n");
     s
-}
-
-fn start_prometheus(dir: &std::path::Path, port: u16) -> Kill {
-    let cfg = dir.join("prometheus.yml");
-    std::fs::write(&cfg, "global: {}\n").unwrap();
-    let k = Kill(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("prom").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            // On by default in 3.x.
-            .arg("--enable-feature=promql-negative-offset")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_ready(port);
-    k
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), dst).unwrap();
-        }
-    }
 }
 
 fn enc(q: &str) -> String {
@@ -152,10 +117,17 @@ fn at_offset_and_subqueries_match_prometheus() {
         .status()
         .unwrap();
     assert!(st.success());
-    copy_dir(&blocks, &dir.path().join("prom"));
-    copy_dir(&blocks, &dir.path().join("ember"));
+    common::copy_dir(&blocks, &dir.path().join("prom"));
+    common::copy_dir(&blocks, &dir.path().join("ember"));
     let (pp, ep) = (free_port(), free_port());
-    let _p = start_prometheus(dir.path(), pp);
+    // Negative offsets are on by default in 3.x.
+    let _p = start_prometheus_with(
+        dir.path(),
+        "global: {}\n",
+        pp,
+        &["--enable-feature=promql-negative-offset"],
+    );
+    wait_ready(pp);
     let _e = start_ember(dir.path(), "global: {}\n", ep, &[]);
 
     let t0 = BASE + 3620; // 20 s past a minute, inside the data

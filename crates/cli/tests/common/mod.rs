@@ -64,6 +64,16 @@ pub(crate) fn have_prometheus() -> bool {
 
 /// Starts Debian's `prometheus` on `port` with `config` and data under `dir`.
 pub(crate) fn start_prometheus(dir: &std::path::Path, config: &str, port: u16) -> Kill {
+    start_prometheus_with(dir, config, port, &[])
+}
+
+/// As [`start_prometheus`], plus `extra` flags (`--web.enable-admin-api`, …).
+pub(crate) fn start_prometheus_with(
+    dir: &std::path::Path,
+    config: &str,
+    port: u16,
+    extra: &[&str],
+) -> Kill {
     let cfg = dir.join("prometheus.yml");
     std::fs::write(&cfg, config).unwrap();
     Kill(
@@ -74,6 +84,7 @@ pub(crate) fn start_prometheus(dir: &std::path::Path, config: &str, port: u16) -
                 dir.join("prom").display()
             ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -318,4 +329,18 @@ pub(crate) fn serve_http(handle: impl Fn(Req) -> &'static str + Send + Sync + 's
         }
     });
     port
+}
+
+/// Copies a directory tree (a data directory for a second server).
+pub(crate) fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), dst).unwrap();
+        }
+    }
 }
