@@ -1081,12 +1081,6 @@ impl Head {
         v
     }
 
-    /// Number of deletion intervals held.
-    pub fn num_tombstones(&self) -> usize {
-        let t = self.tombstones.read().unwrap_or_else(|p| p.into_inner());
-        t.values().map(Vec::len).sum()
-    }
-
     fn deleted_of(&self, r: Ref) -> Vec<(i64, i64)> {
         let t = self.tombstones.read().unwrap_or_else(|p| p.into_inner());
         t.get(&r).cloned().unwrap_or_default()
