@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Subcommand, Debug)]
@@ -12,8 +12,7 @@ pub(crate) enum ToolCommand {
     #[command(subcommand)]
     Check(CheckCommand),
     /// Unit testing.
-    #[command(subcommand)]
-    Test(TestCommand),
+    Test(TestArgs),
     /// Run PromQL test files (Prometheus's promqltest language).
     Promqltest {
         /// Test files, or folders whose `*.test` files to run.
@@ -70,6 +69,15 @@ pub(crate) enum CheckCommand {
     },
 }
 
+#[derive(clap::Args, Debug)]
+pub(crate) struct TestArgs {
+    /// File path to store JUnit XML test results.
+    #[arg(long, global = true)]
+    junit: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: TestCommand,
+}
+
 #[derive(Subcommand, Debug)]
 pub(crate) enum TestCommand {
     /// Unit tests for rules.
@@ -118,13 +126,17 @@ pub(crate) fn run(cmd: ToolCommand) -> ExitCode {
             ignore_unknown_fields,
             files,
         }) => check_rules(&files, &lint, lint_fatal, ignore_unknown_fields),
-        ToolCommand::Test(TestCommand::Rules {
-            run,
-            debug: _,
-            diff: _,
-            ignore_unknown_fields,
-            files,
-        }) => test_rules(&files, run, ignore_unknown_fields),
+        ToolCommand::Test(TestArgs {
+            junit,
+            cmd:
+                TestCommand::Rules {
+                    run,
+                    debug: _,
+                    diff: _,
+                    ignore_unknown_fields,
+                    files,
+                },
+        }) => test_rules(&files, run, ignore_unknown_fields, junit.as_deref()),
         ToolCommand::Promqltest { paths, verbose } => promqltest(&paths, verbose),
     }
 }
@@ -422,15 +434,34 @@ fn duplicate_rules(rgs: &ember_rules::file::RuleGroups) -> Option<String> {
 }
 
 /// `test rules`: runs promtool's rule unit tests; exit 1 when any file failed.
-fn test_rules(files: &[PathBuf], run: Vec<String>, ignore_unknown: bool) -> ExitCode {
+fn test_rules(
+    files: &[PathBuf],
+    run: Vec<String>,
+    ignore_unknown: bool,
+    junit: Option<&Path>,
+) -> ExitCode {
     let opts = ember_rules::unittest::Options {
         run,
         ignore_unknown_fields: ignore_unknown,
         ..Default::default()
     };
+    // promtool opens (and truncates) the JUnit file before running anything.
+    let mut junit_out = match junit.map(std::fs::File::create).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!(
+                "promtool: error: open {}: {e}",
+                junit.unwrap_or(Path::new("")).display()
+            );
+            return ExitCode::from(FAILURE);
+        }
+    };
+    let mut report = JunitReport::default();
     let mut failed = false;
     for f in files {
+        let stamp = junit_timestamp();
         let r = ember_rules::unittest::run_file(f, &opts);
+        report.add(&f.display().to_string(), &stamp, &r);
         for w in &r.warnings {
             eprintln!("{w}");
         }
@@ -446,9 +477,109 @@ fn test_rules(files: &[PathBuf], run: Vec<String>, ignore_unknown: bool) -> Exit
         }
         println!();
     }
+    if let Some(out) = &mut junit_out {
+        use std::io::Write;
+        if let Err(e) = out
+            .write_all(report.xml.as_bytes())
+            .and_then(|()| out.write_all(b"</testsuites>"))
+        {
+            eprintln!("failed to write JUnit XML: {e}");
+        }
+    }
     if failed {
         ExitCode::from(FAILURE)
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// promtool's JUnit XML report (`--junit`): one `testsuite` per file, one `testcase`
+/// per test group run, its failures as `failure` elements and a file-level error as
+/// the last case's `error` — the shape and escaping of Go's `encoding/xml` output.
+struct JunitReport {
+    xml: String,
+}
+
+impl Default for JunitReport {
+    fn default() -> Self {
+        JunitReport {
+            xml: "<testsuites>".into(),
+        }
+    }
+}
+
+impl JunitReport {
+    fn add(&mut self, file: &str, stamp: &str, r: &ember_rules::unittest::FileResult) {
+        use std::fmt::Write;
+        let mut cases: Vec<(&str, &[String])> = r
+            .cases
+            .iter()
+            .map(|c| (c.name.as_str(), c.failures.as_slice()))
+            .collect();
+        // An abort before any group lands on a case named "unknown", as in promtool.
+        if r.aborted.is_some() && cases.is_empty() {
+            cases.push(("unknown", &[]));
+        }
+        let failures: usize = cases.iter().map(|c| c.1.len()).sum();
+        // promtool stamps a suite only once the file has parsed.
+        let stamp = if r.aborted.is_some() && r.cases.is_empty() {
+            ""
+        } else {
+            stamp
+        };
+        let _ = write!(
+            self.xml,
+            r#"<testsuite name="{}" tests="{}" failures="{failures}" errors="{}" skipped="0" timestamp="{}">"#,
+            xml_escape(file),
+            cases.len(),
+            usize::from(r.aborted.is_some()),
+            xml_escape(stamp),
+        );
+        let last = cases.len().saturating_sub(1);
+        for (i, (name, fails)) in cases.iter().enumerate() {
+            let _ = write!(self.xml, r#"<testcase name="{}">"#, xml_escape(name));
+            for f in *fails {
+                let _ = write!(self.xml, "<failure>{}</failure>", xml_escape(f));
+            }
+            if i == last
+                && let Some(e) = &r.aborted
+            {
+                let _ = write!(self.xml, "<error>{}</error>", xml_escape(e));
+            }
+            self.xml.push_str("</testcase>");
+        }
+        self.xml.push_str("</testsuite>");
+    }
+}
+
+/// The suite's time as promtool writes it (Go's `2006-01-02T15:04:05`), in UTC here
+/// where promtool uses the local zone.
+fn junit_timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+    let c = ember_model::time::civil(secs);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
+    )
+}
+
+/// Go's `xml.EscapeText`, which also escapes quotes and whitespace controls.
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\t' => out.push_str("&#x9;"),
+            '\n' => out.push_str("&#xA;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -3,8 +3,9 @@
 //! code Prometheus 3.x's promtool gives, run from that folder's `testdata/`.
 //!
 //! The data is read from `$EMBER_TESTDATA/prometheus/cmd/promtool/` (by default the
-//! shared test data beside the repository); where it is absent the tests say so and
-//! pass, as the other conformance tests do.
+//! shared test data beside the repository). Where it is absent the tests say so and
+//! pass, unless `EMBER_TESTDATA` names it explicitly (as CI does): then its absence
+//! is a failure, so a wrong path cannot turn the suite green.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,8 +17,52 @@ fn promtool_dir() -> Option<PathBuf> {
         PathBuf::from,
     );
     let dir = root.join("prometheus/cmd/promtool");
-    dir.join("EXPECTED.md").is_file().then_some(dir)
+    let found = dir.join("EXPECTED.md").is_file();
+    assert!(
+        found || std::env::var_os("EMBER_TESTDATA").is_none(),
+        "EMBER_TESTDATA is set but {} has no EXPECTED.md",
+        dir.display()
+    );
+    found.then_some(dir)
 }
+
+/// Why each failing command fails: a text its output must contain, so that an exit
+/// code of 1 for the wrong reason does not pass.
+const REASONS: &[(&str, &str)] = &[
+    (
+        "test rules bad-input-series.yml",
+        "1:48: parse error: unexpected character inside braces: '0'",
+    ),
+    (
+        "test rules bad-promql.yml",
+        "expr: \"join_1 + on(a) join_2\", time: 0s, err: found duplicate series for the match group {a=\"1\"} on the right hand-side of the operation",
+    ),
+    (
+        "test rules bad-rules-syntax-test.yml",
+        "bad-rules-syntax.yml: 7:15: group \"bad-syntax\", rule 1, \"x\": could not parse expression: 1:7: parse error: unexpected end of input",
+    ),
+    (
+        "test rules bad-rules-error-test.yml",
+        "rule: joined, time: 0s, err: found duplicate series for the match group {a=\"1\"}",
+    ),
+    ("test rules failing.yml", "alertname: Test, time: 0s,"),
+    (
+        "test rules rules_run.yml",
+        "exp: {__name__=\"test\"} 1E+00\n        got: {__name__=\"test\"} 0E+00",
+    ),
+    (
+        "test rules --run wrong rules_run.yml",
+        "exp: {__name__=\"test\"} 1E+00\n        got: {__name__=\"test\"} 0E+00",
+    ),
+    (
+        "test rules rules_run_no_fuzzy.yml",
+        "got: {__name__=\"test_low\"} 2.9999999999999996E+00",
+    ),
+    (
+        "test rules --run wrong rules_run_fuzzy.yml",
+        "got: {__name__=\"test_high\"} 3.0000000000000013E+00",
+    ),
+];
 
 /// The `| \`test rules ARGS\` | CODE |` rows of EXPECTED.md.
 fn expected(text: &str) -> Vec<(Vec<String>, i32)> {
@@ -62,11 +107,21 @@ fn test_rules_exit_codes_match_promtool() {
     for (args, want) in &cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (got, output) = run(&data, &args);
+        let cmd = args.join(" ");
         if got != *want {
             failures.push(format!(
-                "`{}`: exit {got}, promtool gives {want}\n{output}",
-                args.join(" ")
+                "`{cmd}`: exit {got}, promtool gives {want}\n{output}"
             ));
+            continue;
+        }
+        if *want != 0 {
+            match REASONS.iter().find(|(c, _)| *c == cmd) {
+                Some((_, why)) if !output.contains(why) => {
+                    failures.push(format!("`{cmd}`: fails without {why:?}:\n{output}"));
+                }
+                Some(_) => {}
+                None => failures.push(format!("`{cmd}`: no expected reason listed")),
+            }
         }
     }
     println!(
@@ -142,4 +197,37 @@ fn test_rules_output_reads_like_promtool() {
     ] {
         assert!(out.contains(needle), "no {needle:?} in\n{out}");
     }
+}
+
+#[test]
+fn test_rules_writes_junit_like_promtool() {
+    let Some(dir) = promtool_dir() else {
+        println!("skipped: promtool testdata not found (set EMBER_TESTDATA)");
+        return;
+    };
+    let out = tempfile::NamedTempFile::new().expect("temp file");
+    let junit = format!("--junit={}", out.path().display());
+    let (code, _) = run(
+        &dir.join("testdata"),
+        &["test", &junit, "rules", "unittest.yml", "failing.yml"],
+    );
+    assert_eq!(code, 1);
+    let xml = std::fs::read_to_string(out.path()).expect("junit file");
+    assert!(
+        xml.starts_with(
+            "<testsuites><testsuite name=\"unittest.yml\" tests=\"5\" failures=\"0\" errors=\"0\""
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<testsuite name=\"failing.yml\" tests=\"2\" failures=\"4\" errors=\"0\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(
+            "<testcase name=\"Failing alert test\"><failure>    name: Failing alert test,&#xA;"
+        ),
+        "{xml}"
+    );
+    assert!(xml.ends_with("</testsuite></testsuites>"), "{xml}");
 }

@@ -243,13 +243,9 @@ impl Group {
     /// matched by rule name and labels as Prometheus matches them. Series of old
     /// rules with no counterpart become this group's stale series.
     pub fn copy_state(&mut self, old: &Group) {
-        let key = |r: &Rule| {
-            (
-                r.name().to_string(),
-                r.labels().clone(),
-                r.query().to_string(),
-            )
-        };
+        // Rules match by name and labels only, as in Prometheus: editing an alert's
+        // expression keeps its pending and firing alerts (and their `for` progress).
+        let key = |r: &Rule| (r.name().to_string(), r.labels().clone());
         let mut used = vec![false; old.rules.len()];
         for (i, r) in self.rules.iter_mut().enumerate() {
             let k = key(r);
@@ -259,20 +255,27 @@ impl Group {
             };
             used[j] = true;
             self.previous[i] = old.previous[j].clone();
-            *r.state_mut() = old.rules[j].state().clone();
+            // Health and last error describe the old expression; a changed one starts
+            // over as unknown.
+            if r.query() == old.rules[j].query() {
+                *r.state_mut() = old.rules[j].state().clone();
+            }
             if let (Rule::Alerting(new), Rule::Alerting(o)) = (r, &old.rules[j]) {
                 new.active_from(o);
             }
         }
         self.last_evaluation = old.last_evaluation;
         self.evaluation_duration = old.evaluation_duration;
-        self.stale_series = old
-            .previous
-            .iter()
-            .zip(&used)
-            .filter(|(_, u)| !**u)
-            .flat_map(|(s, _)| s.iter().cloned())
-            .collect();
+        // Series still waiting for their stale markers (a reload came before the next
+        // evaluation) stay queued, joined by those of rules that went away.
+        self.stale_series = old.stale_series.clone();
+        self.stale_series.extend(
+            old.previous
+                .iter()
+                .zip(&used)
+                .filter(|(_, u)| !**u)
+                .flat_map(|(s, _)| s.iter().cloned()),
+        );
     }
 
     /// Prometheus's hash of the group's identity, which spreads groups' evaluations
@@ -511,10 +514,11 @@ mod tests {
     const MIN: i64 = 60_000;
 
     fn setup(rules: &str) -> (Arc<MemStorage>, Vec<Group>) {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "ember-rules-{}-{}",
             std::process::id(),
-            rules.len()
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("r.yml");
@@ -718,6 +722,74 @@ mod tests {
             "{:?}",
             a.annotations
         );
+    }
+
+    #[test]
+    fn copy_state_matches_rules_by_name_and_labels() {
+        let (st, mut old) = setup(
+            "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up == 0\n    for: 5m\n  - record: gone\n    expr: up\n",
+        );
+        let c = ctx(&st);
+        let job = [("__name__", "up"), ("job", "a")];
+        put(&st, &job, 0, 0.0);
+        old[0].eval(&c, 0);
+        // A reload before the next evaluation leaves queued stale series behind.
+        old[0].set_stale_series(vec![Labels::from_pairs([("__name__", "queued")])]);
+        let (_, mut new) =
+            setup("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up < 1\n    for: 5m\n");
+        new[0].copy_state(&old[0]);
+        let a = new[0].rules()[0].as_alerting().unwrap();
+        assert_eq!(
+            a.active_alerts().len(),
+            1,
+            "a changed expression keeps alerts"
+        );
+        assert_eq!(a.active_alerts()[0].active_at, 0);
+        assert_eq!(new[0].rules()[0].health(), Health::Unknown);
+        put(&st, &job, MIN, 0.0);
+        new[0].eval(&c, MIN);
+        let a = &new[0].rules()[0].as_alerting().unwrap().active_alerts()[0];
+        assert_eq!((a.state, a.active_at), (AlertState::Pending, 0));
+        // Both the queued series and the removed rule's series got stale markers.
+        let (t, v) = last(&st, &[("__name__", "queued")], MIN).unwrap();
+        assert!(t == MIN && is_stale_nan(v));
+        let (t, v) = last(&st, &[("__name__", "gone"), ("job", "a")], MIN).unwrap();
+        assert!(t == MIN && is_stale_nan(v));
+    }
+
+    #[test]
+    fn group_query_offset_and_labels() {
+        let (st, mut groups) = setup(
+            "groups:\n- name: g\n  query_offset: 1m\n  labels: {team: infra, src: group}\n  rules:\n  - record: r\n    expr: up\n    labels: {src: rule}\n",
+        );
+        let c = ctx(&st);
+        let job = [("__name__", "up"), ("job", "a")];
+        put(&st, &job, 0, 1.0);
+        put(&st, &job, MIN, 2.0);
+        groups[0].eval(&c, MIN);
+        // Queried a minute back, written at the query time, rule labels over group's.
+        let rec = [
+            ("__name__", "r"),
+            ("job", "a"),
+            ("src", "rule"),
+            ("team", "infra"),
+        ];
+        assert_eq!(last(&st, &rec, MIN), Some((0, 1.0)));
+    }
+
+    #[test]
+    fn alert_limit_fails_the_rule_and_drops_its_alerts() {
+        let (st, mut groups) =
+            setup("groups:\n- name: g\n  limit: 1\n  rules:\n  - alert: A\n    expr: up == 0\n");
+        let c = ctx(&st);
+        for j in ["a", "b"] {
+            put(&st, &[("__name__", "up"), ("job", j)], 0, 0.0);
+        }
+        groups[0].eval(&c, 0);
+        let r = &groups[0].rules()[0];
+        assert_eq!(r.health(), Health::Bad);
+        assert_eq!(r.last_error(), Some("exceeded limit of 1 with 2 alerts"));
+        assert!(r.as_alerting().unwrap().active_alerts().is_empty());
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! nothing if any fails; a group that survives a reload (same file and name) keeps
 //! its alerts, health and written series ([`Group::copy_state`]); series of groups
 //! that went away get stale markers. Groups present at start-up restore their
-//! alerts' `for` state from `ALERTS_FOR_STATE` after their first evaluation.
+//! alerts' `for` state from `ALERTS_FOR_STATE` after their second evaluation (the
+//! first may come before the data alerts depend on); groups added by a later reload
+//! start fresh.
 //!
 //! Beyond Prometheus, firing alerts (with their `keep_firing_for` progress) are
 //! saved to a state file ([`ManagerOptions::state_file`], see `state_file`) every
@@ -227,8 +229,12 @@ impl Manager {
                 if let Ok(p) = prev.group.lock() {
                     g.copy_state(&p);
                 }
-                // A surviving group's alerts are already restored.
                 restore_this = false;
+            }
+            // Only the groups of the first load restore `for` state from the TSDB, as
+            // in Prometheus; a group added by a later reload starts fresh and writes
+            // `ALERTS`/`ALERTS_FOR_STATE` from its first evaluation.
+            if !restore_this {
                 for r in g.rules_mut() {
                     if let Rule::Alerting(a) = r {
                         a.set_restored(true);
@@ -331,6 +337,7 @@ async fn run_group(
         .unwrap_or(i64::MAX)
         .max(1);
     let mut next = crate::group::eval_timestamp(hash, interval, now_ns()) + iv;
+    let mut evaluations = 0u64;
     loop {
         let wait = next - now_ns();
         if wait > 0 {
@@ -340,7 +347,10 @@ async fn run_group(
         let g = Arc::clone(&group);
         let s = Arc::clone(&shared);
         let url = external_url.clone();
-        let do_restore = restore;
+        // Restoring waits for the second evaluation, as in Prometheus: the first may
+        // run before scrapes and recording rules have produced what alerts depend on.
+        evaluations += 1;
+        let do_restore = restore && evaluations == 2;
         let done = tokio::task::spawn_blocking(move || {
             let Ok(mut g) = g.lock() else { return };
             let ctx = EvalContext {
@@ -351,7 +361,12 @@ async fn run_group(
             };
             let alerts = g.eval_with_exprs(&ctx, ts_ms);
             if do_restore {
-                g.restore_for_state(s.queryable.as_ref(), ts_ms, s.outage_tolerance, s.grace);
+                g.restore_for_state(
+                    s.queryable.as_ref(),
+                    now_ns() / 1_000_000,
+                    s.outage_tolerance,
+                    s.grace,
+                );
             }
             if let Some(n) = &s.notifier
                 && !alerts.is_empty()
@@ -368,7 +383,9 @@ async fn run_group(
         if let Err(e) = done {
             tracing::error!(err = %e, "rule group evaluation panicked");
         }
-        restore = false;
+        if do_restore {
+            restore = false;
+        }
         // Skip iterations that were missed (a slow evaluation or a suspended
         // process), as Prometheus does, rather than running them back to back.
         let now = now_ns();
@@ -382,6 +399,44 @@ async fn run_group(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn groups_added_by_a_reload_write_alerts_series() {
+        use ember_model::{MatchType, Matcher};
+        use ember_storage::list::MemStorage;
+        let dir = std::env::temp_dir().join(format!("ember-rules-mgr-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let first = dir.join("first.yml");
+        let added = dir.join("added.yml");
+        std::fs::write(&first, "groups:\n- name: rec\n  interval: 1s\n  rules:\n  - record: one\n    expr: vector(1)\n").unwrap();
+        std::fs::write(&added, "groups:\n- name: alerts\n  interval: 1s\n  rules:\n  - alert: Always\n    expr: vector(1)\n").unwrap();
+        let st = Arc::new(MemStorage::new());
+        let m = Manager::new(ManagerOptions {
+            queryable: st.clone(),
+            appendable: st.clone(),
+            engine: Engine::default(),
+            notifier: None,
+            outage_tolerance: Duration::from_secs(3600),
+            grace: Duration::from_secs(600),
+            resend_delay: Duration::from_secs(60),
+            state_file: None,
+        });
+        let mut cfg = RuleConfig {
+            files: vec![first.clone()],
+            interval: Duration::from_secs(1),
+            ..Default::default()
+        };
+        m.update(&cfg).unwrap();
+        cfg.files.push(added);
+        m.update(&cfg).unwrap();
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        m.stop();
+        let q = st.querier(0, i64::MAX).unwrap();
+        let sel = [Matcher::new(MatchType::Equal, "__name__", "ALERTS").unwrap()];
+        let n = q.select(false, None, &sel).flatten().count();
+        assert_eq!(n, 1, "ALERTS of the added group");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn generator_urls_escape_like_go() {

@@ -479,13 +479,6 @@ impl AlertingRule {
                 a.state = AlertState::Firing;
                 a.fired_at = Some(ts);
             }
-            // A restored alert may not have held long enough yet.
-            if a.state == AlertState::Firing && ts - a.active_at < self.hold {
-                a.state = AlertState::Pending;
-                a.fired_at = None;
-                a.last_sent_at = None;
-                a.keep_firing_since = None;
-            }
             if self.restored {
                 let a = a.clone();
                 vec.push(self.alert_sample(&a, qt));

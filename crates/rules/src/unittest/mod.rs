@@ -45,6 +45,20 @@ pub struct FileResult {
     pub warnings: Vec<String>,
     /// Failures, each worded as promtool prints it; empty when the file passed.
     pub errors: Vec<String>,
+    /// The test groups run, in file order, with their failures (for JUnit reports).
+    pub cases: Vec<CaseResult>,
+    /// The error that stopped the file before or between its test groups (unreadable
+    /// file, bad YAML, a repeated group in `group_eval_order`).
+    pub aborted: Option<String>,
+}
+
+/// One test group's outcome.
+#[derive(Debug, Default)]
+pub struct CaseResult {
+    /// The group's `name`, or `unnamed#N` (N its index in the file), as promtool.
+    pub name: String,
+    /// Its failures, worded as printed.
+    pub failures: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -112,7 +126,10 @@ struct ExpSample {
 pub fn run_file(path: &Path, opts: &Options) -> FileResult {
     let mut res = FileResult::default();
     if let Err(e) = run(path, opts, &mut res) {
+        res.aborted = e.first().cloned();
         res.errors = e;
+    } else {
+        res.errors = res.cases.iter().flat_map(|c| c.failures.clone()).collect();
     }
     res
 }
@@ -178,8 +195,7 @@ fn run(path: &Path, opts: &Options, res: &mut FileResult) -> Result<(), Vec<Stri
         fuzzy: file.fuzzy_compare.unwrap_or(false),
         opts,
     };
-    let mut errs = Vec::new();
-    for tg in file.tests.unwrap_or_default().into_iter() {
+    for (i, tg) in file.tests.unwrap_or_default().into_iter().enumerate() {
         let tg = tg.unwrap_or_default();
         let name = tg.name.clone().unwrap_or_default();
         if let Some(re) = &run_re
@@ -187,9 +203,15 @@ fn run(path: &Path, opts: &Options, res: &mut FileResult) -> Result<(), Vec<Stri
         {
             continue;
         }
-        errs.extend(setup.test(tg));
+        let name = if name.is_empty() {
+            format!("unnamed#{i}")
+        } else {
+            name
+        };
+        let failures = setup.test(tg);
+        res.cases.push(CaseResult { name, failures });
     }
-    if errs.is_empty() { Ok(()) } else { Err(errs) }
+    Ok(())
 }
 
 fn yaml_error(e: &serde_saphyr::Error) -> String {
