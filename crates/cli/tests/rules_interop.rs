@@ -2,8 +2,10 @@
 //! file over the same target (Ember's Pushgateway, scraped with `honor_labels`),
 //! each sending to its own Debian `prometheus-alertmanager`. `amtool alert query`
 //! must show the same alerts with the same labels and annotations from both; when
-//! the condition goes away, the alerts resolve in both; and `/api/v1/rules` and
-//! `/api/v1/alerts` agree on names, states, labels and health.
+//! the condition goes away, the alerts resolve in both (one held a little longer by
+//! `keep_firing_for`); and `/api/v1/rules` and `/api/v1/alerts` agree on names,
+//! states, labels and health (a group over its `limit` included). External labels,
+//! `$externalLabels` and `alert_relabel_configs` are part of what is compared.
 //!
 //! Needs `prometheus`, `prometheus-alertmanager` and `amtool`; without them the test
 //! says so and passes, unless `EMBER_REQUIRE_INTEROP=1`.
@@ -36,8 +38,19 @@ const RULES: &str = r#"groups:
         for: 1h
         annotations:
           summary: "still failing"
+      - alert: BatchHeld
+        expr: batch_failed > 0
+        keep_firing_for: 10s
+        annotations:
+          summary: "held in {{ $externalLabels.region }}"
       - record: job:batch_failed:sum
         expr: sum by (job) (batch_failed)
+  - name: limited
+    interval: 1s
+    limit: 1
+    rules:
+      - record: two_series
+        expr: vector(1) or label_replace(vector(2), "x", "y", "", "")
 "#;
 
 /// `amtool alert query -o json` against the Alertmanager on `port`: alert name to
@@ -175,7 +188,7 @@ fn same_alerts_as_prometheus_through_alertmanager() {
     std::fs::write(&rules, RULES).expect("rules");
     let config = |am: u16| {
         format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['{}']\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am}']\nscrape_configs:\n  - job_name: pushgateway\n    honor_labels: true\n    static_configs:\n      - targets: ['127.0.0.1:{gw}']\n",
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  external_labels: {{region: eu}}\nrule_files: ['{}']\nalerting:\n  alert_relabel_configs:\n    - target_label: via\n      replacement: relabeled\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am}']\nscrape_configs:\n  - job_name: pushgateway\n    honor_labels: true\n    static_configs:\n      - targets: ['127.0.0.1:{gw}']\n",
             rules.display()
         )
     };
@@ -185,38 +198,53 @@ fn same_alerts_as_prometheus_through_alertmanager() {
     let _prom = start_prometheus(&pdir, &config(am_p), pp);
     let _ember = start_ember(&edir, &config(am_e), ep, &[]);
 
-    // Firing: both Alertmanagers hold BatchFailed with the same labels and
-    // annotations; BatchFailedLong is pending (for: 1h) and never sent.
-    let from_prom = wait("prometheus's alert in alertmanager", || {
-        let a = amtool_alerts(am_p);
-        a.contains_key("BatchFailed").then_some(a)
-    });
-    let from_ember = wait("ember's alert in alertmanager", || {
+    // Firing: both Alertmanagers hold BatchFailed and BatchHeld with the same labels
+    // and annotations; BatchFailedLong is pending (for: 1h) and never sent.
+    let from_ember = wait("ember's alerts in alertmanager", || {
         let a = amtool_alerts(am_e);
-        a.contains_key("BatchFailed").then_some(a)
+        (a.len() == 2).then_some(a)
+    });
+    let from_prom = wait("prometheus's alerts in alertmanager", || {
+        let a = amtool_alerts(am_p);
+        (a.len() == 2).then_some(a)
     });
     assert_eq!(from_ember, from_prom, "amtool alert query differs");
-    assert_eq!(from_ember.len(), 1, "{from_ember:?}");
     let (labels, annotations) = &from_ember["BatchFailed"];
     assert_eq!(labels["severity"], "page");
     assert_eq!(labels["task"], "nightly");
+    // External labels and alert relabeling apply to what is sent.
+    assert_eq!(labels["region"], "eu");
+    assert_eq!(labels["via"], "relabeled");
+    assert_eq!(from_ember["BatchHeld"].1["summary"], "held in eu");
     assert_eq!(annotations["summary"], "Batch nightly failed 3 times");
     assert_eq!(annotations["description"], "3 failures on batch; several");
 
     // The APIs agree once both have evaluated.
     wait("the same /api/v1/alerts", || {
         let (p, e) = (alerts_summary(pp), alerts_summary(ep));
-        (p == e && p.len() == 2).then_some(())
+        (p == e && p.len() == 3).then_some(())
     });
     let (pr, er) = (rules_summary(pp), rules_summary(ep));
     assert_eq!(er, pr, "/api/v1/rules differs");
+    // The group limit fails the rule in both, with the same error.
+    assert!(
+        er.iter()
+            .any(|r| r.contains("two_series") && r.contains("exceeded limit of 1 with 2 series")),
+        "{er:?}"
+    );
 
     // The recording rule wrote its series.
     let v = api(ep, "/api/v1/query?query=job:batch_failed:sum");
     assert_eq!(v["data"]["result"][0]["value"][1], "3", "{v}");
 
-    // Resolved: both Alertmanagers drop the alert from their active list.
+    // Resolved: both Alertmanagers drop the alerts from their active list;
+    // keep_firing_for holds BatchHeld a little longer in both.
     push("0");
+    wait("BatchHeld held by keep_firing_for in both", || {
+        let (p, e) = (amtool_alerts(am_p), amtool_alerts(am_e));
+        (p.len() == 1 && e.len() == 1 && p.contains_key("BatchHeld") && e.contains_key("BatchHeld"))
+            .then_some(())
+    });
     wait("prometheus's alert resolved", || {
         amtool_alerts(am_p).is_empty().then_some(())
     });
