@@ -29,6 +29,14 @@ run_one() { # name port command...
   wait_up "$port"
   local cpu0; cpu0=$(cpu_s "$pid")
   "$load" "127.0.0.1:$port" "$groups" "$series" "$clients" "$rounds" | tee "$work/$name.rounds" | sed "s/^/$name /"
+  # A round with refused or unanswered pushes measured something else than the
+  # load asked for: its pushes/s would flatter the gateway, so stop here.
+  local bad; bad=$(awk '$1 == "round" && $9 == "failed" && $10 > 0' "$work/$name.rounds")
+  if [ -n "$bad" ]; then
+    echo "$name: pushes failed, aborting (no ratios from a failing run):" >&2
+    echo "$bad" | sed "s/^/$name /" >&2
+    exit 1
+  fi
   local cpu1; cpu1=$(cpu_s "$pid")
   local t0 t1 lines
   t0=$(date +%s.%N); lines=$(curl -s "http://127.0.0.1:$port/metrics" | wc -l); t1=$(date +%s.%N)

@@ -5,6 +5,12 @@
 //! compared only as zero or not). Then Ember alone: restart keeps every group, a
 //! damaged persistence file is reported and the gateway still starts.
 //!
+//! The flags' side is compared too: with `--web.route-prefix`, `--web.external-url`
+//! (a path), `--web.enable-admin-api`, `--web.enable-lifecycle` and
+//! `--push.disable-consistency-check`, the same requests (pushes, wipe, quit, the
+//! API, paths outside the prefix) get the same status codes from both, and
+//! `/api/v1/status` has the same JSON shape.
+//!
 //! The binary is `prometheus-pushgateway` on PATH or `$EMBER_PUSHGATEWAY_BIN`.
 //! Without it the interop part says so and passes, unless `EMBER_REQUIRE_INTEROP=1`.
 
@@ -25,32 +31,33 @@ fn pushgateway_bin() -> String {
     std::env::var("EMBER_PUSHGATEWAY_BIN").unwrap_or_else(|_| "prometheus-pushgateway".into())
 }
 
-fn wait_up(port: u16) {
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(30) {
-        if matches!(get(port, "/-/ready"), Some((200, _))) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("pushgateway not ready on {port}");
+fn start_debian(port: u16) -> Kill {
+    start_debian_at(port, &[], "")
 }
 
-fn start_debian(port: u16) -> Kill {
+/// Debian's gateway with `extra` flags, ready once `{prefix}/-/ready` answers. The
+/// persistence file is always off: Debian's default is a system path.
+fn start_debian_at(port: u16, extra: &[&str], prefix: &str) -> Kill {
     let k = Kill(
         Command::new(pushgateway_bin())
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--persistence.file=")
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start prometheus-pushgateway"),
     );
-    wait_up(port);
+    common::wait_ready_at(port, &format!("{prefix}/-/ready"));
     k
 }
 
 fn start_ember(port: u16, extra: &[&str]) -> Kill {
+    start_ember_at(port, extra, "")
+}
+
+/// `ember pushgateway` with `extra` flags, ready once `{prefix}/-/ready` answers.
+fn start_ember_at(port: u16, extra: &[&str], prefix: &str) -> Kill {
     let k = Kill(
         Command::new(env!("CARGO_BIN_EXE_ember"))
             .arg("pushgateway")
@@ -62,14 +69,19 @@ fn start_ember(port: u16, extra: &[&str]) -> Kill {
             .spawn()
             .expect("start ember pushgateway"),
     );
-    wait_up(port);
+    common::wait_ready_at(port, &format!("{prefix}/-/ready"));
     k
 }
 
 /// `/metrics` reduced to what both gateways must agree on: per family, HELP and TYPE,
 /// then each series with its value (push timestamps as `zero`/`set`).
 fn exposition(port: u16) -> BTreeMap<String, Vec<String>> {
-    let (code, body) = request(port, "GET", "/metrics", &[], b"").expect("scrape");
+    exposition_at(port, "/metrics")
+}
+
+/// [`exposition`] of the telemetry path `path` (under a route prefix).
+fn exposition_at(port: u16, path: &str) -> BTreeMap<String, Vec<String>> {
+    let (code, body) = request(port, "GET", path, &[], b"").expect("scrape");
     assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
     let families = parse(&body, Format::Text).expect("exposition parses");
     let mut out = BTreeMap::new();
@@ -498,13 +510,20 @@ fn groups_expire_when_asked() {
     let _gw = start_ember(port, &["--push.expire-after=1s"]);
     let (code, _) = request(port, "PUT", "/metrics/job/done", &[], b"finished 1\n").expect("push");
     assert_eq!(code, 200);
+    // A job whose later pushes all fail: only successful pushes keep a group.
+    let (code, _) = request(port, "PUT", "/metrics/job/failing", &[], b"stale 1\n").expect("push");
+    assert_eq!(code, 200);
     assert!(exposition(port).contains_key("finished"));
     let t = Instant::now();
-    while exposition(port).contains_key("finished") {
+    while exposition(port).contains_key("finished") || exposition(port).contains_key("stale") {
         assert!(
             t.elapsed() < Duration::from_secs(10),
-            "group not expired after 10 s with --push.expire-after=1s"
+            "groups not expired after 10 s with --push.expire-after=1s: {:?}",
+            exposition(port).keys().collect::<Vec<_>>()
         );
+        let (code, _) = request(port, "POST", "/metrics/job/failing", &[], b"dup 1\ndup 2\n")
+            .expect("failing push");
+        assert_eq!(code, 400, "a push with duplicate series is refused");
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -553,4 +572,330 @@ fn server_scraping_with_honor_labels_keeps_pushed_job_and_instance() {
         m.get("instance").is_none(),
         "instance must stay absent: {v}"
     );
+}
+
+/// One request to both gateways: its status codes, and a mismatch line if they
+/// differ.
+fn same_code(
+    dp: u16,
+    ep: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+    mismatches: &mut Vec<String>,
+) -> u16 {
+    let d = request(dp, method, path, &[], body.as_bytes())
+        .unwrap_or_else(|| panic!("{method} {path}: debian does not answer"));
+    let e = request(ep, method, path, &[], body.as_bytes())
+        .unwrap_or_else(|| panic!("{method} {path}: ember does not answer"));
+    println!("{method:<7} {path:<45} debian {} ember {}", d.0, e.0);
+    if d.0 != e.0 {
+        mismatches.push(format!(
+            "{method} {path}: debian {} ({}) vs ember {} ({})",
+            d.0,
+            String::from_utf8_lossy(&d.1).trim(),
+            e.0,
+            String::from_utf8_lossy(&e.1).trim()
+        ));
+    }
+    d.0
+}
+
+fn status_json(port: u16, path: &str) -> serde_json::Value {
+    let (code, body) = request(port, "GET", path, &[], b"").expect("status");
+    assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).expect("status JSON")
+}
+
+fn keys(v: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Flags only one side has: Debian patches in `--web.local-assets` (its UI files
+/// live under /usr/share), and `--push.expire-after` is Ember's addition.
+const DEBIAN_ONLY_FLAGS: &[&str] = &["web.local-assets"];
+const EMBER_ONLY_FLAGS: &[&str] = &["push.expire-after"];
+
+/// `/api/v1/status` of both: the same keys at every level (versions, build data and
+/// start times differ legitimately and are only checked for presence), and the same
+/// flag values but the listen address (each its own port).
+fn compare_status(dp: u16, ep: u16, path: &str, mismatches: &mut Vec<String>) {
+    let (d, e) = (status_json(dp, path), status_json(ep, path));
+    let mut shape = |what: &str, a: &serde_json::Value, b: &serde_json::Value| {
+        if keys(a) != keys(b) {
+            mismatches.push(format!(
+                "{path} {what} keys: debian {:?} vs ember {:?}",
+                keys(a),
+                keys(b)
+            ));
+        }
+    };
+    shape("top-level", &d, &e);
+    shape("data", &d["data"], &e["data"]);
+    shape(
+        "build_information",
+        &d["data"]["build_information"],
+        &e["data"]["build_information"],
+    );
+    assert_eq!(d["status"], "success");
+    assert_eq!(e["status"], "success");
+    for v in [&d, &e] {
+        let start = v["data"]["start_time"].as_str().unwrap_or_default();
+        assert!(
+            start.contains('T') && start.ends_with('Z'),
+            "start_time as Go marshals a time: {v}"
+        );
+    }
+    let (df, ef) = (&d["data"]["flags"], &e["data"]["flags"]);
+    let dk: std::collections::BTreeSet<String> = keys(df)
+        .into_iter()
+        .filter(|k| !DEBIAN_ONLY_FLAGS.contains(&k.as_str()))
+        .collect();
+    let ek: std::collections::BTreeSet<String> = keys(ef)
+        .into_iter()
+        .filter(|k| !EMBER_ONLY_FLAGS.contains(&k.as_str()))
+        .collect();
+    if dk != ek {
+        mismatches.push(format!(
+            "{path} flags: only debian {:?}, only ember {:?}",
+            dk.difference(&ek).collect::<Vec<_>>(),
+            ek.difference(&dk).collect::<Vec<_>>()
+        ));
+    }
+    let mut compared = 0;
+    for k in dk.intersection(&ek) {
+        // Each listens on its own port (and says so in its external URL); Ember is
+        // started with --log.level=error to keep its stderr pipe quiet.
+        if ["web.listen-address", "web.external-url", "log.level"].contains(&k.as_str()) {
+            continue;
+        }
+        compared += 1;
+        if df[k] != ef[k] {
+            mismatches.push(format!(
+                "{path} flag {k}: debian {} vs ember {}",
+                df[k], ef[k]
+            ));
+        }
+    }
+    println!(
+        "{path}: {} flags on both, {compared} values compared; debian-only {DEBIAN_ONLY_FLAGS:?}, ember-only {EMBER_ONLY_FLAGS:?}",
+        dk.intersection(&ek).count()
+    );
+}
+
+/// Waits for a gateway to exit after `/-/quit`; its exit status.
+fn exits(k: &mut Kill, who: &str) -> std::process::ExitStatus {
+    let t = Instant::now();
+    loop {
+        if let Some(s) = k.0.try_wait().expect("wait") {
+            return s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "{who} still running 10 s after /-/quit"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn assert_none(mismatches: &[String]) {
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatch(es):\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn admin_lifecycle_and_status_under_a_route_prefix_as_debian() {
+    if !have_binary(&pushgateway_bin()) {
+        return;
+    }
+    let flags = [
+        "--web.enable-admin-api",
+        "--web.enable-lifecycle",
+        "--web.route-prefix=/pg",
+    ];
+    let (dp, ep) = (free_port(), free_port());
+    let mut debian = start_debian_at(dp, &flags, "/pg");
+    let mut ember = start_ember_at(ep, &flags, "/pg");
+    let mut m = Vec::new();
+    let requests: &[(&str, &str, &str)] = &[
+        (
+            "PUT",
+            "/pg/metrics/job/a/instance/x",
+            "# TYPE a gauge\na 1\n",
+        ),
+        ("POST", "/pg/metrics/job/b", "b 2\n"),
+        ("PUT", "/pg/metrics/job/c", "# TYPE a counter\na 1\n"),
+        ("PUT", "/metrics/job/outside", "a 1\n"),
+        ("GET", "/pg/metrics", ""),
+        ("GET", "/metrics", ""),
+        ("GET", "/-/ready", ""),
+        ("GET", "/pg/-/healthy", ""),
+        ("GET", "/pg/api/v1/metrics", ""),
+        ("GET", "/pg/api/v1/status", ""),
+        ("GET", "/api/v1/status", ""),
+        ("POST", "/pg/api/v1/status", ""),
+        ("OPTIONS", "/pg/api/v1/status", ""),
+        ("OPTIONS", "/pg/api/v1/admin/wipe", ""),
+        ("OPTIONS", "/pg/api/v1/unknown", ""),
+        ("GET", "/pg/api/v1/unknown", ""),
+        ("GET", "/pg/api/v1/admin/wipe", ""),
+        ("POST", "/pg/api/v1/admin/wipe", ""),
+        ("DELETE", "/pg/api/v1/admin/wipe", ""),
+        ("PUT", "/api/v1/admin/wipe", ""),
+        ("GET", "/pg", ""),
+        ("GET", "/pg/", ""),
+        ("GET", "/pg/-/quit", ""),
+        ("DELETE", "/pg/-/quit", ""),
+        ("GET", "/-/quit", ""),
+        ("PUT", "/-/quit", ""),
+        ("POST", "/-/quit", ""),
+    ];
+    for (method, path, body) in requests {
+        same_code(dp, ep, method, path, body, &mut m);
+    }
+    assert_eq!(
+        exposition_at(dp, "/pg/metrics"),
+        exposition_at(ep, "/pg/metrics"),
+        "groups pushed under the prefix"
+    );
+    assert!(exposition_at(ep, "/pg/metrics").contains_key("a"));
+    compare_status(dp, ep, "/pg/api/v1/status", &mut m);
+
+    // Wipe: every group goes.
+    assert_eq!(
+        same_code(dp, ep, "PUT", "/pg/api/v1/admin/wipe", "", &mut m),
+        202
+    );
+    let t = Instant::now();
+    while !exposition_at(dp, "/pg/metrics").is_empty() && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(exposition_at(dp, "/pg/metrics").is_empty(), "debian wiped");
+    assert!(exposition_at(ep, "/pg/metrics").is_empty(), "ember wiped");
+    let (_, api) = request(ep, "GET", "/pg/api/v1/metrics", &[], b"").expect("api");
+    let v: serde_json::Value = serde_json::from_slice(&api).expect("json");
+    assert_eq!(v["data"], serde_json::json!([]), "no groups left: {v}");
+
+    // Quit: the answer, then both processes end.
+    let d = request(dp, "POST", "/pg/-/quit", &[], b"").expect("debian quit");
+    let e = request(ep, "POST", "/pg/-/quit", &[], b"").expect("ember quit");
+    assert_eq!((d.0, &d.1), (e.0, &e.1), "quit answer");
+    assert_eq!(e.0, 200);
+    exits(&mut debian, "debian");
+    let status = exits(&mut ember, "ember");
+    assert!(
+        status.success(),
+        "ember exits cleanly after /-/quit: {status}"
+    );
+    assert_none(&m);
+}
+
+#[test]
+fn external_url_path_and_disabled_lifecycle_and_admin_as_debian() {
+    if !have_binary(&pushgateway_bin()) {
+        return;
+    }
+    let (dp, ep) = (free_port(), free_port());
+    let durl = format!("--web.external-url=http://127.0.0.1:{dp}/ext/");
+    let eurl = format!("--web.external-url=http://127.0.0.1:{ep}/ext/");
+    let _debian = start_debian_at(dp, &[&durl], "/ext");
+    let _ember = start_ember_at(ep, &[&eurl], "/ext");
+    let mut m = Vec::new();
+    let requests: &[(&str, &str, &str)] = &[
+        ("PUT", "/ext/metrics/job/a", "a 1\n"),
+        ("PUT", "/metrics/job/a", "a 1\n"),
+        ("GET", "/ext/metrics", ""),
+        ("GET", "/-/ready", ""),
+        ("GET", "/ext/api/v1/status", ""),
+        ("PUT", "/ext/api/v1/admin/wipe", ""),
+        ("GET", "/ext/api/v1/admin/wipe", ""),
+        ("PUT", "/ext/-/quit", ""),
+        ("POST", "/ext/-/quit", ""),
+        ("GET", "/ext/-/quit", ""),
+        ("GET", "/ext", ""),
+        ("GET", "/ext/", ""),
+    ];
+    for (method, path, body) in requests {
+        same_code(dp, ep, method, path, body, &mut m);
+    }
+    // Still up after the refused quit, with the group kept (no wipe).
+    assert_eq!(get(ep, "/ext/-/ready").map(|r| r.0), Some(200));
+    assert_eq!(
+        exposition_at(dp, "/ext/metrics"),
+        exposition_at(ep, "/ext/metrics")
+    );
+    assert!(exposition_at(ep, "/ext/metrics").contains_key("a"));
+    compare_status(dp, ep, "/ext/api/v1/status", &mut m);
+    let flags = status_json(ep, "/ext/api/v1/status")["data"]["flags"].clone();
+    assert_eq!(
+        flags["web.route-prefix"], "/ext",
+        "the prefix in use: {flags}"
+    );
+    assert_eq!(
+        flags["web.external-url"],
+        format!("http://127.0.0.1:{ep}/ext/")
+    );
+    assert_none(&m);
+}
+
+#[test]
+fn disabled_consistency_check_as_debian() {
+    if !have_binary(&pushgateway_bin()) {
+        return;
+    }
+    let flag = ["--push.disable-consistency-check"];
+    let (dp, ep) = (free_port(), free_port());
+    let _debian = start_debian_at(dp, &flag, "");
+    let _ember = start_ember_at(ep, &flag, "");
+    let mut m = Vec::new();
+    // Unchecked pushes are answered 202 before they are applied; only what cannot
+    // be parsed is refused.
+    let requests: &[(&str, &str, &str)] = &[
+        ("PUT", "/metrics/job/a", "# TYPE x gauge\nx 1\n"),
+        ("PUT", "/metrics/job/b", "# TYPE x counter\nx 2\n"),
+        ("PUT", "/metrics/job/c", "stamped 1 1700000000000\n"),
+        ("POST", "/metrics/job/e", "dup 1\ndup 2\n"),
+        ("PUT", "/metrics/job/d", "bad{ 1\n"),
+        ("PUT", "/metrics/job/x/onlyname", "a 1\n"),
+    ];
+    for (method, path, body) in requests {
+        same_code(dp, ep, method, path, body, &mut m);
+    }
+    assert_eq!(
+        request(ep, "PUT", "/metrics/job/b", &[], b"# TYPE x counter\nx 2\n").map(|r| r.0),
+        Some(202),
+        "an inconsistent push is accepted unchecked"
+    );
+    // What got in makes the exposition inconsistent: both refuse to serve it.
+    let scrape_code = |port| request(port, "GET", "/metrics", &[], b"").map(|r| r.0);
+    let t = Instant::now();
+    while scrape_code(dp) == Some(200) && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (dc, ec) = (scrape_code(dp), scrape_code(ep));
+    println!("scrape of an inconsistent store: debian {dc:?} ember {ec:?}");
+    if dc != ec {
+        m.push(format!("scrape: debian {dc:?} vs ember {ec:?}"));
+    }
+    // Deleting the offending groups makes it servable again, with the same series.
+    same_code(dp, ep, "DELETE", "/metrics/job/b", "", &mut m);
+    same_code(dp, ep, "DELETE", "/metrics/job/e", "", &mut m);
+    let t = Instant::now();
+    while scrape_code(dp) != Some(200) && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (de, ee) = (exposition(dp), exposition(ep));
+    if de != ee {
+        m.push(format!(
+            "/metrics differs:\n  debian {de:?}\n  ember  {ee:?}"
+        ));
+    }
+    compare_status(dp, ep, "/api/v1/status", &mut m);
+    assert_none(&m);
 }

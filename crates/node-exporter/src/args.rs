@@ -58,11 +58,11 @@ pub struct Args {
     pub web_systemd_socket: bool,
     /// Only log messages with the given severity or above: debug, info, warn, error.
     /// For the `ember` binary's logger to apply.
-    #[arg(long = "log.level", default_value = "info")]
+    #[arg(long = "log.level", default_value = "info", value_parser = ["debug", "info", "warn", "error"])]
     pub log_level: String,
     /// Output format of log messages: logfmt or json. For the `ember` binary's logger
     /// to apply.
-    #[arg(long = "log.format", default_value = "logfmt")]
+    #[arg(long = "log.format", default_value = "logfmt", value_parser = ["logfmt", "json"])]
     pub log_format: String,
     /// Go's GOMAXPROCS; accepted for compatibility and ignored.
     #[arg(long = "runtime.gomaxprocs", hide = true)]
@@ -567,6 +567,19 @@ mod tests {
         // As kingpin: a flag given twice takes the last value.
         let a = parse(&["--path.procfs=/a", "--path.procfs=/b"]);
         assert_eq!(a.path_procfs, "/b");
+    }
+
+    #[test]
+    fn log_flags_take_only_node_exporters_values() {
+        for level in ["debug", "info", "warn", "error"] {
+            assert_eq!(parse(&[&format!("--log.level={level}")]).log_level, level);
+        }
+        let e = Args::try_parse_from(["node-exporter", "--log.level=trace"]).expect_err("refused");
+        let msg = e.to_string();
+        assert!(msg.contains("invalid value 'trace'"), "{msg}");
+        assert!(msg.contains("debug, info, warn, error"), "{msg}");
+        assert!(Args::try_parse_from(["node-exporter", "--log.format=xml"]).is_err());
+        assert_eq!(parse(&["--log.format=json"]).log_format, "json");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{any, get, put};
 use ember_exposition::proto::{
     self, Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType, format_go_float,
 };
@@ -69,15 +69,54 @@ pub(crate) fn router(gw: Gateway) -> Router {
             &format!("{p}/api/v1/metrics"),
             get(api_metrics).options(api_options),
         )
-        .route(&format!("{p}/api/v1/admin/wipe"), put(wipe))
+        // The original answers OPTIONS on any API path (CORS preflight) and 404
+        // on other methods of paths it does not know.
+        .route(&format!("{p}/api/v1/{{*rest}}"), any(api_unknown))
         .route(&format!("{p}/status"), get(ui));
+    // Without the admin flag the original does not register the route at all, so
+    // every method gets 404 there.
+    if gw.inner.opts.admin {
+        r = r.route(
+            &format!("{p}/api/v1/admin/wipe"),
+            put(wipe).options(api_options),
+        );
+    }
     r = r.route(&telemetry, get(metrics));
-    r = r.route(if p.is_empty() { "/" } else { &p }, get(ui));
-    if !p.is_empty() {
-        r = r.route(&format!("{p}/"), get(ui));
+    if p.is_empty() {
+        r = r.route("/", get(ui));
+    } else {
+        r = r
+            .route(&format!("{p}/"), get(ui))
+            // The original's router redirects a GET of the bare prefix to the
+            // prefix with a slash, and answers 404 to other methods.
+            .route(&p, any(bare_prefix))
+            // And it registers the refusal of `GET /-/quit` without the prefix.
+            .route("/-/quit", get(quit_get));
     }
     // Pushes can be large, and the original sets no limit.
     r.layer(DefaultBodyLimit::disable()).with_state(gw)
+}
+
+fn not_found() -> Response {
+    text(StatusCode::NOT_FOUND, "404 page not found")
+}
+
+async fn bare_prefix(State(gw): State<Gateway>, method: Method) -> Response {
+    if method != Method::GET {
+        return not_found();
+    }
+    let to = format!("{}/", gw.inner.opts.route_prefix);
+    match HeaderValue::from_str(&to) {
+        Ok(v) => (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, v)]).into_response(),
+        Err(_) => not_found(),
+    }
+}
+
+async fn api_unknown(State(gw): State<Gateway>, method: Method) -> Response {
+    if method == Method::OPTIONS {
+        return api_options(State(gw)).await;
+    }
+    not_found()
 }
 
 impl Gateway {
@@ -245,9 +284,6 @@ async fn push_delete(State(gw): State<Gateway>, Path(rest): Path<String>) -> Res
 }
 
 async fn wipe(State(gw): State<Gateway>) -> Response {
-    if !gw.inner.opts.admin {
-        return text(StatusCode::NOT_FOUND, "404 page not found");
-    }
     gw.write_store().wipe();
     gw.inner.changed.notify_one();
     gw.count(StatusCode::ACCEPTED, "wipe", &Method::PUT);
@@ -439,7 +475,8 @@ fn respond(data: Value) -> Response {
     cors(axum::Json(json!({"status": "success", "data": data})).into_response())
 }
 
-async fn api_options() -> Response {
+async fn api_options(State(gw): State<Gateway>) -> Response {
+    gw.count(StatusCode::OK, "api/v1/options", &Method::OPTIONS);
     cors(StatusCode::OK.into_response())
 }
 

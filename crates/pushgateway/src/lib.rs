@@ -21,7 +21,9 @@
 //! - The persistence file is a checksummed protobuf (`docs/format/persistence.md`),
 //!   not Go's `gob`: a damaged file is moved aside and reported, and the gateway
 //!   starts empty rather than refusing to start. Files written by the original
-//!   cannot be read.
+//!   cannot be read. A file that cannot be read at all (permission denied), or a
+//!   damaged one that cannot be moved aside, stops the start instead: starting empty
+//!   would overwrite it at the first write.
 //! - Groups are listed in grouping-key order and merged families take their help
 //!   from the first group in that order, where the original's order is random.
 
@@ -83,11 +85,15 @@ pub struct Args {
     /// empty or 0 keeps groups forever, as the original does).
     #[arg(long = "push.expire-after", default_value = "")]
     pub push_expire_after: String,
+    /// Use systemd socket activation listeners (exporter-toolkit's flag; accepted so
+    /// that unit files parse, and refused by [`run`] when set).
+    #[arg(long = "web.systemd-socket", hide = true)]
+    pub web_systemd_socket: bool,
     /// Only log messages with the given severity or above.
-    #[arg(long = "log.level", default_value = "info")]
+    #[arg(long = "log.level", default_value = "info", value_parser = ["debug", "info", "warn", "error"])]
     pub log_level: String,
-    /// Output format of log messages: logfmt or json.
-    #[arg(long = "log.format", default_value = "logfmt")]
+    /// Output format of log messages.
+    #[arg(long = "log.format", default_value = "logfmt", value_parser = ["logfmt", "json"])]
     pub log_format: String,
 }
 
@@ -146,6 +152,21 @@ pub enum Error {
     /// The persistence file could not be written at shutdown.
     #[error(transparent)]
     Persist(#[from] persist::PersistError),
+    /// The persistence file exists but could not be read (not a damaged file: an
+    /// I/O error such as permission denied), so the gateway does not start.
+    #[error("cannot restore persisted metrics: {0}")]
+    Restore(#[source] persist::PersistError),
+    /// The persistence file is damaged and could not be moved aside, so the gateway
+    /// does not start.
+    #[error(
+        "{corrupt}; could not move it aside ({moved}); not starting, so that the file is not overwritten: move or delete it"
+    )]
+    CorruptNotMoved {
+        /// What is wrong with the file.
+        corrupt: persist::PersistError,
+        /// Why it could not be renamed.
+        moved: persist::PersistError,
+    },
 }
 
 /// Options resolved from [`Args`].
@@ -233,6 +254,7 @@ impl Options {
             "" => None,
             v => Some(parse_duration("push.expire-after", v)?).filter(|d| !d.is_zero()),
         };
+        let prefix = route_prefix(&a.web_route_prefix, &a.web_external_url);
         if !a.web_telemetry_path.starts_with('/') {
             return Err(Error::Flags(format!(
                 "--web.telemetry-path={} must start with /",
@@ -242,9 +264,15 @@ impl Options {
         let flags = BTreeMap::from([
             ("web.listen-address".into(), a.web_listen_address.join(",")),
             ("web.config.file".into(), a.web_config_file.clone()),
+            (
+                "web.systemd-socket".into(),
+                a.web_systemd_socket.to_string(),
+            ),
             ("web.telemetry-path".into(), a.web_telemetry_path.clone()),
             ("web.external-url".into(), a.web_external_url.clone()),
-            ("web.route-prefix".into(), a.web_route_prefix.clone()),
+            // The original shows the prefix it routes under, computed from
+            // --web.external-url when the flag is empty.
+            ("web.route-prefix".into(), prefix.clone()),
             (
                 "web.enable-lifecycle".into(),
                 a.web_enable_lifecycle.to_string(),
@@ -271,7 +299,7 @@ impl Options {
             lifecycle: a.web_enable_lifecycle,
             admin: a.web_enable_admin_api,
             telemetry_path: a.web_telemetry_path.clone(),
-            route_prefix: route_prefix(&a.web_route_prefix, &a.web_external_url),
+            route_prefix: prefix,
             persistence_file: (!a.persistence_file.is_empty())
                 .then(|| PathBuf::from(&a.persistence_file)),
             persistence_interval,
@@ -309,35 +337,51 @@ fn now_nanos() -> store::Nanos {
         .unwrap_or(0)
 }
 
+/// Loads the persistence file at `path` into `store`; what went wrong with it, if
+/// anything, for the log and the UI.
+///
+/// Only a damaged file (one that was read but does not decode) is moved aside, and
+/// then the gateway starts empty. Any other failure stops the start: the gateway
+/// writes `path` on every change and at shutdown, so starting empty beside a file
+/// it could not read (permission denied, an I/O error) or could not move away would
+/// replace the operator's data with an empty store. Refusing keeps the file intact
+/// and says what to fix.
+fn restore(path: &std::path::Path, store: &mut Store) -> Result<Option<String>, Error> {
+    match persist::load(path) {
+        Ok(groups) => {
+            let n = groups.len();
+            for g in groups {
+                store.restore_group(g);
+            }
+            if n > 0 {
+                tracing::info!(file = %path.display(), groups = n, "metrics restored");
+            }
+            Ok(None)
+        }
+        Err(corrupt @ persist::PersistError::Corrupt { .. }) => match persist::move_aside(path) {
+            Ok(dest) => {
+                let msg = format!("{corrupt}; moved to {} and starting empty", dest.display());
+                tracing::error!(err = %msg, "cannot restore persisted metrics");
+                Ok(Some(msg))
+            }
+            Err(moved) => Err(Error::CorruptNotMoved { corrupt, moved }),
+        },
+        Err(e) => Err(Error::Restore(e)),
+    }
+}
+
 impl Gateway {
     /// A gateway configured by `args`, with its persistence file (if any) restored:
-    /// a damaged file is moved aside and reported, and the gateway starts empty.
+    /// a damaged file is moved aside and reported, and the gateway starts empty; a
+    /// file that cannot be read, or a damaged one that cannot be moved aside, is an
+    /// error (see `restore`).
     pub fn new(args: &Args, build: BuildInfo) -> Result<Gateway, Error> {
         let opts = Options::from_args(args)?;
         let mut store = Store::new(http::own_families());
-        let mut note = None;
-        if let Some(path) = &opts.persistence_file {
-            match persist::load(path) {
-                Ok(groups) => {
-                    let n = groups.len();
-                    for g in groups {
-                        store.restore_group(g);
-                    }
-                    if n > 0 {
-                        tracing::info!(file = %path.display(), groups = n, "metrics restored");
-                    }
-                }
-                Err(e) => {
-                    let moved = persist::move_aside(path);
-                    let msg = match &moved {
-                        Ok(dest) => format!("{e}; moved to {} and starting empty", dest.display()),
-                        Err(m) => format!("{e}; could not move it aside ({m}); starting empty"),
-                    };
-                    tracing::error!(err = %msg, "cannot restore persisted metrics");
-                    note = Some(msg);
-                }
-            }
-        }
+        let note = match &opts.persistence_file {
+            Some(path) => restore(path, &mut store)?,
+            None => None,
+        };
         Ok(Gateway {
             inner: Arc::new(Inner {
                 store: RwLock::new(store),
@@ -421,6 +465,11 @@ pub async fn run(
     build: BuildInfo,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
+    if args.web_systemd_socket {
+        return Err(Error::Flags(
+            "--web.systemd-socket is not supported by Ember's Pushgateway".into(),
+        ));
+    }
     let web = match args.web_config_file.as_str() {
         "" => None,
         path => Some(ember_serve::WebConfigFile::load(path)?),
@@ -521,6 +570,102 @@ mod tests {
             Options::from_args(&ok).expect("ok").flags["web.config.file"],
             "web.yml"
         );
+    }
+
+    #[test]
+    fn log_flags_take_only_the_originals_values() {
+        for level in ["debug", "info", "warn", "error"] {
+            assert!(Args::try_parse_from(["pg", &format!("--log.level={level}")]).is_ok());
+        }
+        let e = Args::try_parse_from(["pg", "--log.level=verbose"]).expect_err("refused");
+        let msg = e.to_string();
+        assert!(msg.contains("invalid value 'verbose'"), "{msg}");
+        assert!(msg.contains("debug, info, warn, error"), "{msg}");
+        assert!(Args::try_parse_from(["pg", "--log.format=xml"]).is_err());
+    }
+
+    #[test]
+    fn status_shows_the_route_prefix_in_use() {
+        let a = Args::parse_from(["pg", "--web.external-url=http://h:9091/ext/"]);
+        let o = Options::from_args(&a).expect("ok");
+        assert_eq!(o.route_prefix, "/ext");
+        assert_eq!(o.flags["web.route-prefix"], "/ext");
+        let a = Args::parse_from(["pg", "--web.route-prefix=pg/"]);
+        assert_eq!(
+            Options::from_args(&a).expect("ok").flags["web.route-prefix"],
+            "/pg"
+        );
+    }
+
+    fn with_file(path: &std::path::Path) -> Args {
+        Args::parse_from([
+            "pg".to_string(),
+            format!("--persistence.file={}", path.display()),
+        ])
+    }
+
+    fn refused(path: &std::path::Path) -> Error {
+        match Gateway::new(&with_file(path), BuildInfo::default()) {
+            Ok(_) => panic!("started with {}", path.display()),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn a_damaged_file_is_moved_aside_and_the_gateway_starts_empty() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("pg.data");
+        std::fs::write(&p, b"not a persistence file").expect("write");
+        let gw = Gateway::new(&with_file(&p), BuildInfo::default()).expect("starts");
+        assert!(gw.read_store().is_empty());
+        let note = gw.restore_problem().expect("reported");
+        assert!(note.contains("corrupt persistence file"), "{note}");
+        assert!(!p.exists(), "moved away");
+    }
+
+    #[test]
+    fn a_damaged_file_that_cannot_be_moved_stops_the_start_and_is_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A name of 255 bytes, the longest a file may have: the `.corrupt-<time>`
+        // name is too long, so the rename fails even for root.
+        let p = dir.path().join("p".repeat(255));
+        let bytes = b"not a persistence file";
+        std::fs::write(&p, bytes).expect("write");
+        let e = refused(&p);
+        assert!(matches!(e, Error::CorruptNotMoved { .. }), "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains("corrupt persistence file"), "{msg}");
+        assert!(msg.contains("could not move it aside"), "{msg}");
+        assert_eq!(std::fs::read(&p).expect("still there"), bytes);
+    }
+
+    #[test]
+    fn an_unreadable_file_is_an_io_error_not_corruption() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A directory where the file should be: reading fails with EISDIR.
+        let p = dir.path().join("pg.data");
+        std::fs::create_dir(&p).expect("mkdir");
+        let e = refused(&p);
+        assert!(
+            matches!(e, Error::Restore(persist::PersistError::Io { .. })),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("corrupt"), "{e}");
+        assert!(p.is_dir(), "left where it was");
+
+        // Permission denied, where the test runs unprivileged (root reads anyway).
+        use std::os::unix::fs::PermissionsExt;
+        let f = dir.path().join("locked.data");
+        std::fs::write(&f, b"whatever").expect("write");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+        if std::fs::read(&f).is_err() {
+            let e = refused(&f);
+            assert!(
+                e.to_string().contains("Permission denied") && !e.to_string().contains("corrupt"),
+                "{e}"
+            );
+            assert!(f.exists(), "not moved");
+        }
     }
 
     #[tokio::test]

@@ -180,8 +180,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PersistError> {
     result.map_err(io)
 }
 
-/// Reads the file at `path`: no file is an empty store; a damaged file is an error
-/// (the caller moves it aside and starts empty).
+/// Reads the file at `path`: no file is an empty store; a file that was read but
+/// does not decode is [`PersistError::Corrupt`] (the caller moves it aside and
+/// starts empty); any other read failure (permission denied, a directory, an I/O
+/// error) is [`PersistError::Io`], never taken for damage.
 pub fn load(path: &Path) -> Result<Vec<Group>, PersistError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -200,14 +202,26 @@ pub fn load(path: &Path) -> Result<Vec<Group>, PersistError> {
 }
 
 /// Moves a damaged file out of the way, keeping it for inspection; the new name.
+/// An earlier damaged file kept under the same name is not replaced: a counter is
+/// added instead, so repeated failures within a second keep every copy.
 pub fn move_aside(path: &Path) -> Result<PathBuf, PersistError> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".corrupt-{stamp}"));
-    let dest = PathBuf::from(name);
+    let base = {
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(".corrupt-{stamp}"));
+        name
+    };
+    let mut dest = PathBuf::from(&base);
+    let mut n = 0u32;
+    while dest.symlink_metadata().is_ok() {
+        n += 1;
+        let mut name = base.clone();
+        name.push(format!(".{n}"));
+        dest = PathBuf::from(name);
+    }
     std::fs::rename(path, &dest).map_err(|source| PersistError::Io {
         path: path.to_path_buf(),
         source,
@@ -270,5 +284,22 @@ mod tests {
         assert!(matches!(load(&p), Err(PersistError::Corrupt { .. })));
         let aside = move_aside(&p).expect("moved");
         assert!(aside.exists() && !p.exists());
+        // A second damaged file does not replace the first one kept aside.
+        std::fs::write(&p, b"second").expect("damage again");
+        let again = move_aside(&p).expect("moved");
+        assert_ne!(again, aside);
+        assert_eq!(std::fs::read(&again).expect("kept"), b"second");
+        assert_eq!(
+            std::fs::read(&aside).expect("kept"),
+            b"EMBERPGW\0\0\0\x01junk"
+        );
+    }
+
+    #[test]
+    fn a_read_error_is_not_corruption() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("pg.data");
+        std::fs::create_dir(&p).expect("mkdir");
+        assert!(matches!(load(&p), Err(PersistError::Io { .. })));
     }
 }

@@ -493,17 +493,29 @@ impl Store {
 
     /// Deletes the groups whose last successful push (or, without one, first
     /// failed push) is older than `cutoff`; how many went.
+    ///
+    /// The clock is the `pushed_at` of the group's `push_time_seconds`: a
+    /// successful push sets it, and a failed push only creates it (with value 0)
+    /// when the group had none. A failed push stores its own
+    /// `push_failure_time_seconds` too, so the newest family of the group is not
+    /// the clock: a job that keeps failing would otherwise keep its stale metrics
+    /// alive forever.
     pub fn expire(&mut self, cutoff: Nanos) -> usize {
         let old: Vec<GroupingKey> = self
             .groups
             .iter()
             .filter(|(_, g)| {
-                let last = g
-                    .families
-                    .values()
-                    .map(|s| s.pushed_at)
-                    .max()
-                    .unwrap_or(Nanos::MIN);
+                let last = match g.families.get(PUSH_TIME) {
+                    Some(s) => s.pushed_at,
+                    // Only a group restored from a file written otherwise lacks
+                    // it; its newest family is the best guess.
+                    None => g
+                        .families
+                        .values()
+                        .map(|s| s.pushed_at)
+                        .max()
+                        .unwrap_or(Nanos::MIN),
+                };
                 last < cutoff
             })
             .map(|(k, _)| k.clone())
@@ -838,5 +850,35 @@ mod tests {
             .expect("push");
         assert_eq!(s.expire(50), 1);
         assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn failed_pushes_do_not_reset_the_expiry_clock() {
+        let mut s = Store::new(Vec::new());
+        let ok = key(&[("job", "ok")]);
+        s.push(&ok, fams("# TYPE a gauge\na 1\n"), true, true, 10)
+            .expect("push");
+        // Later pushes to the group that fail: a type conflict, a timestamp.
+        assert!(
+            s.push(&ok, fams("a 1\na 2\n"), false, true, 100).is_err(),
+            "duplicate series"
+        );
+        assert_eq!(
+            s.push(&ok, fams("a 1 1000\n"), true, true, 120),
+            Err(PushError::Timestamp)
+        );
+        // A group that never had a successful push: its first failure starts the
+        // clock, later ones do not move it.
+        let never = key(&[("job", "never")]);
+        assert!(s.push(&never, fams("b 1\nb 2\n"), true, true, 20).is_err());
+        assert!(s.push(&never, fams("b 1\nb 2\n"), true, true, 110).is_err());
+        // A group pushed successfully after a failure counts from the success.
+        let fixed = key(&[("job", "fixed")]);
+        assert!(s.push(&fixed, fams("c 1\nc 2\n"), true, true, 5).is_err());
+        s.push(&fixed, fams("c 1\n"), true, true, 90).expect("push");
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.expire(50), 2, "only successful pushes keep a group");
+        let left: Vec<_> = s.groups().map(|g| g.labels.clone()).collect();
+        assert_eq!(left, [fixed]);
     }
 }
