@@ -35,8 +35,8 @@ fn job(i: usize) -> String {
 impl Alerting {
     /// Starts the notifier's sender and the Alertmanager discovery, with no
     /// configuration yet.
-    pub(crate) fn start(queue_capacity: usize, external_url: String) -> Alerting {
-        let notifier = Notifier::new(Options { queue_capacity });
+    pub(crate) fn start(opts: Options, external_url: String) -> Alerting {
+        let notifier = Notifier::new(opts);
         let discovery = ember_discovery::Manager::new();
         let config = Arc::new(Mutex::new(AlertingConfig::default()));
         let sender = tokio::spawn(notifier.clone().run());
@@ -50,19 +50,16 @@ impl Alerting {
                     let Ok(cfg) = config.lock().map(|c| c.clone()) else {
                         return;
                     };
-                    let discovered: Vec<Vec<ember_model::Labels>> = (0..cfg.alertmanagers.len())
+                    let discovered: Vec<Vec<Vec<ember_model::Labels>>> = (0..cfg
+                        .alertmanagers
+                        .len())
                         .map(|i| {
                             snap.get(&job(i))
-                                .map(|groups| {
-                                    groups
-                                        .iter()
-                                        .flat_map(|g| g.targets.iter().cloned())
-                                        .collect()
-                                })
+                                .map(|groups| groups.iter().map(|g| g.targets.clone()).collect())
                                 .unwrap_or_default()
                         })
                         .collect();
-                    notifier.set_alertmanagers(&cfg, &discovered);
+                    notifier.set_alertmanager_groups(&cfg, &discovered);
                 }
             })
         };
@@ -112,7 +109,17 @@ impl Alerting {
         })
     }
 
+    /// Stops the notifier: what is queued is sent first, unless
+    /// `--alertmanager.drain-notification-queue-on-shutdown=false`. Call after the
+    /// rules stopped, so that their last alerts are among it.
+    pub(crate) async fn stop(&self) {
+        self.notifier.stop().await;
+    }
+
     /// Takes the alerting section and external labels of a (re)loaded configuration.
+    /// Alertmanager entries whose discovery is unchanged keep their targets (the
+    /// discovery manager keeps their providers), so their workers and the batches
+    /// they hold survive the reload.
     pub(crate) fn apply(&mut self, cfg: &Config) {
         self.notifier
             .apply_config(&cfg.alerting, cfg.global.external_labels.clone());
@@ -153,6 +160,7 @@ pub(crate) fn metrics(n: &Notifier) -> Vec<MetricFamily> {
                 .unwrap_or_default()
         };
     let stats = n.stats();
+    let (summary, histogram) = latency_samples(stats);
     vec![
         fam(
             "prometheus_notifications_alertmanagers_discovered",
@@ -179,6 +187,18 @@ pub(crate) fn metrics(n: &Notifier) -> Vec<MetricFamily> {
             per_am("prometheus_notifications_errors_total", &stats.errors),
         ),
         fam(
+            "prometheus_notifications_latency_histogram_seconds",
+            "Latency histogram for sending alert notifications.",
+            MetricType::Histogram,
+            histogram,
+        ),
+        fam(
+            "prometheus_notifications_latency_seconds",
+            "Latency quantiles for sending alert notifications.",
+            MetricType::Summary,
+            summary,
+        ),
+        fam(
             "prometheus_notifications_queue_capacity",
             "The capacity of the alert notifications queue.",
             MetricType::Gauge,
@@ -203,4 +223,108 @@ pub(crate) fn metrics(n: &Notifier) -> Vec<MetricFamily> {
             per_am("prometheus_notifications_sent_total", &stats.sent),
         ),
     ]
+}
+
+/// The samples of `prometheus_notifications_latency_seconds` (a summary) and of
+/// `prometheus_notifications_latency_histogram_seconds` (its classic buckets), per
+/// Alertmanager.
+fn latency_samples(stats: &ember_notifier::Stats) -> (Vec<Sample>, Vec<Sample>) {
+    const SUMMARY: &str = "prometheus_notifications_latency_seconds";
+    const HISTOGRAM: &str = "prometheus_notifications_latency_histogram_seconds";
+    let (mut summary, mut histogram) = (Vec::new(), Vec::new());
+    let Ok(m) = stats.latency.lock() else {
+        return (summary, histogram);
+    };
+    let sample = |name: String, am: &str, extra: Option<(&str, String)>, v: f64| {
+        let mut s = Sample::new(name, v);
+        s.labels = vec![Label::new("alertmanager", am)];
+        if let Some((k, val)) = extra {
+            s.labels.push(Label::new(k, val));
+        }
+        s
+    };
+    for (am, l) in m.iter() {
+        for (q, v) in ember_notifier::LATENCY_QUANTILES.iter().zip(l.quantiles()) {
+            summary.push(sample(
+                SUMMARY.into(),
+                am,
+                Some(("quantile", q.to_string())),
+                v,
+            ));
+        }
+        summary.push(sample(format!("{SUMMARY}_sum"), am, None, l.sum));
+        summary.push(sample(format!("{SUMMARY}_count"), am, None, l.count as f64));
+        for (b, n) in ember_notifier::LATENCY_BUCKETS.iter().zip(l.buckets) {
+            histogram.push(sample(
+                format!("{HISTOGRAM}_bucket"),
+                am,
+                Some(("le", b.to_string())),
+                n as f64,
+            ));
+        }
+        histogram.push(sample(
+            format!("{HISTOGRAM}_bucket"),
+            am,
+            Some(("le", "+Inf".into())),
+            l.count as f64,
+        ));
+        histogram.push(sample(format!("{HISTOGRAM}_sum"), am, None, l.sum));
+        histogram.push(sample(
+            format!("{HISTOGRAM}_count"),
+            am,
+            None,
+            l.count as f64,
+        ));
+    }
+    (summary, histogram)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(yaml: &str) -> Config {
+        ember_config::load_str(
+            yaml,
+            std::path::Path::new("t.yml"),
+            &ember_config::LoadOptions::default(),
+        )
+        .expect("config")
+    }
+
+    /// A reload with the same Alertmanagers never empties the notifier's list, so
+    /// their workers (and what they hold) live on; a changed entry takes effect.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reload_keeps_unchanged_alertmanagers() {
+        let yaml =
+            "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['a:9093']\n";
+        let mut a = Alerting::start(Options::default(), "http://ember".into());
+        a.apply(&config(yaml));
+        let url = "http://a:9093/api/v2/alerts";
+        for _ in 0..250 {
+            if a.notifier.alertmanagers().active == [url] {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(a.notifier.alertmanagers().active, [url]);
+        for _ in 0..3 {
+            a.apply(&config(yaml));
+            // Before the fix, each reload published an empty target list first,
+            // which removed every Alertmanager for about 100 ms.
+            for _ in 0..40 {
+                assert_eq!(a.notifier.alertmanagers().active, [url]);
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+        a.apply(&config(&yaml.replace("a:9093", "b:9093")));
+        let b = "http://b:9093/api/v2/alerts";
+        for _ in 0..250 {
+            if a.notifier.alertmanagers().active == [b] {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(a.notifier.alertmanagers().active, [b]);
+    }
 }

@@ -111,6 +111,34 @@ pub(crate) struct ServerArgs {
         default_value = "10000"
     )]
     pub(crate) notification_queue_capacity: u64,
+    /// The maximum number of notifications per batch to send to the Alertmanager.
+    #[arg(
+        long = "alertmanager.notification-batch-size",
+        default_value = "256",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub(crate) notification_batch_size: u64,
+    /// Send any outstanding Alertmanager notifications when shutting down. If
+    /// false, any outstanding Alertmanager notifications will be dropped when
+    /// shutting down.
+    // Kingpin's boolean flags: `--flag`, `--flag=true|false` and `--no-flag`,
+    // whichever comes last winning.
+    #[arg(
+        long = "alertmanager.drain-notification-queue-on-shutdown",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        overrides_with = "no_drain_notification_queue"
+    )]
+    pub(crate) drain_notification_queue: bool,
+    #[arg(
+        long = "no-alertmanager.drain-notification-queue-on-shutdown",
+        hide = true,
+        overrides_with = "drain_notification_queue"
+    )]
+    pub(crate) no_drain_notification_queue: bool,
     /// Lookback delta for instant vector selectors.
     #[arg(long = "query.lookback-delta", default_value = "5m")]
     pub(crate) lookback_delta: String,
@@ -138,6 +166,11 @@ pub(crate) struct ServerArgs {
 }
 
 impl ServerArgs {
+    /// `--alertmanager.drain-notification-queue-on-shutdown`, after its `--no-` form.
+    fn drain_on_shutdown(&self) -> bool {
+        self.drain_notification_queue && !self.no_drain_notification_queue
+    }
+
     /// The flags and their effective values, as `/api/v1/status/flags` shows them.
     fn flag_values(&self) -> Vec<(String, String)> {
         let s = |v: &dyn std::fmt::Display| v.to_string();
@@ -208,6 +241,14 @@ impl ServerArgs {
                 "alertmanager.notification-queue-capacity",
                 s(&self.notification_queue_capacity),
             ),
+            (
+                "alertmanager.notification-batch-size",
+                s(&self.notification_batch_size),
+            ),
+            (
+                "alertmanager.drain-notification-queue-on-shutdown",
+                s(&self.drain_on_shutdown()),
+            ),
             ("query.lookback-delta", self.lookback_delta.clone()),
             ("query.timeout", self.query_timeout.clone()),
             ("query.max-concurrency", s(&self.query_max_concurrency)),
@@ -258,7 +299,8 @@ pub(crate) fn run_node_exporter(args: ember_node_exporter::Args) -> ExitCode {
                     ExitCode::FAILURE
                 }
             },
-            _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+            // SIGTERM (systemd, Docker, Kubernetes) as well as Ctrl-C.
+            _ = termination() => ExitCode::SUCCESS,
         }
     })
 }
@@ -549,7 +591,11 @@ async fn serve(
         db.clone(),
     )));
     let mut alerting = crate::alerting::Alerting::start(
-        args.notification_queue_capacity as usize,
+        ember_notifier::Options {
+            queue_capacity: args.notification_queue_capacity as usize,
+            max_batch_size: args.notification_batch_size as usize,
+            drain_on_shutdown: args.drain_on_shutdown(),
+        },
         external_url(&args),
     );
     alerting.apply(&cfg);
@@ -700,15 +746,20 @@ async fn serve(
         let _ = pg_stop.send(());
         let _ = p.await;
     }
-    if let Some(a) = alertmanager {
-        let _ = am_stop.send(());
-        let _ = a.await;
-    }
     drop(discovery);
     if let Some(r) = &alerting.rules {
         r.stop();
     }
+    // As Prometheus: the rules first, then the notifier, which sends what is
+    // still queued (bounded by the Alertmanagers' timeouts) unless told not to;
+    // the embedded Alertmanager of the all-in-one start stops after it, so that
+    // it still receives them.
+    alerting.stop().await;
     drop(alerting);
+    if let Some(a) = alertmanager {
+        let _ = am_stop.send(());
+        let _ = a.await;
+    }
     // Stopping the loops marks their series stale, as Prometheus does on shutdown.
     scrape.lock().await.stop_all();
     for s in servers {
@@ -768,7 +819,13 @@ async fn apply_scrape(
             .map(|j| (j.job_name.clone(), j.service_discovery.clone()))
             .collect(),
     );
-    scrape.lock().await.apply_config(jobs);
+    // Jobs whose discovery did not change keep their targets without a new
+    // snapshot; those whose scrape settings changed were stopped by
+    // `apply_config` and start again here from the current targets.
+    let snap = discovery.current();
+    let mut m = scrape.lock().await;
+    m.apply_config(jobs);
+    m.sync(&snap);
 }
 
 /// Loads the configuration again; a bad one is logged and counted and the running

@@ -43,7 +43,7 @@ pub use tls::client_config as tls_client_config;
 use ember_config::{FileSdConfig, HttpSdConfig, ServiceDiscoveryConfigs, TargetGroup as CfgGroup};
 use ember_model::{Labels, LabelsBuilder};
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -301,16 +301,52 @@ pub fn providers(cfg: &ServiceDiscoveryConfigs) -> Vec<Box<dyn Provider>> {
     v
 }
 
+/// The latest groups of one job, per provider, and the generation of the providers
+/// that may still update them (updates from replaced providers are ignored).
+#[derive(Default)]
+struct JobGroups {
+    generation: u64,
+    per_provider: BTreeMap<usize, Vec<Group>>,
+}
+
+type Groups = Arc<std::sync::Mutex<BTreeMap<String, JobGroups>>>;
+
+/// One update from a provider: its job, generation and index, and its groups.
+type Update = (String, u64, usize, Vec<Group>);
+
+/// The providers running for one job; they stop when it is dropped.
+struct Job {
+    cfg: ServiceDiscoveryConfigs,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
 /// Runs providers per job and publishes the merged groups.
+///
+/// As Prometheus's discovery manager does, [`Manager::apply`] keeps the providers
+/// of a job whose name and configuration did not change, with the groups they
+/// found: a reload therefore publishes those targets again at once instead of an
+/// empty job, so that consumers (scraping, the notifier's Alertmanagers) keep what
+/// is running instead of tearing it down and rebuilding it.
 pub struct Manager {
     tx: watch::Sender<Snapshot>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    jobs: BTreeMap<String, Job>,
+    groups: Groups,
+    updates: Option<(mpsc::Sender<Update>, tokio::task::JoinHandle<()>)>,
+    generation: u64,
 }
 
 impl std::fmt::Debug for Manager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Manager")
-            .field("tasks", &self.tasks.len())
+            .field("jobs", &self.jobs.len())
             .finish()
     }
 }
@@ -321,13 +357,31 @@ impl Default for Manager {
     }
 }
 
+/// The snapshot of `groups`: every job, its providers' groups in provider order.
+fn snapshot(groups: &BTreeMap<String, JobGroups>) -> Snapshot {
+    Arc::new(
+        groups
+            .iter()
+            .map(|(job, g)| {
+                (
+                    job.clone(),
+                    g.per_provider.values().flatten().cloned().collect(),
+                )
+            })
+            .collect(),
+    )
+}
+
 impl Manager {
     /// A manager with no jobs.
     pub fn new() -> Self {
         let (tx, _) = watch::channel(Arc::new(BTreeMap::new()));
         Manager {
             tx,
-            tasks: Vec::new(),
+            jobs: BTreeMap::new(),
+            groups: Arc::default(),
+            updates: None,
+            generation: 0,
         }
     }
 
@@ -336,59 +390,105 @@ impl Manager {
         self.tx.subscribe()
     }
 
-    /// Replaces all providers with those of `jobs` (job name → its discovery config).
-    pub fn apply(&mut self, jobs: Vec<(String, ServiceDiscoveryConfigs)>) {
-        for t in self.tasks.drain(..) {
-            t.abort();
+    /// The current snapshot.
+    pub fn current(&self) -> Snapshot {
+        self.tx.borrow().clone()
+    }
+
+    /// The channel providers report on, and the task that merges their reports
+    /// into snapshots (started with the first job, on the caller's runtime).
+    fn updates(&mut self) -> mpsc::Sender<Update> {
+        if let Some((tx, _)) = &self.updates {
+            return tx.clone();
         }
-        let (ptx, mut prx) = mpsc::channel::<(String, usize, Vec<Group>)>(64);
-        let mut known: BTreeMap<String, Vec<Group>> = BTreeMap::new();
-        for (job, cfg) in jobs {
-            known.insert(job.clone(), Vec::new());
+        let (tx, mut rx) = mpsc::channel::<Update>(64);
+        let groups = Arc::clone(&self.groups);
+        let out = self.tx.clone();
+        let task = tokio::spawn(async move {
+            let apply = |(job, generation, i, g): Update| {
+                if let Ok(mut all) = groups.lock()
+                    && let Some(j) = all.get_mut(&job)
+                    && j.generation == generation
+                {
+                    j.per_provider.insert(i, g);
+                }
+            };
+            while let Some(u) = rx.recv().await {
+                apply(u);
+                // Coalesce bursts (many files changing at once) into one update.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                while let Ok(u) = rx.try_recv() {
+                    apply(u);
+                }
+                // Built and sent under the lock, so that a concurrent `apply` and
+                // this task publish in the order their changes were made.
+                if let Ok(all) = groups.lock() {
+                    out.send_replace(snapshot(&all));
+                }
+            }
+        });
+        self.updates = Some((tx.clone(), task));
+        tx
+    }
+
+    /// Replaces the jobs with `jobs` (job name → its discovery config). Providers
+    /// of a job whose configuration is unchanged keep running with their groups;
+    /// the others stop, and new or changed jobs start with no groups until their
+    /// providers report. The new snapshot is published before this returns.
+    pub fn apply(&mut self, jobs: Vec<(String, ServiceDiscoveryConfigs)>) {
+        let ptx = self.updates();
+        let groups = Arc::clone(&self.groups);
+        // Held throughout: a new provider may report at once, and its update must
+        // find its job's new generation in place.
+        let Ok(mut all) = groups.lock() else {
+            return;
+        };
+        let mut old = std::mem::take(&mut self.jobs);
+        for (name, cfg) in jobs {
+            if let Some(job) = old.remove(&name) {
+                if job.cfg == cfg {
+                    self.jobs.insert(name, job);
+                    continue;
+                }
+                // Changed: its providers stop here, before the new ones start.
+                drop(job);
+            }
+            self.generation += 1;
+            let generation = self.generation;
+            all.insert(
+                name.clone(),
+                JobGroups {
+                    generation,
+                    per_provider: BTreeMap::new(),
+                },
+            );
+            let mut tasks = Vec::new();
             for (i, p) in providers(&cfg).into_iter().enumerate() {
                 let (tx, mut rx) = mpsc::channel(4);
                 let fwd = ptx.clone();
-                let job = job.clone();
-                self.tasks.push(tokio::spawn(p.run(tx)));
-                self.tasks.push(tokio::spawn(async move {
+                let job = name.clone();
+                tasks.push(tokio::spawn(p.run(tx)));
+                tasks.push(tokio::spawn(async move {
                     while let Some(g) = rx.recv().await {
-                        if fwd.send((job.clone(), i, g)).await.is_err() {
+                        if fwd.send((job.clone(), generation, i, g)).await.is_err() {
                             return;
                         }
                     }
                 }));
             }
+            self.jobs.insert(name, Job { cfg, tasks });
         }
-        drop(ptx);
-        let out = self.tx.clone();
-        self.tasks.push(tokio::spawn(async move {
-            let mut per: HashMap<(String, usize), Vec<Group>> = HashMap::new();
-            let _ = out.send(Arc::new(known.clone()));
-            while let Some((job, i, groups)) = prx.recv().await {
-                per.insert((job, i), groups);
-                // Coalesce bursts (many files changing at once) into one update.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                while let Ok((job, i, groups)) = prx.try_recv() {
-                    per.insert((job, i), groups);
-                }
-                let mut snap = known.clone();
-                let mut keys: Vec<&(String, usize)> = per.keys().collect();
-                keys.sort();
-                for k in keys {
-                    if let Some(v) = snap.get_mut(&k.0) {
-                        v.extend(per[k].iter().cloned());
-                    }
-                }
-                let _ = out.send(Arc::new(snap));
-            }
-        }));
+        // Jobs no longer configured stop when `old` is dropped.
+        drop(old);
+        all.retain(|job, _| self.jobs.contains_key(job));
+        self.tx.send_replace(snapshot(&all));
     }
 }
 
 impl Drop for Manager {
     fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
+        if let Some((_, task)) = &self.updates {
+            task.abort();
         }
     }
 }
@@ -408,6 +508,78 @@ mod tests {
         let g = parse_groups("- targets: ['c:3']\n  labels:\n    x: y\n", true).unwrap();
         assert_eq!(g[0].labels["x"], "y");
         assert!(parse_groups("{", false).is_err());
+    }
+
+    fn static_job(targets: &[&str]) -> ServiceDiscoveryConfigs {
+        ServiceDiscoveryConfigs {
+            static_configs: vec![CfgGroup {
+                targets: targets.iter().map(|t| t.to_string()).collect(),
+                labels: BTreeMap::new(),
+                source: String::new(),
+            }],
+            ..ServiceDiscoveryConfigs::default()
+        }
+    }
+
+    fn addresses(snap: &Snapshot, job: &str) -> Vec<String> {
+        snap.get(job)
+            .into_iter()
+            .flatten()
+            .flat_map(|g| g.targets.iter())
+            .map(|t| t.get_or_empty("__address__").to_string())
+            .collect()
+    }
+
+    /// A reload with unchanged jobs publishes their targets again at once, never an
+    /// empty job in between (consumers would tear down what runs for them). On
+    /// several threads, so that providers report while `apply` is still running.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn apply_keeps_unchanged_jobs_and_their_groups() {
+        let mut m = Manager::new();
+        let mut rx = m.subscribe();
+        m.apply(vec![
+            ("a".into(), static_job(&["a:1"])),
+            ("b".into(), static_job(&["b:1"])),
+        ]);
+        // Right after `apply`, the new jobs are known, still without targets.
+        assert_eq!(addresses(&m.current(), "a"), Vec::<String>::new());
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while addresses(&rx.borrow_and_update(), "b").is_empty() {
+                rx.changed().await.unwrap();
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(addresses(&m.current(), "a"), ["a:1"]);
+
+        // The same jobs again, and a changed and a new one.
+        m.apply(vec![
+            ("a".into(), static_job(&["a:1"])),
+            ("b".into(), static_job(&["b:2"])),
+            ("c".into(), static_job(&["c:1"])),
+        ]);
+        let snap = m.current();
+        assert_eq!(addresses(&snap, "a"), ["a:1"], "unchanged job kept");
+        assert_eq!(addresses(&snap, "b"), Vec::<String>::new());
+        assert!(snap.contains_key("c"));
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let s = rx.borrow_and_update().clone();
+                assert_eq!(addresses(&s, "a"), ["a:1"], "never emptied");
+                if addresses(&s, "b") == ["b:2"] && addresses(&s, "c") == ["c:1"] {
+                    break;
+                }
+                rx.changed().await.unwrap();
+            }
+        })
+        .await
+        .unwrap();
+
+        // A removed job disappears from the snapshot.
+        m.apply(vec![("a".into(), static_job(&["a:1"]))]);
+        let snap = m.current();
+        assert_eq!(snap.keys().collect::<Vec<_>>(), ["a"]);
+        assert_eq!(addresses(&snap, "a"), ["a:1"]);
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -3,40 +3,49 @@
 //! Rules hand firing and resolved alerts to [`Notifier::send`], which never blocks:
 //! it adds the external labels, applies `alerting.alert_relabel_configs`, and queues
 //! the alerts (`--alertmanager.notification-queue-capacity`; when full, the oldest are
-//! dropped and counted). A sender task takes batches of up to [`MAX_BATCH`] alerts
-//! and hands each batch to every discovered Alertmanager, as Prometheus's
+//! dropped and counted). A sender task takes batches of up to
+//! `--alertmanager.notification-batch-size` alerts ([`DEFAULT_MAX_BATCH`] by
+//! default) and hands each batch to every discovered Alertmanager, as Prometheus's
 //! `notifier` package does: `POST {scheme}://{address}{path_prefix}/api/v2/alerts`
-//! with the alerts as JSON.
+//! with the alerts as JSON. [`Notifier::stop`] sends what is still queued before it
+//! returns (`--alertmanager.drain-notification-queue-on-shutdown`, the default), or
+//! drops and counts it.
 //!
 //! How it differs from Prometheus, on purpose: each Alertmanager has its own worker
 //! with a small queue of batches, and a failed send is retried with backoff (up to
 //! [`ATTEMPTS`] tries within the set's `timeout` each) before it is counted as an
 //! error. A slow or unreachable Alertmanager therefore neither delays the others nor
-//! the queue, and a short outage loses nothing; Prometheus sends each batch to all
-//! Alertmanagers together and does not retry.
+//! the queue, and a short outage loses nothing; Prometheus does not retry. While
+//! draining at shutdown, failed attempts are not retried either, so that stopping
+//! takes at most about one `timeout` per queued batch, as in Prometheus.
 //!
 //! Alertmanagers come from each `alerting.alertmanagers` entry's service discovery
 //! (`static_configs`, `file_sd_configs`, `http_sd_configs`, through
 //! `ember-discovery`), relabeled with its `relabel_configs` over `__address__`,
 //! `__scheme__` and `__alerts_path__`; [`Notifier::alertmanagers`] lists the active
-//! and dropped ones for `/api/v1/alertmanagers`.
+//! and dropped ones for `/api/v1/alertmanagers`. A reload that leaves an
+//! Alertmanager's URL and sending settings as they were keeps its worker, with the
+//! batches it holds.
 
+mod latency;
 mod send;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ember_config::{AlertingConfig, AlertmanagerConfig};
 use ember_model::labels::{Labels, LabelsBuilder};
 use ember_model::relabel::{RelabelConfig, process};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
+pub use latency::{BUCKETS as LATENCY_BUCKETS, Latency, QUANTILES as LATENCY_QUANTILES};
 pub use send::SendError;
 
-/// Prometheus's batch size: at most this many alerts per request.
-pub const MAX_BATCH: usize = 256;
+/// Prometheus's default batch size (`--alertmanager.notification-batch-size`): at
+/// most this many alerts per request.
+pub const DEFAULT_MAX_BATCH: usize = 256;
 /// Tries per batch and Alertmanager before the batch counts as failed.
 pub const ATTEMPTS: u32 = 3;
 /// Batches an Alertmanager's worker holds while it is busy; beyond that, the oldest
@@ -64,12 +73,19 @@ pub struct Alert {
 pub struct Options {
     /// `--alertmanager.notification-queue-capacity`.
     pub queue_capacity: usize,
+    /// `--alertmanager.notification-batch-size`: alerts per request at most.
+    pub max_batch_size: usize,
+    /// `--alertmanager.drain-notification-queue-on-shutdown`: whether
+    /// [`Notifier::stop`] sends the queued alerts or drops them.
+    pub drain_on_shutdown: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             queue_capacity: 10_000,
+            max_batch_size: DEFAULT_MAX_BATCH,
+            drain_on_shutdown: true,
         }
     }
 }
@@ -83,8 +99,8 @@ pub struct Stats {
     pub sent: Mutex<BTreeMap<String, u64>>,
     /// Per Alertmanager URL: alerts whose sending failed.
     pub errors: Mutex<BTreeMap<String, u64>>,
-    /// Per Alertmanager URL: (requests, seconds spent).
-    pub latency: Mutex<BTreeMap<String, (u64, f64)>>,
+    /// Per Alertmanager URL: how long successful requests took.
+    pub latency: Mutex<BTreeMap<String, Latency>>,
 }
 
 impl Stats {
@@ -111,6 +127,12 @@ struct AmSet {
 struct Inner {
     queue: Mutex<VecDeque<Alert>>,
     capacity: usize,
+    max_batch: usize,
+    drain_on_shutdown: bool,
+    /// Set by [`Notifier::stop`]: no more alerts are taken.
+    stopped: AtomicBool,
+    /// Turned on while draining at shutdown; workers stop retrying.
+    draining: watch::Sender<bool>,
     more: Notify,
     stats: Arc<Stats>,
     config: Mutex<(Labels, Vec<RelabelConfig>)>,
@@ -146,6 +168,10 @@ impl Notifier {
             inner: Arc::new(Inner {
                 queue: Mutex::new(VecDeque::new()),
                 capacity: opts.queue_capacity.max(1),
+                max_batch: opts.max_batch_size.max(1),
+                drain_on_shutdown: opts.drain_on_shutdown,
+                stopped: AtomicBool::new(false),
+                draining: watch::channel(false).0,
                 more: Notify::new(),
                 stats: Arc::new(Stats::default()),
                 config: Mutex::new((Labels::empty(), Vec::new())),
@@ -179,11 +205,21 @@ impl Notifier {
     }
 
     /// Sets the Alertmanagers of each `alerting.alertmanagers` entry from the targets
-    /// discovery found for it (`discovered[i]` for entry `i`). Workers of
-    /// Alertmanagers that remain with the same timeout and HTTP client settings keep
-    /// running (and their queued batches); changed settings start a new worker with
-    /// a new client.
+    /// discovery found for it (`discovered[i]` for entry `i`), taken as one target
+    /// group per entry; see [`Notifier::set_alertmanager_groups`].
     pub fn set_alertmanagers(&self, cfg: &AlertingConfig, discovered: &[Vec<Labels>]) {
+        let groups: Vec<Vec<Vec<Labels>>> = discovered.iter().map(|t| vec![t.clone()]).collect();
+        self.set_alertmanager_groups(cfg, &groups);
+    }
+
+    /// Sets the Alertmanagers of each `alerting.alertmanagers` entry from the target
+    /// groups discovery found for it (`discovered[i]` for entry `i`). A group with
+    /// a target whose address is not a host and port is skipped whole, with an
+    /// error logged, as Prometheus does. Workers of Alertmanagers that remain with
+    /// the same timeout and HTTP client settings keep running (and their queued
+    /// batches); changed settings start a new worker with a new client, which
+    /// takes over the batches still waiting.
+    pub fn set_alertmanager_groups(&self, cfg: &AlertingConfig, discovered: &[Vec<Vec<Labels>>]) {
         let Ok(mut sets) = self.inner.sets.lock() else {
             return;
         };
@@ -202,36 +238,54 @@ impl Notifier {
             // worker needs it; settings that cannot be used fail every send, with
             // the reason in the log and the error counts.
             let mut client: Option<ember_discovery::http::HttpClient> = None;
-            for target in discovered.get(i).map(Vec::as_slice).unwrap_or(&[]) {
-                let (url, keep) = alertmanager_url(am, target);
-                if !keep {
-                    set.dropped.push(url);
-                    continue;
+            let mut active = Vec::new();
+            for group in discovered.get(i).map(Vec::as_slice).unwrap_or(&[]) {
+                match alertmanagers_from_group(am, group) {
+                    Ok((a, d)) => {
+                        active.extend(a);
+                        set.dropped.extend(d);
+                    }
+                    Err(e) => {
+                        tracing::error!(err = %e, "Creating discovered Alertmanagers failed");
+                    }
                 }
+            }
+            for url in active {
                 if set.active.iter().any(|t| t.url == url) {
                     continue;
                 }
-                let kept = old.remove(&url).filter(|w| w.settings == settings);
-                let worker = kept.unwrap_or_else(|| {
-                    let client = client
-                        .get_or_insert_with(|| {
-                            ember_discovery::http::HttpClient::from_config(&am.http_client)
-                                .unwrap_or_else(|e| {
-                                    tracing::error!(err = %e, "error creating HTTP client for Alertmanagers");
-                                    ember_discovery::http::HttpClient::failing(format!(
-                                        "error creating HTTP client: {e}"
-                                    ))
-                                })
-                        })
-                        .clone();
-                    send::Worker::spawn(
-                        url.clone(),
-                        client,
-                        settings.clone(),
-                        Arc::clone(&self.inner.stats),
-                        WORKER_QUEUE,
-                    )
-                });
+                let kept = old.remove(&url);
+                let waiting = match kept {
+                    Some(w) if w.settings == settings => {
+                        set.active.push(Target { url, worker: w });
+                        continue;
+                    }
+                    // Its replacement sends what it still had to send.
+                    Some(w) => w.take_queue(),
+                    None => VecDeque::new(),
+                };
+                let client = client
+                    .get_or_insert_with(|| {
+                        ember_discovery::http::HttpClient::from_config(&am.http_client)
+                            .unwrap_or_else(|e| {
+                                tracing::error!(err = %e, "error creating HTTP client for Alertmanagers");
+                                ember_discovery::http::HttpClient::failing(format!(
+                                    "error creating HTTP client: {e}"
+                                ))
+                            })
+                    })
+                    .clone();
+                let worker = send::Worker::spawn(
+                    url.clone(),
+                    client,
+                    settings.clone(),
+                    Arc::clone(&self.inner.stats),
+                    WORKER_QUEUE,
+                    self.inner.draining.subscribe(),
+                );
+                for b in waiting {
+                    worker.submit(b);
+                }
                 set.active.push(Target { url, worker });
             }
             sets.push(set);
@@ -254,6 +308,10 @@ impl Notifier {
     /// Queues `alerts` (never blocks): external labels are added where the alert
     /// lacks them, then the global alert relabeling runs; alerts it drops are gone.
     pub fn send(&self, alerts: Vec<Alert>) {
+        // As Prometheus: once stopping, new alerts are not taken any more.
+        if self.inner.stopped.load(Ordering::Acquire) {
+            return;
+        }
         let (ext, relabel) = match self.inner.config.lock() {
             Ok(c) => c.clone(),
             Err(_) => return,
@@ -295,23 +353,100 @@ impl Notifier {
         self.inner.more.notify_one();
     }
 
-    /// Sends queued alerts until the future is dropped.
+    /// Takes the next batch off the queue.
+    fn next_batch(&self) -> Vec<Alert> {
+        match self.inner.queue.lock() {
+            Ok(mut q) => {
+                let n = q.len().min(self.inner.max_batch);
+                q.drain(..n).collect()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Sends queued alerts until [`Notifier::stop`] is called or the future is
+    /// dropped.
     pub async fn run(self) {
         loop {
             self.inner.more.notified().await;
             loop {
-                let batch: Vec<Alert> = match self.inner.queue.lock() {
-                    Ok(mut q) => {
-                        let n = q.len().min(MAX_BATCH);
-                        q.drain(..n).collect()
-                    }
-                    Err(_) => return,
-                };
+                // Once stopping, `stop` takes the rest of the queue.
+                if self.inner.stopped.load(Ordering::Acquire) {
+                    return;
+                }
+                let batch = self.next_batch();
                 if batch.is_empty() {
                     break;
                 }
                 self.dispatch(&batch);
             }
+        }
+    }
+
+    /// Stops taking alerts and, with `drain_on_shutdown`, sends what is queued to
+    /// every Alertmanager before returning, as Prometheus's notifier does when it
+    /// stops: batch after batch, each Alertmanager's requests bounded by its
+    /// `timeout`, without the usual retries. Without draining, the queued alerts are
+    /// dropped and counted. Calling it again does nothing.
+    pub async fn stop(&self) {
+        if self.inner.stopped.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // Wakes `run` so that it sees `stopped` and returns.
+        self.inner.more.notify_one();
+        if !self.inner.drain_on_shutdown {
+            let mut n = self
+                .inner
+                .queue
+                .lock()
+                .map(|mut q| q.drain(..).count())
+                .unwrap_or(0);
+            if let Ok(sets) = self.inner.sets.lock() {
+                n += sets
+                    .iter()
+                    .flat_map(|s| s.active.iter())
+                    .map(|t| t.worker.discard())
+                    .sum::<usize>();
+            }
+            if n > 0 {
+                tracing::warn!(
+                    count = n,
+                    "Alert notification queue not drained on shutdown, dropping alerts"
+                );
+            }
+            self.inner
+                .stats
+                .dropped
+                .fetch_add(n as u64, Ordering::Relaxed);
+            return;
+        }
+        self.inner.draining.send_replace(true);
+        // Hands the queue over batch by batch, each once every worker has room for
+        // it, so that draining drops nothing.
+        loop {
+            self.wait_for_workers(send::Worker::has_room).await;
+            let batch = self.next_batch();
+            if batch.is_empty() {
+                break;
+            }
+            self.dispatch(&batch);
+        }
+        self.wait_for_workers(send::Worker::is_idle).await;
+    }
+
+    /// Waits until `ready` holds for every Alertmanager's worker.
+    async fn wait_for_workers(&self, ready: fn(&send::Worker) -> bool) {
+        loop {
+            let done = self.inner.sets.lock().map_or(true, |sets| {
+                sets.iter()
+                    .flat_map(|s| s.active.iter())
+                    .all(|t| ready(&t.worker))
+            });
+            if done {
+                return;
+            }
+            // Shutdown only: a short poll keeps the workers free of extra signalling.
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
@@ -359,14 +494,52 @@ impl Notifier {
     }
 }
 
-/// The URL of a discovered Alertmanager and whether its relabeling keeps it.
-fn alertmanager_url(cfg: &AlertmanagerConfig, target: &Labels) -> (String, bool) {
-    let mut b = LabelsBuilder::new(target.clone());
-    if !target.has("__scheme__") {
-        b.set("__scheme__", cfg.scheme.clone());
+/// A discovered Alertmanager whose address (after relabeling) is not a host and
+/// port, which Prometheus's `CheckTargetAddress` rejects.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a valid hostname")]
+pub struct InvalidAddress(pub String);
+
+/// What becomes of one discovered Alertmanager.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Resolved {
+    /// Alerts go to this URL.
+    Active(String),
+    /// Relabeling dropped it; the URL it would have had.
+    Dropped(String),
+}
+
+/// The active and dropped Alertmanager URLs of one target group, as Prometheus's
+/// `AlertmanagerFromGroup`: an invalid address fails the whole group.
+fn alertmanagers_from_group(
+    cfg: &AlertmanagerConfig,
+    group: &[Labels],
+) -> Result<(Vec<String>, Vec<String>), InvalidAddress> {
+    let (mut active, mut dropped) = (Vec::new(), Vec::new());
+    for target in group {
+        match resolve(cfg, target)? {
+            Resolved::Active(u) => active.push(u),
+            Resolved::Dropped(u) => dropped.push(u),
+        }
     }
-    let prefix = cfg.path_prefix.trim_end_matches('/');
-    b.set("__alerts_path__", format!("{prefix}/api/v2/alerts"));
+    Ok((active, dropped))
+}
+
+/// A discovered Alertmanager's URL, as Prometheus builds it: the entry's `scheme`
+/// replaces any `__scheme__` discovery set, and only relabeling can change it (as
+/// it can change `__alerts_path__`, `path_prefix` joined with `/api/v2/alerts`).
+fn resolve(cfg: &AlertmanagerConfig, target: &Labels) -> Result<Resolved, InvalidAddress> {
+    let mut b = LabelsBuilder::new(target.clone());
+    b.set("__scheme__", cfg.scheme.clone());
+    let version = if cfg.api_version.is_empty() {
+        "v2"
+    } else {
+        cfg.api_version.as_str()
+    };
+    b.set(
+        "__alerts_path__",
+        join_path(&["/", &cfg.path_prefix, &format!("/api/{version}/alerts")]),
+    );
     let base = b.into_labels();
     let url = |l: &Labels| {
         format!(
@@ -376,12 +549,53 @@ fn alertmanager_url(cfg: &AlertmanagerConfig, target: &Labels) -> (String, bool)
             l.get_or_empty("__alerts_path__")
         )
     };
-    if cfg.relabel_configs.is_empty() {
-        return (url(&base), true);
+    let kept = if cfg.relabel_configs.is_empty() {
+        Some(base.clone())
+    } else {
+        process(&base, &cfg.relabel_configs).filter(|l| l.has("__address__"))
+    };
+    let Some(l) = kept else {
+        return Ok(Resolved::Dropped(url(&base)));
+    };
+    let addr = l.get_or_empty("__address__");
+    if addr.contains('/') {
+        return Err(InvalidAddress(addr.to_string()));
     }
-    match process(&base, &cfg.relabel_configs) {
-        Some(l) if l.has("__address__") => (url(&l), true),
-        _ => (url(&base), false),
+    Ok(Resolved::Active(url(&l)))
+}
+
+/// Go's `path.Join`: the non-empty elements joined with `/`, then cleaned
+/// (repeated slashes, `.` and `..` resolved, no trailing slash).
+fn join_path(elems: &[&str]) -> String {
+    let joined = elems
+        .iter()
+        .filter(|e| !e.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("/");
+    if joined.is_empty() {
+        return String::new();
+    }
+    let rooted = joined.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for p in joined.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    let body = parts.join("/");
+    match (rooted, body.is_empty()) {
+        (true, _) => format!("/{body}"),
+        (false, true) => ".".to_string(),
+        (false, false) => body,
     }
 }
 

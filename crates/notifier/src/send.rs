@@ -13,6 +13,7 @@ use ember_discovery::http::{HttpClient, HttpError};
 use ember_model::time::format_rfc3339_millis;
 use hyper::body::Bytes;
 use serde_json::{Map, Value};
+use tokio::sync::watch;
 
 use crate::{ATTEMPTS, Alert, Stats};
 
@@ -106,10 +107,18 @@ pub(crate) struct Batch {
     pub(crate) alerts: usize,
 }
 
+/// What a worker shares with its task.
+#[derive(Default)]
+struct Shared {
+    /// Batches waiting, and whether one is being sent.
+    queue: Mutex<(VecDeque<Batch>, bool)>,
+    work: tokio::sync::Notify,
+}
+
 /// Sends one Alertmanager's batches in order on a task of its own; the task ends
 /// when the worker is dropped.
 pub(crate) struct Worker {
-    queue: Arc<(Mutex<VecDeque<Batch>>, tokio::sync::Notify)>,
+    shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
     capacity: usize,
     url: String,
@@ -126,32 +135,39 @@ impl Drop for Worker {
 }
 
 impl Worker {
+    /// Starts the worker's task. Once `draining` turns true (shutdown), a failed
+    /// attempt is no longer retried, so that draining is bounded by the timeout.
     pub(crate) fn spawn(
         url: String,
         client: HttpClient,
         settings: (Duration, HttpClientConfig),
         stats: Arc<Stats>,
         capacity: usize,
+        draining: watch::Receiver<bool>,
     ) -> Worker {
-        let queue = Arc::new((
-            Mutex::new(VecDeque::<Batch>::new()),
-            tokio::sync::Notify::new(),
-        ));
-        let q = Arc::clone(&queue);
+        let shared = Arc::new(Shared::default());
+        let sh = Arc::clone(&shared);
         let (u, s) = (url.clone(), Arc::clone(&stats));
         let timeout = settings.0;
         let task = tokio::spawn(async move {
             loop {
-                let next = q.0.lock().ok().and_then(|mut g| g.pop_front());
+                let next = sh.queue.lock().ok().and_then(|mut g| {
+                    let b = g.0.pop_front();
+                    g.1 = b.is_some();
+                    b
+                });
                 let Some(batch) = next else {
-                    q.1.notified().await;
+                    sh.work.notified().await;
                     continue;
                 };
-                deliver(&client, &u, &batch, timeout, &s).await;
+                deliver(&client, &u, &batch, timeout, &s, draining.clone()).await;
+                if let Ok(mut g) = sh.queue.lock() {
+                    g.1 = false;
+                }
             }
         });
         Worker {
-            queue,
+            shared,
             task,
             capacity,
             url,
@@ -163,43 +179,91 @@ impl Worker {
     /// Queues a batch; if the worker is that far behind, its oldest batch is dropped
     /// and counted as errors.
     pub(crate) fn submit(&self, batch: Batch) {
-        if let Ok(mut q) = self.queue.0.lock() {
-            if q.len() >= self.capacity
-                && let Some(old) = q.pop_front()
+        if let Ok(mut q) = self.shared.queue.lock() {
+            if q.0.len() >= self.capacity
+                && let Some(old) = q.0.pop_front()
             {
                 Stats::add(&self.stats.errors, &self.url, old.alerts as u64);
                 self.stats
                     .dropped
                     .fetch_add(old.alerts as u64, Ordering::Relaxed);
             }
-            q.push_back(batch);
+            q.0.push_back(batch);
         }
-        self.queue.1.notify_one();
+        self.shared.work.notify_one();
+    }
+
+    /// Whether another batch fits without dropping one.
+    pub(crate) fn has_room(&self) -> bool {
+        self.shared
+            .queue
+            .lock()
+            .map(|q| q.0.len() < self.capacity)
+            .unwrap_or(true)
+    }
+
+    /// Whether nothing is waiting or being sent (or the task is gone).
+    pub(crate) fn is_idle(&self) -> bool {
+        self.task.is_finished()
+            || self
+                .shared
+                .queue
+                .lock()
+                .map(|q| q.0.is_empty() && !q.1)
+                .unwrap_or(true)
+    }
+
+    /// Takes the waiting batches, for a worker that replaces this one.
+    pub(crate) fn take_queue(&self) -> VecDeque<Batch> {
+        self.shared
+            .queue
+            .lock()
+            .map(|mut q| std::mem::take(&mut q.0))
+            .unwrap_or_default()
+    }
+
+    /// Drops the waiting batches; the number of alerts in them.
+    pub(crate) fn discard(&self) -> usize {
+        self.take_queue().iter().map(|b| b.alerts).sum()
     }
 }
 
-async fn deliver(client: &HttpClient, url: &str, batch: &Batch, timeout: Duration, stats: &Stats) {
+async fn deliver(
+    client: &HttpClient,
+    url: &str,
+    batch: &Batch,
+    timeout: Duration,
+    stats: &Stats,
+    mut draining: watch::Receiver<bool>,
+) {
     let mut backoff = Duration::from_millis(100);
-    for attempt in 1..=ATTEMPTS {
+    for attempt in 1.. {
         let start = Instant::now();
         let r = post(client, url, (*batch.body).clone(), timeout).await;
-        if let Ok(mut m) = stats.latency.lock() {
-            let e = m.entry(url.to_string()).or_default();
-            e.0 += 1;
-            e.1 += start.elapsed().as_secs_f64();
-        }
+        let last = attempt >= ATTEMPTS || *draining.borrow();
         match r {
             Ok(()) => {
+                // Prometheus observes the latency of successful sends only.
+                if let Ok(mut m) = stats.latency.lock() {
+                    m.entry(url.to_string())
+                        .or_default()
+                        .observe(start.elapsed().as_secs_f64());
+                }
                 Stats::add(&stats.sent, url, batch.alerts as u64);
                 return;
             }
-            Err(e) if attempt == ATTEMPTS => {
+            Err(e) if last => {
                 tracing::error!(alertmanager = url, count = batch.alerts, err = %e, "Error sending alerts");
                 Stats::add(&stats.errors, url, batch.alerts as u64);
+                return;
             }
             Err(e) => {
                 tracing::warn!(alertmanager = url, attempt, err = %e, "sending alerts failed, retrying");
-                tokio::time::sleep(backoff).await;
+                // Shutdown cuts the wait short: one last attempt, then give up.
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    Ok(_) = draining.wait_for(|d| *d) => {}
+                }
                 backoff = (backoff * 4).min(Duration::from_secs(5));
             }
         }

@@ -129,7 +129,10 @@ async fn delivers_to_every_alertmanager_even_when_one_is_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_drops_the_oldest_and_relabeling_drops_alerts() {
-    let n = Notifier::new(Options { queue_capacity: 3 });
+    let n = Notifier::new(Options {
+        queue_capacity: 3,
+        ..Options::default()
+    });
     let drop_test: RelabelConfig =
         serde_saphyr_relabel("source_labels: [alertname]\nregex: Test.*\naction: drop\n");
     let cfg = AlertingConfig {
@@ -178,25 +181,121 @@ fn serde_saphyr_relabel(yaml: &str) -> RelabelConfig {
     cfg.alerting.alert_relabel_configs[0].clone()
 }
 
+fn resolved(am: &AlertmanagerConfig, t: &Labels) -> Resolved {
+    resolve(am, t).expect("valid address")
+}
+
 #[test]
 fn alertmanager_urls_follow_relabeling() {
     let am = am_config(None);
     assert_eq!(
-        alertmanager_url(&am, &target("am:9093")),
-        ("http://am:9093/api/v2/alerts".to_string(), true)
+        resolved(&am, &target("am:9093")),
+        Resolved::Active("http://am:9093/api/v2/alerts".into())
     );
     let mut prefixed = am.clone();
-    prefixed.path_prefix = "/am/".into();
-    prefixed.scheme = "http".into();
-    assert_eq!(
-        alertmanager_url(&prefixed, &target("am:9093")).0,
-        "http://am:9093/am/api/v2/alerts"
-    );
+    for (prefix, path) in [
+        ("/am/", "/am/api/v2/alerts"),
+        ("am", "/am/api/v2/alerts"),
+        ("am/sub/", "/am/sub/api/v2/alerts"),
+        ("//am//x/../y", "/am/y/api/v2/alerts"),
+        ("/", "/api/v2/alerts"),
+    ] {
+        prefixed.path_prefix = prefix.into();
+        assert_eq!(
+            resolved(&prefixed, &target("am:9093")),
+            Resolved::Active(format!("http://am:9093{path}")),
+            "path_prefix {prefix:?}"
+        );
+    }
     let keep_only_b =
         serde_saphyr_relabel("source_labels: [__address__]\nregex: b:.*\naction: keep\n");
     let filtered = am_config(Some(keep_only_b));
-    assert!(!alertmanager_url(&filtered, &target("a:1")).1);
-    assert!(alertmanager_url(&filtered, &target("b:1")).1);
+    assert_eq!(
+        resolved(&filtered, &target("a:1")),
+        Resolved::Dropped("http://a:1/api/v2/alerts".into())
+    );
+    assert_eq!(
+        resolved(&filtered, &target("b:1")),
+        Resolved::Active("http://b:1/api/v2/alerts".into())
+    );
+}
+
+#[test]
+fn join_path_is_go_path_join() {
+    assert_eq!(join_path(&["/", "", "/api/v2/alerts"]), "/api/v2/alerts");
+    assert_eq!(join_path(&["/", "a/b/", "/c"]), "/a/b/c");
+    assert_eq!(join_path(&["/", "../../a", "b/."]), "/a/b");
+    assert_eq!(join_path(&["a", "../..", "b"]), "../b");
+    assert_eq!(join_path(&["", ""]), "");
+    assert_eq!(join_path(&["a", ".."]), ".");
+}
+
+/// As Prometheus's `AlertmanagerFromGroup`: the entry's `scheme` replaces a
+/// discovered `__scheme__`; relabeling may set it.
+#[test]
+fn configured_scheme_wins_over_discovery_and_relabeling_wins_over_both() {
+    let mut am = am_config(None);
+    am.scheme = "https".into();
+    let discovered = Labels::from_pairs([("__address__", "am:9093"), ("__scheme__", "http")]);
+    assert_eq!(
+        resolved(&am, &discovered),
+        Resolved::Active("https://am:9093/api/v2/alerts".into())
+    );
+    let to_http = serde_saphyr_relabel(
+        "source_labels: [__address__]\nregex: 'am:.*'\ntarget_label: __scheme__\nreplacement: http\n",
+    );
+    let mut relabeled = am_config(Some(to_http));
+    relabeled.scheme = "https".into();
+    assert_eq!(
+        resolved(&relabeled, &target("am:9093")),
+        Resolved::Active("http://am:9093/api/v2/alerts".into())
+    );
+}
+
+/// An address with a `/` is rejected with its whole group, as Prometheus's
+/// `CheckTargetAddress` does; other groups of the entry still count.
+#[test]
+fn invalid_addresses_fail_their_group() {
+    let am = am_config(None);
+    assert_eq!(
+        resolve(&am, &target("am:9093/x")),
+        Err(InvalidAddress("am:9093/x".into()))
+    );
+    assert_eq!(
+        InvalidAddress("am:9093/x".into()).to_string(),
+        "\"am:9093/x\" is not a valid hostname"
+    );
+    assert!(alertmanagers_from_group(&am, &[target("a:1"), target("http://b:1")]).is_err());
+    // A relabeling that drops the bad target leaves nothing to check.
+    let drop_bad =
+        serde_saphyr_relabel("source_labels: [__address__]\nregex: '.*/.*'\naction: drop\n");
+    let filtered = am_config(Some(drop_bad));
+    assert_eq!(
+        alertmanagers_from_group(&filtered, &[target("a:1"), target("b:1/x")]),
+        Ok((
+            vec!["http://a:1/api/v2/alerts".to_string()],
+            vec!["http://b:1/x/api/v2/alerts".to_string()]
+        ))
+    );
+    let n_cfg = AlertingConfig {
+        alert_relabel_configs: Vec::new(),
+        alertmanagers: vec![am],
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let n = Notifier::new(Options::default());
+        n.set_alertmanager_groups(
+            &n_cfg,
+            &[vec![
+                vec![target("a:1"), target("a:2/metrics")],
+                vec![target("c:1")],
+            ]],
+        );
+        assert_eq!(n.alertmanagers().active, ["http://c:1/api/v2/alerts"]);
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -331,4 +430,216 @@ async fn delivers_to_an_https_alertmanager() {
         ["Basic YWxlcnQ6czNjcmV0"]
     );
     assert_eq!(n.stats().sent.lock().expect("lock").get(&url), Some(&1));
+}
+
+/// A fake Alertmanager that answers 503 while `fail` is set and otherwise records
+/// the alert names of every body, after `delay`; it also counts requests.
+async fn flaky_am(
+    fail: Arc<std::sync::atomic::AtomicBool>,
+    delay: Duration,
+) -> (
+    String,
+    Arc<Mutex<Vec<Vec<String>>>>,
+    Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (g, r) = (Arc::clone(&got), Arc::clone(&requests));
+    let app = axum::Router::new().route(
+        "/api/v2/alerts",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let (g, r, fail) = (Arc::clone(&g), Arc::clone(&r), Arc::clone(&fail));
+            async move {
+                r.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                if fail.load(Ordering::SeqCst) {
+                    return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                }
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let names = v
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|x| x["labels"]["alertname"].as_str().unwrap_or("").to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                g.lock().expect("lock").push(names);
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = l.local_addr().expect("addr").to_string();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    (addr, got, requests)
+}
+
+fn alerting(am: AlertmanagerConfig) -> AlertingConfig {
+    AlertingConfig {
+        alert_relabel_configs: Vec::new(),
+        alertmanagers: vec![am],
+    }
+}
+
+async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..250 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// `stop` sends what is still queued, in batches of the configured size, before it
+/// returns; nothing else runs the queue here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_drains_the_queue_in_batches() {
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (addr, got, _) = flaky_am(fail, Duration::ZERO).await;
+    let n = Notifier::new(Options {
+        max_batch_size: 2,
+        ..Options::default()
+    });
+    let cfg = alerting(am_config(None));
+    n.set_alertmanagers(&cfg, &[vec![target(&addr)]]);
+    n.send(["A", "B", "C", "D", "E"].into_iter().map(alert).collect());
+    assert_eq!(n.queue_length(), 5);
+    tokio::time::timeout(Duration::from_secs(10), n.stop())
+        .await
+        .expect("stop returns");
+    assert_eq!(
+        *got.lock().expect("lock"),
+        [vec!["A", "B"], vec!["C", "D"], vec!["E"]]
+    );
+    assert_eq!(n.queue_length(), 0);
+    assert_eq!(n.stats().dropped.load(Ordering::Relaxed), 0);
+    // Stopped: new alerts are not taken.
+    n.send(vec![alert("F")]);
+    assert_eq!(n.queue_length(), 0);
+}
+
+/// Draining does not retry: an Alertmanager that keeps failing costs one attempt
+/// per batch, and the failures are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draining_gives_up_after_one_attempt() {
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (addr, got, requests) = flaky_am(fail, Duration::ZERO).await;
+    let n = Notifier::new(Options::default());
+    n.set_alertmanagers(&alerting(am_config(None)), &[vec![target(&addr)]]);
+    n.send(vec![alert("A")]);
+    tokio::time::timeout(Duration::from_secs(10), n.stop())
+        .await
+        .expect("stop returns");
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+    assert!(got.lock().expect("lock").is_empty());
+    let url = format!("http://{addr}/api/v2/alerts");
+    assert_eq!(n.stats().errors.lock().expect("lock").get(&url), Some(&1));
+}
+
+/// With `--alertmanager.drain-notification-queue-on-shutdown=false`, `stop` drops
+/// and counts what is queued, in the notifier and in the workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_without_draining_drops_the_queue() {
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // A slow Alertmanager: the first batch is in flight, the second waits.
+    let (addr, got, requests) = flaky_am(fail, Duration::from_millis(300)).await;
+    let n = Notifier::new(Options {
+        max_batch_size: 1,
+        drain_on_shutdown: false,
+        ..Options::default()
+    });
+    n.set_alertmanagers(&alerting(am_config(None)), &[vec![target(&addr)]]);
+    tokio::spawn(n.clone().run());
+    n.send(vec![alert("A"), alert("B")]);
+    until("the first request", || requests.load(Ordering::SeqCst) == 1).await;
+    n.send(vec![alert("C"), alert("D"), alert("E")]);
+    n.stop().await;
+    // B waited in the worker; C, D and E in the queue (or the worker).
+    assert_eq!(n.stats().dropped.load(Ordering::Relaxed), 4);
+    assert_eq!(n.queue_length(), 0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(got.lock().expect("lock").len() <= 1, "at most A arrives");
+}
+
+/// A reload that keeps an Alertmanager with the same settings keeps its worker: a
+/// batch being retried still arrives, and nothing is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_keeps_workers_and_their_retrying_batches() {
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (addr, got, requests) = flaky_am(Arc::clone(&fail), Duration::ZERO).await;
+    let n = Notifier::new(Options::default());
+    let cfg = alerting(am_config(None));
+    n.set_alertmanagers(&cfg, &[vec![target(&addr)]]);
+    tokio::spawn(n.clone().run());
+    n.send(vec![alert("A")]);
+    until("the first attempt", || requests.load(Ordering::SeqCst) >= 1).await;
+    // The reload: the same Alertmanager, and a second entry besides.
+    let mut two = cfg.clone();
+    two.alertmanagers.push(am_config(None));
+    n.set_alertmanagers(&two, &[vec![target(&addr)], vec![]]);
+    fail.store(false, Ordering::SeqCst);
+    until("the retried batch", || {
+        !got.lock().expect("lock").is_empty()
+    })
+    .await;
+    assert_eq!(*got.lock().expect("lock"), [vec!["A"]]);
+    assert_eq!(n.stats().dropped.load(Ordering::Relaxed), 0);
+    assert!(n.stats().errors.lock().expect("lock").is_empty());
+}
+
+/// Changed sending settings replace the worker; the new one sends the batches the
+/// old one still had waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_settings_hand_waiting_batches_over() {
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (addr, got, requests) = flaky_am(fail, Duration::from_millis(300)).await;
+    let n = Notifier::new(Options {
+        max_batch_size: 1,
+        ..Options::default()
+    });
+    let cfg = alerting(am_config(None));
+    n.set_alertmanagers(&cfg, &[vec![target(&addr)]]);
+    tokio::spawn(n.clone().run());
+    n.send(vec![alert("A"), alert("B"), alert("C")]);
+    until("the first request", || requests.load(Ordering::SeqCst) == 1).await;
+    let mut slower = cfg.clone();
+    slower.alertmanagers[0].timeout = ember_config::Duration::from_millis(2000);
+    n.set_alertmanagers(&slower, &[vec![target(&addr)]]);
+    until("B and C", || {
+        let g = got.lock().expect("lock");
+        let all: Vec<&String> = g.iter().flatten().collect();
+        all.iter().any(|a| *a == "B") && all.iter().any(|a| *a == "C")
+    })
+    .await;
+}
+
+#[test]
+fn latency_is_kept_for_successful_sends() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (addr, got, _) = flaky_am(fail, Duration::from_millis(20)).await;
+        let n = Notifier::new(Options::default());
+        n.set_alertmanagers(&alerting(am_config(None)), &[vec![target(&addr)]]);
+        tokio::spawn(n.clone().run());
+        n.send(vec![alert("A")]);
+        until("delivery", || !got.lock().expect("lock").is_empty()).await;
+        let url = format!("http://{addr}/api/v2/alerts");
+        until("the latency", || {
+            n.stats().latency.lock().expect("lock").contains_key(&url)
+        })
+        .await;
+        let l = n.stats().latency.lock().expect("lock")[&url].clone();
+        assert_eq!(l.count, 1);
+        assert!(l.sum >= 0.02, "{}", l.sum);
+        assert!(l.quantiles().iter().all(|q| *q >= 0.02));
+    });
 }
