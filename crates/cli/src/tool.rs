@@ -86,7 +86,7 @@ pub(crate) enum TestCommand {
         /// expression. Can be specified multiple times.
         #[arg(long)]
         run: Vec<String>,
-        /// Enable unit test debugging (accepted for promtool compatibility).
+        /// Enable unit test debugging.
         #[arg(long)]
         debug: bool,
         /// Print differential output (accepted for promtool compatibility; the plain
@@ -131,12 +131,12 @@ pub(crate) fn run(cmd: ToolCommand) -> ExitCode {
             cmd:
                 TestCommand::Rules {
                     run,
-                    debug: _,
+                    debug,
                     diff: _,
                     ignore_unknown_fields,
                     files,
                 },
-        }) => test_rules(&files, run, ignore_unknown_fields, junit.as_deref()),
+        }) => test_rules(&files, run, ignore_unknown_fields, debug, junit.as_deref()),
         ToolCommand::Promqltest { paths, verbose } => promqltest(&paths, verbose),
     }
 }
@@ -438,11 +438,13 @@ fn test_rules(
     files: &[PathBuf],
     run: Vec<String>,
     ignore_unknown: bool,
+    debug: bool,
     junit: Option<&Path>,
 ) -> ExitCode {
     let opts = ember_rules::unittest::Options {
         run,
         ignore_unknown_fields: ignore_unknown,
+        debug,
         ..Default::default()
     };
     // promtool opens (and truncates) the JUnit file before running anything.
@@ -462,6 +464,9 @@ fn test_rules(
         let stamp = junit_timestamp();
         let r = ember_rules::unittest::run_file(f, &opts);
         report.add(&f.display().to_string(), &stamp, &r);
+        for line in r.cases.iter().flat_map(|c| &c.debug) {
+            eprintln!("{line}");
+        }
         for w in &r.warnings {
             eprintln!("{w}");
         }

@@ -231,3 +231,24 @@ fn test_rules_writes_junit_like_promtool() {
     );
     assert!(xml.ends_with("</testsuite></testsuites>"), "{xml}");
 }
+
+#[test]
+fn test_rules_debug_prints_like_promtool() {
+    let Some(dir) = promtool_dir() else {
+        println!("skipped: promtool testdata not found (set EMBER_TESTDATA)");
+        return;
+    };
+    let (code, out) = run(
+        &dir.join("testdata"),
+        &["test", "rules", "--debug", "unittest.yml"],
+    );
+    assert_eq!(code, 0, "{out}");
+    for needle in [
+        "DEBUG: Starting test unnamed#0\n",
+        "DEBUG: Dump of all data (input_series and rules) at 5m1s:\n",
+        "{__name__=\"fixed_data\"} =>\n1 @[60000]\n1 @[120000]\n",
+        "DEBUG: Test unnamed#0 finished, took ",
+    ] {
+        assert!(out.contains(needle), "no {needle:?} in\n{out}");
+    }
+}

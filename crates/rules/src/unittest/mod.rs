@@ -34,6 +34,9 @@ pub struct Options {
     pub run: Vec<String>,
     /// Accept unknown keys in the rule files (`--ignore-unknown-fields`).
     pub ignore_unknown_fields: bool,
+    /// Record promtool's `--debug` output: start and end of each test group with
+    /// its duration, and a dump of every series at the group's last evaluation.
+    pub debug: bool,
     /// PromQL parser options.
     pub parser: ParserOptions,
 }
@@ -59,6 +62,8 @@ pub struct CaseResult {
     pub name: String,
     /// Its failures, worded as printed.
     pub failures: Vec<String>,
+    /// `--debug` lines (promtool prints them to standard error as the group runs).
+    pub debug: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -208,8 +213,25 @@ fn run(path: &Path, opts: &Options, res: &mut FileResult) -> Result<(), Vec<Stri
         } else {
             name
         };
-        let failures = setup.test(tg);
-        res.cases.push(CaseResult { name, failures });
+        let started = std::time::Instant::now();
+        let mut dump = None;
+        let failures = setup.test(tg, &mut dump);
+        let debug = if opts.debug {
+            let mut d = vec![format!("DEBUG: Starting test {name}")];
+            d.extend(dump);
+            d.push(format!(
+                "DEBUG: Test {name} finished, took {}",
+                go_elapsed(started.elapsed())
+            ));
+            d
+        } else {
+            Vec::new()
+        };
+        res.cases.push(CaseResult {
+            name,
+            failures,
+            debug,
+        });
     }
     Ok(())
 }
@@ -399,7 +421,9 @@ fn float_eq(a: f64, b: f64, fuzzy: bool) -> bool {
 }
 
 impl Setup<'_> {
-    fn test(&self, tg: TestGroup) -> Vec<String> {
+    /// Runs one test group; its failures. With `--debug`, a group that ran to the end
+    /// leaves its data dump in `dump`.
+    fn test(&self, tg: TestGroup, dump: &mut Option<String>) -> Vec<String> {
         let interval = tg
             .interval
             .filter(|d| !d.is_zero())
@@ -668,7 +692,106 @@ impl Setup<'_> {
                 ));
             }
         }
+        if self.opts.debug {
+            *dump = Some(debug_dump(storage.as_ref(), mint, max_eval));
+        }
         errs
+    }
+}
+
+/// promtool's `--debug` dump: every series over the range `(mint, mint + T]`, with
+/// T the group's last evaluation time rounded up to the next whole second, as Go's
+/// `Matrix.String` prints it (floats as `v @[t]`). Histogram samples use the series
+/// notation of test files, where promtool prints Go's histogram `String`.
+fn debug_dump(storage: &TestStorage, mint: i64, max_eval: Duration) -> String {
+    use ember_model::{MatchType, Matcher};
+    use ember_storage::{Queryable, ValueType};
+    let ms = i64::try_from(max_eval.as_millis()).unwrap_or(i64::MAX);
+    let range = (ms / 1000 + 1).saturating_mul(1000);
+    let maxt = mint.saturating_add(range);
+    let header = format!(
+        "DEBUG: Dump of all data (input_series and rules) at {}:",
+        go_duration(range)
+    );
+    let q = match storage.querier(mint + 1, maxt) {
+        Ok(q) => q,
+        Err(e) => return format!("DEBUG: Failed querying, err: {e}"),
+    };
+    let Ok(all) = Matcher::new(MatchType::RegexMatch, "__name__", ".+") else {
+        return header;
+    };
+    let mut series: Vec<(Labels, Vec<String>)> = Vec::new();
+    for s in q.select(true, None, &[all]).flatten() {
+        let mut floats = Vec::new();
+        let mut hists = Vec::new();
+        let mut it = s.iter();
+        loop {
+            match it.next() {
+                ValueType::Float => {
+                    let (t, v) = it.at();
+                    if t > mint && t <= maxt && !ember_model::value::is_stale_nan(v) {
+                        floats.push(format!("{} @[{t}]", go_float(v)));
+                    }
+                }
+                ValueType::Histogram | ValueType::FloatHistogram => {
+                    let mut h = ember_model::histogram::FloatHistogram::default();
+                    let t = it.at_float_histogram(&mut h);
+                    if t > mint && t <= maxt {
+                        hists.push(format!("{} @[{t}]", test_expression(&h)));
+                    }
+                }
+                ValueType::None => break,
+            }
+        }
+        floats.extend(hists);
+        if !floats.is_empty() {
+            series.push((s.labels().clone(), floats));
+        }
+    }
+    series.sort_by(|a, b| a.0.cmp(&b.0));
+    let body: Vec<String> = series
+        .iter()
+        .map(|(l, v)| format!("{l} =>\n{}", v.join("\n")))
+        .collect();
+    format!("{header}\n{}", body.join("\n"))
+}
+
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
+fn go_float(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Go's `time.Duration.String` for an elapsed time.
+fn go_elapsed(d: std::time::Duration) -> String {
+    let ns = d.as_nanos();
+    let trim = |whole: u128, frac: u128, digits: usize, unit: &str| {
+        let f = format!("{frac:0digits$}");
+        let f = f.trim_end_matches('0');
+        if f.is_empty() {
+            format!("{whole}{unit}")
+        } else {
+            format!("{whole}.{f}{unit}")
+        }
+    };
+    match ns {
+        0 => "0s".into(),
+        n if n < 1_000 => format!("{n}ns"),
+        n if n < 1_000_000 => trim(n / 1_000, n % 1_000, 3, "µs"),
+        n if n < 1_000_000_000 => trim(n / 1_000_000, n % 1_000_000, 6, "ms"),
+        n => {
+            let ms = i64::try_from(n / 1_000_000).unwrap_or(i64::MAX);
+            if n < 60_000_000_000 {
+                trim(n / 1_000_000_000, n % 1_000_000_000, 9, "s")
+            } else {
+                go_duration(ms)
+            }
+        }
     }
 }
 
@@ -687,6 +810,19 @@ mod tests {
         );
         assert_eq!(parse_start("1609459200").unwrap(), 1_609_459_200_000);
         assert!(parse_start("soon").is_err());
+    }
+
+    #[test]
+    fn debug_formats() {
+        assert_eq!(
+            go_elapsed(std::time::Duration::from_nanos(1_234_567)),
+            "1.234567ms"
+        );
+        assert_eq!(go_elapsed(std::time::Duration::from_nanos(1_500)), "1.5µs");
+        assert_eq!(go_elapsed(std::time::Duration::from_millis(2000)), "2s");
+        assert_eq!(go_float(0.1), "0.1");
+        assert_eq!(go_float(1e21), "1000000000000000000000");
+        assert_eq!(go_float(f64::INFINITY), "+Inf");
     }
 
     #[test]
