@@ -6,6 +6,8 @@
 
 mod alerting;
 mod alertmanager;
+mod remote_read;
+mod remote_write;
 mod server;
 mod tool;
 mod version;

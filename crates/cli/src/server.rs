@@ -93,6 +93,13 @@ pub(crate) struct ServerArgs {
     /// Maximum number of concurrent remote read calls.
     #[arg(long = "storage.remote.read-concurrent-limit", default_value = "10")]
     pub(crate) remote_read_concurrent_limit: u64,
+    /// Maximum number of bytes in a single frame for streaming remote read
+    /// response types before marshalling.
+    #[arg(
+        long = "storage.remote.read-max-bytes-in-frame",
+        default_value = "1048576"
+    )]
+    pub(crate) remote_read_max_bytes_in_frame: u64,
     /// Max tolerance for restoring the "for" state of alerts.
     #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h")]
     pub(crate) for_outage_tolerance: String,
@@ -226,6 +233,10 @@ impl ServerArgs {
             (
                 "storage.remote.read-concurrent-limit",
                 s(&self.remote_read_concurrent_limit),
+            ),
+            (
+                "storage.remote.read-max-bytes-in-frame",
+                s(&self.remote_read_max_bytes_in_frame),
             ),
             (
                 "rules.alert.for-outage-tolerance",
@@ -543,12 +554,22 @@ async fn serve(
     tracing::info!(source = ?source, "configuration loaded");
 
     let mut db_opts = tsdb_options(&args)?;
+    // `read_recent: false` trusts local data from the oldest block on, plus
+    // Prometheus's margin of two minimum block durations.
+    let read_margin = 2 * db_opts.head.chunk_range;
     db_opts.head.out_of_order_window = ooo_window(&cfg);
     let path = args.tsdb_path.clone();
     let db = tokio::task::spawn_blocking(move || ember_tsdb::Db::open(&path, db_opts))
         .await?
         .with_context(|| format!("opening storage at {}", args.tsdb_path.display()))?;
     let db = Arc::new(db);
+    // Queries and rules read the TSDB merged with the `remote_read` remotes.
+    let remote_read = crate::remote_read::RemoteReads::new(db.clone(), read_margin);
+    remote_read.apply(&cfg).map_err(|e| anyhow::anyhow!(e))?;
+    // `remote_write`: queues tailing the WAL just opened.
+    let mut remote_write =
+        crate::remote_write::RemoteWrite::start(&args.tsdb_path, &args.remote_flush_deadline, &cfg)
+            .await?;
     {
         let r = db.replay_report();
         tracing::info!(
@@ -606,7 +627,7 @@ async fn serve(
         ))
     };
     alerting.rules = Some(ember_rules::Manager::new(ember_rules::ManagerOptions {
-        queryable: db.clone(),
+        queryable: remote_read.queryable(),
         appendable: db.clone(),
         engine: ember_promql::Engine::new(engine_options(&args)?),
         notifier: Some(notifier.clone()),
@@ -634,10 +655,12 @@ async fn serve(
         lifecycle: tx,
         metrics: Box::new({
             let notifier = notifier.clone();
-            move || render_metrics(&metrics_stats, &metrics_db, &notifier)
+            let remote = remote_write.metrics();
+            move || render_metrics(&metrics_stats, &metrics_db, &notifier, &remote)
         }),
         query: Some(Arc::new(ember_web::QueryService {
-            storage: db.clone(),
+            storage: remote_read.queryable(),
+            local: db.clone(),
             engine: ember_promql::Engine::new(engine_options(&args)?),
         })),
         remote_write: args
@@ -665,7 +688,12 @@ async fn serve(
         ),
         None => None,
     };
-    let app = ember_web::router_with_status(state.clone(), status.clone());
+    let app = ember_web::RemoteReadServer::new(
+        args.remote_read_sample_limit,
+        args.remote_read_concurrent_limit,
+        args.remote_read_max_bytes_in_frame,
+    )
+    .install(ember_web::router_with_status(state.clone(), status.clone()));
     let mut servers = Vec::new();
     let mut first_addr = None;
     for addr in &args.listen_address {
@@ -711,6 +739,8 @@ async fn serve(
             _ = hup.recv() => {
                 if let Ok(cfg) = reload(&source, &state, &stats) {
                     apply_storage(&db, &cfg);
+                    let _ = apply_remote_read(&remote_read, &cfg, &stats);
+                    let _ = apply_remote_write(&mut remote_write, &cfg, &stats).await;
                     apply_scrape(&cfg, &mut discovery, &scrape).await;
                     alerting.apply(&cfg);
                     let _ = apply_rules(&alerting, &cfg, &stats);
@@ -723,7 +753,10 @@ async fn serve(
                             apply_storage(&db, &cfg);
                             apply_scrape(&cfg, &mut discovery, &scrape).await;
                             alerting.apply(&cfg);
-                            apply_rules(&alerting, &cfg, &stats)
+                            let written = apply_remote_write(&mut remote_write, &cfg, &stats).await;
+                            apply_remote_read(&remote_read, &cfg, &stats)
+                                .and(written)
+                                .and(apply_rules(&alerting, &cfg, &stats))
                         }
                         Err(e) => Err(e),
                     };
@@ -762,6 +795,9 @@ async fn serve(
     }
     // Stopping the loops marks their series stale, as Prometheus does on shutdown.
     scrape.lock().await.stop_all();
+    // Then the remote-write queues, each sending what it holds within
+    // --storage.remote.flush-deadline.
+    remote_write.stop().await;
     for s in servers {
         s.abort();
     }
@@ -773,6 +809,34 @@ async fn serve(
     drop(state);
     drop(db);
     Ok(())
+}
+
+/// Rebuilds the `remote_read` remotes; a failure counts as a failed reload and the
+/// running remotes stay.
+fn apply_remote_read(
+    rr: &crate::remote_read::RemoteReads,
+    cfg: &ember_config::Config,
+    stats: &ReloadStats,
+) -> Result<(), String> {
+    rr.apply(cfg).map_err(|e| {
+        stats.last_successful.store(false, Ordering::Relaxed);
+        stats.failures.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(err = %e, "error applying remote_read; keeping the running remotes");
+        e
+    })
+}
+
+/// Re-applies `remote_write`; a failure counts as a failed reload and the running
+/// queues stay.
+async fn apply_remote_write(
+    rw: &mut crate::remote_write::RemoteWrite,
+    cfg: &ember_config::Config,
+    stats: &ReloadStats,
+) -> Result<(), String> {
+    rw.apply(cfg).await.inspect_err(|_| {
+        stats.last_successful.store(false, Ordering::Relaxed);
+        stats.failures.fetch_add(1, Ordering::Relaxed);
+    })
 }
 
 /// Loads the rule files of a reloaded configuration; a failure is logged and
@@ -861,6 +925,7 @@ fn render_metrics(
     stats: &ReloadStats,
     db: &ember_tsdb::Db,
     notifier: &ember_notifier::Notifier,
+    remote_write: &ember_remote::write::MetricsHandle,
 ) -> String {
     use ember_exposition::{MetricFamily, MetricType, Sample, write_text};
     use ember_model::Label;
@@ -925,6 +990,7 @@ fn render_metrics(
         ),
     ];
     families.extend(crate::alerting::metrics(notifier));
+    families.extend(remote_write.families());
     families.sort_by(|a, b| a.name.cmp(&b.name));
     let mut out = Vec::new();
     write_text(&mut out, &families);

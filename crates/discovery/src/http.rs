@@ -84,6 +84,8 @@ pub struct Response {
     pub content_type: String,
     /// The decoded (gunzipped) body.
     pub body: Vec<u8>,
+    /// The `Retry-After` header, as sent (seconds or an HTTP date), if any.
+    pub retry_after: Option<String>,
 }
 
 type Hyper = Client<HttpsConnector<Connector>, Full<Bytes>>;
@@ -487,6 +489,7 @@ async fn read_body(
     };
     let status = resp.status().as_u16();
     let content_type = header(hyper::header::CONTENT_TYPE);
+    let retry_after = Some(header(hyper::header::RETRY_AFTER)).filter(|v| !v.is_empty());
     let gzip = header(hyper::header::CONTENT_ENCODING).eq_ignore_ascii_case("gzip");
     let (cap, strict) = (if limit.0 == 0 { usize::MAX } else { limit.0 }, limit.1);
     let mut incoming = resp.into_body();
@@ -530,6 +533,7 @@ async fn read_body(
         status,
         content_type,
         body,
+        retry_after,
     })
 }
 

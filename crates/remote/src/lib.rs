@@ -5,8 +5,16 @@
 //! The protobuf messages are declared in [`proto`] with `prost`'s derive rather than
 //! compiled from Prometheus's `.proto` files, which import gogoproto; this keeps the
 //! build free of `protoc` and of a `.proto` compiler.
+//!
+//! Remote read, both the `/api/v1/read` server and the client `Queryable` for
+//! `remote_read` entries, is in [`read`].
+//!
+//! The remote-write sender (the WAL watcher and one queue per `remote_write`
+//! entry) is in [`write`].
 
 pub mod proto;
+pub mod read;
+pub mod write;
 
 use ember_model::histogram::{CounterResetHint, FloatHistogram, Histogram, Span};
 use ember_model::value::{Exemplar, Metadata, MetricType};

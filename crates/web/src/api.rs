@@ -18,8 +18,10 @@ use std::sync::Arc;
 
 /// What the query endpoints need: the storage and the engine.
 pub struct QueryService {
-    /// Where samples are read.
+    /// Where samples are read: the local TSDB merged with the `remote_read` remotes.
     pub storage: Arc<dyn Queryable>,
+    /// The local TSDB alone: `/federate` serves only local data, as Prometheus does.
+    pub local: Arc<dyn Queryable>,
     /// The PromQL engine.
     pub engine: Engine,
 }

@@ -55,7 +55,7 @@ pub(crate) async fn federate(
     let maxt = now_ms();
     let mint = maxt - svc.engine.options().lookback_delta.as_millis() as i64;
     let result = blocking(move || -> Result<Vec<u8>, String> {
-        let q = svc.storage.querier(mint, maxt).map_err(|e| e.to_string())?;
+        let q = svc.local.querier(mint, maxt).map_err(|e| e.to_string())?;
         let hints = SelectHints {
             start: mint,
             end: maxt,

@@ -13,6 +13,7 @@ mod admin;
 mod api;
 mod federate;
 mod parse_query;
+mod remote_read;
 mod rules_api;
 mod status;
 mod ui;
@@ -23,6 +24,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+pub use remote_read::RemoteReadServer;
 use serde::Serialize;
 pub use status::{RuntimeFacts, RuntimeFn, StatusSources};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -124,6 +126,7 @@ pub fn router(state: Arc<WebState>) -> Router {
             get(parse_query::parse_query).post(parse_query::parse_query),
         )
         .route("/api/v1/write", post(remote_write))
+        .route("/api/v1/read", post(remote_read::read))
         .route("/api/v1/targets", get(targets))
         .route("/api/v1/scrape_pools", get(status::scrape_pools))
         .route("/api/v1/alertmanagers", get(alertmanagers))
