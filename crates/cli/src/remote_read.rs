@@ -157,7 +157,10 @@ impl ReadTransport for HttpTransport {
         // runs); a thread outside the runtime may always block on it.
         let r = std::thread::scope(|s| s.spawn(|| self.runtime.block_on(fut)).join())
             .map_err(|_| ReadError::Transport("remote read request panicked".into()))?;
-        let r = r.map_err(|e| ReadError::Transport(format!("remote_read {}: {e}", self.url)))?;
+        // Worded as Prometheus's client, which the querier prefixes with `remote_read: `.
+        let r = r.map_err(|e| {
+            ReadError::Transport(format!("error sending request: Post {:?}: {e}", self.url))
+        })?;
         Ok(HttpReply {
             status: r.status,
             content_type: r.content_type,

@@ -402,4 +402,13 @@ fn remote_read_both_ways_matches_prometheus() {
     let (code, body) = get(e2, &format!("/api/v1/query?query=rr_local&time={end}")).unwrap();
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("rr_local"), "{body}");
+    // …reported in the answer's `warnings`, as Prometheus reports a failed remote.
+    let v: J = serde_json::from_str(&body).unwrap();
+    let warnings = v["warnings"].as_array().cloned().unwrap_or_default();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().is_some_and(|w| w.starts_with("remote_read: "))),
+        "{body}"
+    );
 }

@@ -63,6 +63,8 @@ struct Entry {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Annos {
     map: HashMap<String, Entry>,
+    /// Storage warnings (a remote that did not answer), passed on as they are.
+    storage: std::collections::BTreeSet<String>,
 }
 
 impl Annos {
@@ -80,6 +82,12 @@ impl Annos {
     /// A warning about the node starting at byte `pos` of the query.
     pub(crate) fn warn(&mut self, msg: impl Into<String>, pos: usize) {
         self.add(true, format!("PromQL warning: {}", msg.into()), pos);
+    }
+
+    /// Warnings a select returned beside its series, which Prometheus passes on
+    /// verbatim (no position, no `PromQL` prefix).
+    pub(crate) fn storage(&mut self, warnings: Vec<String>) {
+        self.storage.extend(warnings);
     }
 
     /// An info about the node starting at byte `pos` of the query.
@@ -136,6 +144,7 @@ impl Annos {
     /// The texts with positions in `query` appended.
     pub(crate) fn finish(self, query: &str) -> Annotations {
         let mut out = Annotations::default();
+        out.warnings.extend(self.storage);
         for (msg, e) in self.map {
             let at = pos_suffix(query, e.pos);
             let text = match e.mono {

@@ -871,7 +871,9 @@ impl<'q> Evaluator<'q> {
         }
         let mut out = Vec::new();
         let mut reader = SeriesReader::new(lo, hi, vs.skip_histogram_buckets, self.max_samples);
-        for s in self.querier.select(false, Some(&hints), &vs.label_matchers) {
+        let mut set = self.querier.select(false, Some(&hints), &vs.label_matchers);
+        self.annos.storage(std::mem::take(&mut set.warnings));
+        for s in set {
             if let Some(r) = reader.read(s?.as_ref())? {
                 out.push(r);
             }
@@ -911,7 +913,9 @@ impl<'q> Evaluator<'q> {
         let mut reader = SeriesReader::new(lo, hi, vs.skip_histogram_buckets, self.max_samples);
         let querier = self.querier;
         let mut prev: Option<ember_storage::BoxSeries<'q>> = None;
-        for s in querier.select(true, Some(&hints), &vs.label_matchers) {
+        let mut set = querier.select(true, Some(&hints), &vs.label_matchers);
+        self.annos.storage(std::mem::take(&mut set.warnings));
+        for s in set {
             let s = s?;
             if prev.as_ref().is_some_and(|p| p.labels() > s.labels()) {
                 return Ok(false);
