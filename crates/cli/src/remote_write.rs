@@ -2,9 +2,11 @@
 //! configuration become queues reading `<storage.tsdb.path>/wal` (see
 //! `ember_remote::write`), each sending through the shared HTTP client of
 //! `ember-discovery`, which brings `basic_auth`, `authorization`, `oauth2`,
-//! `tls_config`, proxies and `http_headers`.
+//! `tls_config`, proxies and `http_headers`; with `sigv4`, each request is signed
+//! for the `aps` service as Prometheus signs it (`ember_discovery::sigv4`).
 
 use ember_discovery::http::HttpClient;
+use ember_discovery::sigv4::Signer;
 use ember_remote::write::{
     BoxFuture, ClientFactory, MetricsHandle, Reply, WriteClient, WriteRequest, WriteStorage,
 };
@@ -14,8 +16,9 @@ use std::time::Duration;
 /// The first bytes of an error answer kept for the log, as Prometheus keeps.
 const ERROR_BODY_LIMIT: usize = 1024;
 
-/// [`WriteClient`] over the shared HTTP client of one `remote_write` entry.
-struct HttpWriteClient(HttpClient);
+/// [`WriteClient`] over the shared HTTP client of one `remote_write` entry, and its
+/// SigV4 signer when `sigv4` is set.
+struct HttpWriteClient(HttpClient, Option<Signer>);
 
 impl WriteClient for HttpWriteClient {
     fn store<'a>(
@@ -24,11 +27,14 @@ impl WriteClient for HttpWriteClient {
         req: WriteRequest,
     ) -> BoxFuture<'a, Result<Reply, String>> {
         Box::pin(async move {
-            let headers: Vec<(&str, String)> = req
+            let mut headers: Vec<(&str, String)> = req
                 .headers
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.clone()))
                 .collect();
+            if let Some(signer) = &self.1 {
+                headers.extend(signer.sign("POST", url, &headers, &req.body)?);
+            }
             let resp = self
                 .0
                 .post(
@@ -90,7 +96,12 @@ fn retry_after(v: &str) -> Option<Duration> {
 fn factory() -> ClientFactory {
     Arc::new(|cfg| {
         let client = HttpClient::from_config(&cfg.http_client).map_err(|e| e.to_string())?;
-        Ok(Arc::new(HttpWriteClient(client)) as Arc<dyn WriteClient>)
+        let signer = cfg
+            .sigv4
+            .as_ref()
+            .map(|c| Signer::new(c, "aps"))
+            .transpose()?;
+        Ok(Arc::new(HttpWriteClient(client, signer)) as Arc<dyn WriteClient>)
     })
 }
 

@@ -66,8 +66,8 @@ pub use types::{
     AlertingConfig, AlertmanagerConfig, ChunkEncodingConfig, Config, EscapingScheme,
     ExemplarsConfig, GlobalConfig, MetadataConfig, OtlpConfig, QueueConfig, RemoteReadConfig,
     RemoteWriteConfig, RemoteWriteMessage, RetentionConfig, RuntimeConfig, ScrapeConfig,
-    ScrapeProtocol, StorageConfig, TracingClientType, TracingConfig, TranslationStrategy,
-    TsdbConfig,
+    ScrapeProtocol, SigV4Config, StorageConfig, TracingClientType, TracingConfig,
+    TranslationStrategy, TsdbConfig,
 };
 pub use yaml::{YamlNode, YamlValue, is_blank_document, strict_options};
 

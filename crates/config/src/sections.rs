@@ -27,7 +27,7 @@ with_http! {
         path_prefix: Option<String>,
         timeout: Option<Duration>,
         api_version: Option<Sp<String>>,
-        sigv4: Option<Sp<serde::de::IgnoredAny>>,
+        sigv4: Option<Sp<Option<RawSigV4>>>,
         relabel_configs: RawRelabels,
         alert_relabel_configs: RawRelabels,
         static_configs: Option<Vec<Sp<Option<crate::discovery::RawTargetGroup>>>>,
@@ -55,10 +55,62 @@ with_http! {
         failed_request_logging: Option<bool>,
         queue_config: Option<Sp<RawQueue>>,
         metadata_config: Option<RawMetadata>,
-        sigv4: Option<Sp<serde::de::IgnoredAny>>,
+        sigv4: Option<Sp<Option<RawSigV4>>>,
         azuread: Option<Sp<serde::de::IgnoredAny>>,
         google_iam: Option<Sp<serde::de::IgnoredAny>>,
     }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSigV4 {
+    region: Option<String>,
+    access_key: Option<String>,
+    secret_key: Option<crate::Secret>,
+    profile: Option<String>,
+    role_arn: Option<Sp<String>>,
+    external_id: Option<String>,
+    use_fips_sts_endpoint: Option<bool>,
+}
+
+/// A `sigv4` block (`sigv4: {}` takes everything from the AWS environment), with
+/// the checks of Prometheus's sigv4 package; `role_arn` is refused as unsupported.
+fn convert_sigv4(
+    raw: Option<Sp<Option<RawSigV4>>>,
+    ctx: &Ctx,
+    field: &str,
+) -> Result<Option<crate::SigV4Config>, ConfigError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let pos = Pos::of(&raw);
+    let field = sub(field, "sigv4");
+    let r = raw.value.unwrap_or_default();
+    let cfg = crate::SigV4Config {
+        region: r.region.unwrap_or_default(),
+        access_key: r.access_key.unwrap_or_default(),
+        secret_key: r.secret_key.unwrap_or_default(),
+        profile: r.profile.unwrap_or_default(),
+        role_arn: r
+            .role_arn
+            .as_ref()
+            .map(|v| v.value.clone())
+            .unwrap_or_default(),
+        external_id: r.external_id.unwrap_or_default(),
+        use_fips_sts_endpoint: r.use_fips_sts_endpoint.unwrap_or(false),
+    };
+    if cfg.access_key.is_empty() != cfg.secret_key.is_empty() {
+        return Err(ctx.invalid(
+            &field,
+            pos,
+            "must provide a AWS SigV4 Access key and Secret Key if credentials are provided in the SigV4 config",
+        ));
+    }
+    if !cfg.external_id.is_empty() && cfg.role_arn.is_empty() {
+        return Err(ctx.invalid(&field, pos, "external_id can only be used with role_arn"));
+    }
+    if let Some(role) = r.role_arn.as_ref().filter(|v| !v.value.is_empty()) {
+        return Err(ctx.unsupported(&sub(&field, "role_arn"), Pos::of(role), "sigv4.role_arn"));
+    }
+    Ok(Some(cfg))
 }
 
 #[derive(Deserialize, Default)]
@@ -210,8 +262,17 @@ pub(crate) fn alerting_stage(
         let sd: RawSd = take_sd!(am);
         let service_discovery = convert_sd(sd, ctx, &field, check_targets)?;
         let http_client = convert_http(am.take_http(), (true, true), ctx, &field, pos)?;
-        if let Some(s) = &am.sigv4 {
-            return Err(ctx.unsupported(&sub(&field, "sigv4"), Pos::of(s), "sigv4"));
+        let sigv4 = convert_sigv4(am.sigv4.take(), ctx, &field)?;
+        if sigv4.is_some()
+            && (http_client.basic_auth.is_some()
+                || http_client.authorization.is_some()
+                || http_client.oauth2.is_some())
+        {
+            return Err(ctx.invalid(
+                &field,
+                pos,
+                "at most one of basic_auth, authorization, oauth2, & sigv4 must be configured",
+            ));
         }
         let relabel = convert_relabels(
             am.relabel_configs.take(),
@@ -235,6 +296,7 @@ pub(crate) fn alerting_stage(
                 api_version,
                 relabel_configs: Vec::new(),
                 alert_relabel_configs: Vec::new(),
+                sigv4,
             },
             relabel,
             alert_relabel,
@@ -423,11 +485,10 @@ pub(crate) fn remote_write_stage(
     if http_client.oauth2.is_some() {
         auths.push("oauth2");
     }
-    let clouds = [
-        ("sigv4", &r.sigv4),
-        ("azuread", &r.azuread),
-        ("google_iam", &r.google_iam),
-    ];
+    if r.sigv4.is_some() {
+        auths.push("sigv4");
+    }
+    let clouds = [("azuread", &r.azuread), ("google_iam", &r.google_iam)];
     auths.extend(clouds.iter().filter(|(_, v)| v.is_some()).map(|(n, _)| *n));
     if auths.len() > 1 {
         return Err(ctx.invalid(
@@ -442,6 +503,7 @@ pub(crate) fn remote_write_stage(
     if let Some((name, Some(v))) = clouds.iter().find(|(_, v)| v.is_some()) {
         return Err(ctx.unsupported(&sub(field, name), Pos::of(v), name));
     }
+    let sigv4 = convert_sigv4(r.sigv4.take(), ctx, field)?;
     let rm = r.metadata_config.take().unwrap_or_default();
     let md = MetadataConfig::default();
     let name_pos = r.name.as_ref().map_or(pos, Pos::of);
@@ -464,6 +526,7 @@ pub(crate) fn remote_write_stage(
                 send_interval: rm.send_interval.unwrap_or(md.send_interval),
                 max_samples_per_send: rm.max_samples_per_send.unwrap_or(md.max_samples_per_send),
             },
+            sigv4,
         },
         relabel,
         name_pos,

@@ -235,11 +235,57 @@ fn unsupported_discovery_is_named_and_located() {
     // Outside a scrape job or Alertmanager set it is just an unknown field.
     let e = err("global:\n  ec2_sd_configs: []\n");
     assert!(matches!(e, ConfigError::Syntax { .. }), "{e}");
-    let e = err("remote_write:\n  - url: http://x/\n    sigv4: {region: eu}\n");
+    let e = err("remote_write:\n  - url: http://x/\n    azuread: {cloud: AzurePublic}\n");
     assert!(
-        e.to_string().contains("sigv4 is not supported by Ember"),
+        e.to_string().contains("azuread is not supported by Ember"),
         "{e}"
     );
+}
+
+#[test]
+fn sigv4_blocks() {
+    let c = ok(
+        "remote_write:\n  - url: http://x/\n    sigv4: {region: eu-west-1, access_key: AK, secret_key: SK}\nalerting:\n  alertmanagers:\n    - sigv4: {}\n      static_configs: [{targets: ['am:9093']}]\n",
+    );
+    let s = c.remote_write[0].sigv4.as_ref().expect("sigv4");
+    assert_eq!(
+        (
+            s.region.as_str(),
+            s.access_key.as_str(),
+            s.secret_key.expose()
+        ),
+        ("eu-west-1", "AK", "SK")
+    );
+    assert_eq!(
+        c.alerting.alertmanagers[0].sigv4,
+        Some(crate::SigV4Config::default())
+    );
+    assert!(!c.to_yaml().contains("SK"), "the secret key never prints");
+    for (yaml, want) in [
+        (
+            "remote_write:\n  - url: http://x/\n    sigv4: {access_key: AK}\n",
+            "remote_write[0].sigv4: must provide a AWS SigV4 Access key and Secret Key if credentials are provided in the SigV4 config",
+        ),
+        (
+            "remote_write:\n  - url: http://x/\n    sigv4: {external_id: x}\n",
+            "external_id can only be used with role_arn",
+        ),
+        (
+            "remote_write:\n  - url: http://x/\n    sigv4: {role_arn: 'arn:aws:iam::1:role/r'}\n",
+            "remote_write[0].sigv4.role_arn: sigv4.role_arn is not supported by Ember",
+        ),
+        (
+            "remote_write:\n  - url: http://x/\n    sigv4: {}\n    basic_auth: {username: u}\n",
+            "at most one of basic_auth, authorization, oauth2, sigv4, azuread or google_iam must be configured. Currently configured: [basic_auth sigv4]",
+        ),
+        (
+            "alerting:\n  alertmanagers:\n    - sigv4: {}\n      bearer_token: t\n",
+            "at most one of basic_auth, authorization, oauth2, & sigv4 must be configured",
+        ),
+    ] {
+        let e = err(yaml).to_string();
+        assert!(e.contains(want), "{yaml}: {e}");
+    }
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 use crate::discovery::ServiceDiscoveryConfigs;
 use crate::http::{HttpClientConfig, TlsConfig};
-use crate::{ByteSize, Duration};
+use crate::{ByteSize, Duration, Secret};
 use ember_model::labels::{Labels, ValidationScheme};
 use ember_model::relabel::{Action, RelabelConfig};
 use serde::{Serialize, Serializer};
@@ -488,6 +488,36 @@ pub struct AlertmanagerConfig {
     /// Rules applied to alerts sent to these Alertmanagers.
     #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "ser_relabel")]
     pub alert_relabel_configs: Vec<RelabelConfig>,
+    /// AWS Signature Version 4 for the requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sigv4: Option<SigV4Config>,
+}
+
+/// A `sigv4` block (`remote_write`, `alertmanager_config`): sign requests with AWS
+/// Signature Version 4. Empty fields fall back to the AWS environment.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SigV4Config {
+    /// The AWS region.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub region: String,
+    /// The access key id.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub access_key: String,
+    /// The secret access key.
+    #[serde(skip_serializing_if = "Secret::is_empty")]
+    pub secret_key: Secret,
+    /// A profile of the shared credentials file.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub profile: String,
+    /// A role to assume (refused: not supported by Ember).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub role_arn: String,
+    /// The external id for `role_arn`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub external_id: String,
+    /// Use the FIPS STS endpoint (for `role_arn`).
+    #[serde(skip_serializing_if = "is_false")]
+    pub use_fips_sts_endpoint: bool,
 }
 
 /// The remote write protocol message.
@@ -553,6 +583,9 @@ pub struct RemoteWriteConfig {
     pub queue_config: QueueConfig,
     /// Metadata sending.
     pub metadata_config: MetadataConfig,
+    /// AWS Signature Version 4 for the requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sigv4: Option<SigV4Config>,
 }
 
 /// `remote_write[].queue_config`.

@@ -34,6 +34,7 @@ mod oauth2_tests;
 mod proxy;
 #[cfg(test)]
 mod proxy_tests;
+pub mod sigv4;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 mod tls;

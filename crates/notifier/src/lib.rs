@@ -233,11 +233,15 @@ impl Notifier {
                 active: Vec::new(),
                 dropped: Vec::new(),
             };
-            let settings = (Duration::from(am.timeout), am.http_client.clone());
+            let settings = (
+                Duration::from(am.timeout),
+                am.http_client.clone(),
+                am.sigv4.clone(),
+            );
             // One client per entry (its TLS and authentication), made when a new
             // worker needs it; settings that cannot be used fail every send, with
             // the reason in the log and the error counts.
-            let mut client: Option<ember_discovery::http::HttpClient> = None;
+            let mut client: Option<send::Client> = None;
             let mut active = Vec::new();
             for group in discovered.get(i).map(Vec::as_slice).unwrap_or(&[]) {
                 match alertmanagers_from_group(am, group) {
@@ -265,15 +269,7 @@ impl Notifier {
                     None => VecDeque::new(),
                 };
                 let client = client
-                    .get_or_insert_with(|| {
-                        ember_discovery::http::HttpClient::from_config(&am.http_client)
-                            .unwrap_or_else(|e| {
-                                tracing::error!(err = %e, "error creating HTTP client for Alertmanagers");
-                                ember_discovery::http::HttpClient::failing(format!(
-                                    "error creating HTTP client: {e}"
-                                ))
-                            })
-                    })
+                    .get_or_insert_with(|| send::Client::new(&am.http_client, am.sigv4.as_ref()))
                     .clone();
                 let worker = send::Worker::spawn(
                     url.clone(),

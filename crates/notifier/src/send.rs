@@ -8,8 +8,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ember_config::HttpClientConfig;
+use ember_config::{HttpClientConfig, SigV4Config};
 use ember_discovery::http::{HttpClient, HttpError};
+use ember_discovery::sigv4::Signer;
 use ember_model::time::format_rfc3339_millis;
 use hyper::body::Bytes;
 use serde_json::{Map, Value};
@@ -71,21 +72,61 @@ pub(crate) fn encode(alerts: &[Alert]) -> Bytes {
 /// Response bytes kept (Alertmanager answers with a few bytes; the rest is dropped).
 const RESPONSE_LIMIT: usize = 64 * 1024;
 
+/// The HTTP client of one `alertmanagers` entry and, with `sigv4`, its signer.
+#[derive(Clone)]
+pub(crate) struct Client {
+    /// Sends.
+    pub(crate) http: HttpClient,
+    /// Signs each request; `Err` when `sigv4` is set but unusable (no credentials
+    /// or region), which fails every send with the reason.
+    pub(crate) signer: Option<Result<Signer, String>>,
+}
+
+impl Client {
+    /// The client for an entry's settings.
+    pub(crate) fn new(http: &HttpClientConfig, sigv4: Option<&SigV4Config>) -> Client {
+        let http = HttpClient::from_config(http).unwrap_or_else(|e| {
+            tracing::error!(err = %e, "error creating HTTP client for Alertmanagers");
+            HttpClient::failing(format!("error creating HTTP client: {e}"))
+        });
+        // Prometheus signs requests to Alertmanagers for the `aps` service.
+        let signer = sigv4.map(|c| Signer::new(c, "aps"));
+        if let Some(Err(e)) = &signer {
+            tracing::error!(err = %e, "sigv4 for Alertmanagers cannot sign");
+        }
+        Client { http, signer }
+    }
+}
+
+/// What a worker sends with: timeout, HTTP client configuration and `sigv4`.
+pub(crate) type Settings = (Duration, HttpClientConfig, Option<SigV4Config>);
+
 /// One attempt: posts `body` to `url`; 2xx is success.
 pub(crate) async fn post(
-    client: &HttpClient,
+    client: &Client,
     url: &str,
     body: Bytes,
     timeout: Duration,
 ) -> Result<(), SendError> {
-    let headers = [
+    let mut headers = vec![
         ("Content-Type", "application/json".to_string()),
         (
             "User-Agent",
             concat!("Ember/", env!("CARGO_PKG_VERSION")).to_string(),
         ),
     ];
+    match &client.signer {
+        Some(Ok(s)) => {
+            let signed = s
+                .sign("POST", url, &headers, &body)
+                .map_err(SendError::Transport)?;
+            headers.extend(signed);
+        }
+        Some(Err(e)) => return Err(SendError::Transport(e.clone())),
+        None => {}
+    }
     let resp = client
+        .http
         .post(url, &headers, body, timeout, RESPONSE_LIMIT)
         .await
         .map_err(|e| match e {
@@ -125,7 +166,7 @@ pub(crate) struct Worker {
     stats: Arc<Stats>,
     /// The settings it sends with (timeout, HTTP client configuration): a reload
     /// that changes them replaces the worker.
-    pub(crate) settings: (Duration, HttpClientConfig),
+    pub(crate) settings: Settings,
 }
 
 impl Drop for Worker {
@@ -139,8 +180,8 @@ impl Worker {
     /// attempt is no longer retried, so that draining is bounded by the timeout.
     pub(crate) fn spawn(
         url: String,
-        client: HttpClient,
-        settings: (Duration, HttpClientConfig),
+        client: Client,
+        settings: Settings,
         stats: Arc<Stats>,
         capacity: usize,
         draining: watch::Receiver<bool>,
@@ -229,7 +270,7 @@ impl Worker {
 }
 
 async fn deliver(
-    client: &HttpClient,
+    client: &Client,
     url: &str,
     batch: &Batch,
     timeout: Duration,

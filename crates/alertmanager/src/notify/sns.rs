@@ -15,61 +15,17 @@
 //! `AWS_DEFAULT_REGION`. Not supported, and said so at each notification:
 //! `sigv4.role_arn` (STS `AssumeRole`) and instance or container roles. Retried: 5xx.
 
-use super::{Context, NotifyError, Render, check_with, fail, hex, key_hash};
+use super::{Context, NotifyError, Render, check_with, fail, key_hash};
 use crate::receivers::SnsConfig;
 use crate::tmpl::Data;
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use ember_discovery::sigv4;
+use ember_discovery::sigv4::aws_escape;
+pub(super) use ember_discovery::sigv4::{Credentials, ToSign, authorization};
 
 /// Largest message, in bytes: 256 KiB, and 1600 for SMS.
 const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 const MAX_SMS_BYTES: usize = 1600;
 const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
-
-/// AWS credentials.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct Credentials {
-    pub(super) access_key: String,
-    pub(super) secret_key: String,
-    pub(super) session_token: String,
-}
-
-/// Credentials from a shared credentials file's `profile` section.
-fn from_file(text: &str, profile: &str) -> Option<Credentials> {
-    let mut section = String::new();
-    let (mut ak, mut sk, mut token) = (String::new(), String::new(), String::new());
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('#') || line.starts_with(';') || line.is_empty() {
-            continue;
-        }
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            section = name.trim().to_string();
-            continue;
-        }
-        if section != profile {
-            continue;
-        }
-        if let Some((k, v)) = line.split_once('=') {
-            let v = v.trim().to_string();
-            match k.trim() {
-                "aws_access_key_id" => ak = v,
-                "aws_secret_access_key" => sk = v,
-                "aws_session_token" => token = v,
-                _ => {}
-            }
-        }
-    }
-    (!ak.is_empty() && !sk.is_empty()).then_some(Credentials {
-        access_key: ak,
-        secret_key: sk,
-        session_token: token,
-    })
-}
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_default()
-}
 
 fn credentials(c: &SnsConfig) -> Result<Credentials, NotifyError> {
     if !c.sigv4.role_arn.is_empty() {
@@ -78,56 +34,16 @@ fn credentials(c: &SnsConfig) -> Result<Credentials, NotifyError> {
             "sigv4.role_arn (STS AssumeRole) is not supported by Ember yet",
         ));
     }
-    if !c.sigv4.access_key.is_empty() && !c.sigv4.secret_key.is_empty() {
-        return Ok(Credentials {
-            access_key: c.sigv4.access_key.clone(),
-            secret_key: c.sigv4.secret_key.expose().to_string(),
-            session_token: String::new(),
-        });
-    }
-    let from_env = || {
-        let (ak, sk) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"));
-        (!ak.is_empty() && !sk.is_empty()).then(|| Credentials {
-            access_key: ak,
-            secret_key: sk,
-            session_token: env("AWS_SESSION_TOKEN"),
-        })
-    };
-    let profile = if c.sigv4.profile.is_empty() {
-        Some(env("AWS_PROFILE")).filter(|p| !p.is_empty())
-    } else {
-        Some(c.sigv4.profile.clone())
-    };
-    let from_shared = |profile: &str| {
-        let path = Some(env("AWS_SHARED_CREDENTIALS_FILE"))
-            .filter(|p| !p.is_empty())
-            .or_else(|| {
-                let home = env("HOME");
-                (!home.is_empty()).then(|| format!("{home}/.aws/credentials"))
-            })?;
-        from_file(&std::fs::read_to_string(path).ok()?, profile)
-    };
-    let found = match &profile {
-        Some(p) => from_shared(p).or_else(from_env),
-        None => from_env().or_else(|| from_shared("default")),
-    };
-    found.ok_or_else(|| {
-        fail(
-            false,
-            "no AWS credentials: set sigv4.access_key and sigv4.secret_key, the AWS_* environment variables or a shared credentials file (instance and container roles are not supported by Ember yet)",
-        )
-    })
+    sigv4::credentials(
+        &c.sigv4.access_key,
+        c.sigv4.secret_key.expose(),
+        &c.sigv4.profile,
+    )
+    .map_err(|e| fail(false, e))
 }
 
 fn region(c: &SnsConfig) -> Result<String, NotifyError> {
-    [
-        c.sigv4.region.clone(),
-        env("AWS_REGION"),
-        env("AWS_DEFAULT_REGION"),
-    ]
-    .into_iter()
-    .find(|r| !r.is_empty())
-    .ok_or_else(|| {
+    sigv4::region(&c.sigv4.region).ok_or_else(|| {
         fail(
             true,
             "region not configured in sns.sigv4.region or in default credentials chain",
@@ -194,90 +110,6 @@ pub(super) fn parameters(
     }
     p.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(p)
-}
-
-/// RFC 3986 percent-encoding of everything but unreserved characters, as SigV4
-/// and the AWS query protocol want it.
-fn aws_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char);
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-fn hmac(key: &[u8], data: &str) -> Vec<u8> {
-    // HMAC takes keys of any length.
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
-    m.update(data.as_bytes());
-    m.finalize().into_bytes().to_vec()
-}
-
-/// A request to sign: method, host (as sent in `Host`), path, the headers to sign
-/// besides `host` (lower-case names), and the body.
-pub(super) struct ToSign<'a> {
-    pub(super) method: &'a str,
-    pub(super) host: &'a str,
-    pub(super) path: &'a str,
-    pub(super) query: &'a str,
-    pub(super) headers: &'a [(&'a str, &'a str)],
-    pub(super) body: &'a [u8],
-}
-
-/// The `Authorization` header of Signature Version 4 for `req`, at `amz_date`
-/// (`YYYYMMDDTHHMMSSZ`).
-pub(super) fn authorization(
-    req: &ToSign<'_>,
-    creds: &Credentials,
-    region: &str,
-    service: &str,
-    amz_date: &str,
-) -> String {
-    let mut headers: Vec<(String, String)> = req
-        .headers
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    headers.push(("host".into(), req.host.to_string()));
-    headers.sort();
-    let signed: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
-    let signed = signed.join(";");
-    let canonical_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
-    let path = if req.path.is_empty() {
-        "/".to_string()
-    } else {
-        req.path
-            .split('/')
-            .map(aws_escape)
-            .collect::<Vec<_>>()
-            .join("/")
-    };
-    let canonical = format!(
-        "{}\n{path}\n{}\n{canonical_headers}\n{signed}\n{}",
-        req.method,
-        req.query,
-        hex(&Sha256::digest(req.body))
-    );
-    let date = &amz_date[..amz_date.len().min(8)];
-    let scope = format!("{date}/{region}/{service}/aws4_request");
-    let to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex(&Sha256::digest(canonical.as_bytes()))
-    );
-    let mut key = hmac(format!("AWS4{}", creds.secret_key).as_bytes(), date);
-    for part in [region, service, "aws4_request"] {
-        key = hmac(&key, part);
-    }
-    let signature = hex(&hmac(&key, &to_sign));
-    format!(
-        "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}",
-        creds.access_key
-    )
 }
 
 /// The text of `<tag>…</tag>` in an XML answer.
@@ -361,59 +193,4 @@ pub(super) async fn notify(
         _ => text.chars().take(256).collect(),
     };
     check_with(&reply, &[], &details)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The worked example of AWS's Signature Version 4 documentation (IAM
-    /// `ListUsers`, 2015-08-30).
-    #[test]
-    fn signature_v4_matches_awss_example() {
-        let creds = Credentials {
-            access_key: "AKIDEXAMPLE".into(),
-            secret_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
-            session_token: String::new(),
-        };
-        let auth = authorization(
-            &ToSign {
-                method: "GET",
-                host: "iam.amazonaws.com",
-                path: "/",
-                query: "Action=ListUsers&Version=2010-05-08",
-                headers: &[
-                    ("Content-Type", CONTENT_TYPE),
-                    ("X-Amz-Date", "20150830T123600Z"),
-                ],
-                body: b"",
-            },
-            &creds,
-            "us-east-1",
-            "iam",
-            "20150830T123600Z",
-        );
-        assert_eq!(
-            auth,
-            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
-        );
-    }
-
-    #[test]
-    fn shared_credentials_file() {
-        let text = "[default]\naws_access_key_id = A\naws_secret_access_key = B\n\n[ops]\naws_access_key_id=C\naws_secret_access_key=D\naws_session_token=T\n";
-        assert_eq!(
-            from_file(text, "ops"),
-            Some(Credentials {
-                access_key: "C".into(),
-                secret_key: "D".into(),
-                session_token: "T".into()
-            })
-        );
-        assert_eq!(
-            from_file(text, "default").map(|c| c.access_key),
-            Some("A".into())
-        );
-        assert_eq!(from_file(text, "none"), None);
-    }
 }

@@ -272,8 +272,12 @@ pub(crate) fn serve_exposition(content_type: &'static str, body: &'static str) -
 
 /// A POST (or any request) as [`serve_http`] reads it.
 pub(crate) struct Req {
+    /// The method, e.g. `POST`.
+    pub(crate) method: String,
     /// The request target, e.g. `/ember/hook`.
     pub(crate) path: String,
+    /// The headers as sent (names as written, values trimmed).
+    pub(crate) headers: Vec<(String, String)>,
     /// The body (by `Content-Length`).
     pub(crate) body: Vec<u8>,
 }
@@ -298,7 +302,9 @@ pub(crate) fn serve_http(handle: impl Fn(Req) -> &'static str + Send + Sync + 's
                     if r.read_line(&mut line).unwrap_or(0) == 0 {
                         return;
                     }
+                    let method = line.split(' ').next().unwrap_or("").to_string();
                     let path = line.split(' ').nth(1).unwrap_or("").to_string();
+                    let mut headers = Vec::new();
                     let mut len = 0;
                     loop {
                         let mut h = String::new();
@@ -308,17 +314,23 @@ pub(crate) fn serve_http(handle: impl Fn(Req) -> &'static str + Send + Sync + 's
                         if h == "\r\n" {
                             break;
                         }
-                        if let Some((k, v)) = h.split_once(':')
-                            && k.eq_ignore_ascii_case("content-length")
-                        {
-                            len = v.trim().parse().unwrap_or(0);
+                        if let Some((k, v)) = h.split_once(':') {
+                            if k.eq_ignore_ascii_case("content-length") {
+                                len = v.trim().parse().unwrap_or(0);
+                            }
+                            headers.push((k.to_string(), v.trim().to_string()));
                         }
                     }
                     let mut body = vec![0; len];
                     if r.read_exact(&mut body).is_err() {
                         return;
                     }
-                    let answer = handle(Req { path, body });
+                    let answer = handle(Req {
+                        method,
+                        path,
+                        headers,
+                        body,
+                    });
                     let _ = write!(
                         conn,
                         "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{answer}",
