@@ -51,7 +51,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(server::kingpin_negations(std::env::args_os().collect()));
     match cli.command {
         None => server::run_all_in_one(),
         Some(Command::Server(args)) => server::run(*args, None),
@@ -59,5 +59,48 @@ fn main() -> ExitCode {
         Some(Command::NodeExporter(args)) => server::run_node_exporter(*args),
         Some(Command::Pushgateway(args)) => server::run_pushgateway(*args),
         Some(Command::Alertmanager(args)) => alertmanager::run(*args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(args: &[&str]) -> server::ServerArgs {
+        let argv = ["ember", "server"]
+            .iter()
+            .chain(args)
+            .map(std::ffi::OsString::from)
+            .collect();
+        match Cli::try_parse_from(server::kingpin_negations(argv)) {
+            Ok(Cli {
+                command: Some(Command::Server(a)),
+                ..
+            }) => *a,
+            Ok(_) => panic!("not the server"),
+            Err(e) => panic!("{args:?}: {e}"),
+        }
+    }
+
+    /// Prometheus's boolean flags take `--flag`, `--flag=true|false` and `--no-flag`.
+    #[test]
+    fn boolean_flags_parse_like_kingpin() {
+        let a = server(&[]);
+        assert!(a.wal_compression && !a.enable_lifecycle && !a.agent);
+        let a = server(&[
+            "--no-storage.tsdb.wal-compression",
+            "--web.enable-lifecycle",
+        ]);
+        assert!(!a.wal_compression && a.enable_lifecycle);
+        let a = server(&[
+            "--storage.tsdb.wal-compression",
+            "--web.enable-admin-api=true",
+        ]);
+        assert!(a.wal_compression && a.enable_admin_api);
+        let a = server(&["--web.enable-lifecycle", "--no-web.enable-lifecycle"]);
+        assert!(!a.enable_lifecycle, "the last one wins");
+        let a = server(&["--storage.tsdb.wal-compression=false"]);
+        assert!(!a.wal_compression);
+        assert!(Cli::try_parse_from(["ember", "server", "--web.enable-lifecycle=maybe"]).is_err());
     }
 }

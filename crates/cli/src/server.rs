@@ -31,16 +31,48 @@ pub(crate) struct ServerArgs {
     #[arg(long = "web.route-prefix")]
     pub(crate) route_prefix: Option<String>,
     /// Enable shutdown and reload via HTTP request.
-    #[arg(long = "web.enable-lifecycle")]
+    #[arg(
+        long = "web.enable-lifecycle",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        overrides_with = "enable_lifecycle"
+    )]
     pub(crate) enable_lifecycle: bool,
     /// Enable API endpoints for admin control actions.
-    #[arg(long = "web.enable-admin-api")]
+    #[arg(
+        long = "web.enable-admin-api",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        overrides_with = "enable_admin_api"
+    )]
     pub(crate) enable_admin_api: bool,
     /// Accept remote write requests on /api/v1/write.
-    #[arg(long = "web.enable-remote-write-receiver")]
+    #[arg(
+        long = "web.enable-remote-write-receiver",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        overrides_with = "enable_remote_write_receiver"
+    )]
     pub(crate) enable_remote_write_receiver: bool,
     /// Accept OTLP metrics on /api/v1/otlp/v1/metrics.
-    #[arg(long = "web.enable-otlp-receiver")]
+    #[arg(
+        long = "web.enable-otlp-receiver",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        overrides_with = "enable_otlp_receiver"
+    )]
     pub(crate) enable_otlp_receiver: bool,
     /// Maximum duration before timing out read of the request.
     #[arg(long = "web.read-timeout", default_value = "5m")]
@@ -67,7 +99,15 @@ pub(crate) struct ServerArgs {
     #[arg(long = "storage.tsdb.retention.size")]
     pub(crate) retention_size: Option<String>,
     /// Do not create a lockfile in the data directory.
-    #[arg(long = "storage.tsdb.no-lockfile")]
+    #[arg(
+        long = "storage.tsdb.no-lockfile",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        overrides_with = "no_lockfile"
+    )]
     pub(crate) no_lockfile: bool,
     /// Duration of a block cut from the head; compaction merges blocks up from it.
     #[arg(long = "storage.tsdb.min-block-duration", default_value = "2h")]
@@ -76,7 +116,15 @@ pub(crate) struct ServerArgs {
     #[arg(long = "storage.tsdb.max-block-duration")]
     pub(crate) max_block_duration: Option<String>,
     /// Compress the WAL with snappy.
-    #[arg(long = "storage.tsdb.wal-compression", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(
+        long = "storage.tsdb.wal-compression",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        overrides_with = "wal_compression"
+    )]
     pub(crate) wal_compression: bool,
     /// Size of the queue through which head chunks are written to disk.
     #[arg(
@@ -162,7 +210,15 @@ pub(crate) struct ServerArgs {
     #[arg(long = "enable-feature", value_delimiter = ',')]
     pub(crate) enable_feature: Vec<String>,
     /// Run in agent mode.
-    #[arg(long = "agent")]
+    #[arg(
+        long = "agent",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        overrides_with = "agent"
+    )]
     pub(crate) agent: bool,
     /// Only log messages with the given severity or above: debug, info, warn, error.
     #[arg(long = "log.level", default_value = "info", value_parser = ["debug", "info", "warn", "error"])]
@@ -809,6 +865,38 @@ async fn serve(
     drop(state);
     drop(db);
     Ok(())
+}
+
+/// The server's boolean flags, which Prometheus (kingpin) also takes as `--no-<flag>`
+/// (and as `--<flag>=true|false`, which their declarations accept).
+const KINGPIN_BOOLS: &[&str] = &[
+    "web.enable-lifecycle",
+    "web.enable-admin-api",
+    "web.enable-remote-write-receiver",
+    "web.enable-otlp-receiver",
+    "storage.tsdb.no-lockfile",
+    "storage.tsdb.wal-compression",
+    "agent",
+];
+
+/// `ember server`'s arguments with kingpin's `--no-<flag>` of [`KINGPIN_BOOLS`]
+/// spelled `--<flag>=false`, which clap parses; other arguments are untouched.
+pub(crate) fn kingpin_negations(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if args.get(1).and_then(|a| a.to_str()) != Some("server") {
+        return args;
+    }
+    args.into_iter()
+        .map(|a| {
+            let negated = a
+                .to_str()
+                .and_then(|s| s.strip_prefix("--no-"))
+                .filter(|name| KINGPIN_BOOLS.contains(name));
+            match negated {
+                Some(name) => format!("--{name}=false").into(),
+                None => a,
+            }
+        })
+        .collect()
 }
 
 /// Rebuilds the `remote_read` remotes; a failure counts as a failed reload and the
