@@ -86,6 +86,8 @@ pub struct Response {
     pub body: Vec<u8>,
     /// The `Retry-After` header, as sent (seconds or an HTTP date), if any.
     pub retry_after: Option<String>,
+    /// All response headers (Consul SD reads its blocking-query index there).
+    pub headers: HeaderMap,
 }
 
 type Hyper = Client<HttpsConnector<Connector>, Full<Bytes>>;
@@ -301,6 +303,45 @@ impl HttpClient {
             .await
     }
 
+    /// GETs `url` with `headers` and hands back the response as soon as its head
+    /// arrives, whatever its status, with the body still to be read piece by piece:
+    /// for long-lived responses such as Kubernetes watches, whose events come as they
+    /// happen. `timeout` bounds the wait for the head only; redirects are not
+    /// followed (API servers do not send them for watches).
+    pub async fn get_stream(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        timeout: Duration,
+    ) -> Result<BodyStream, HttpError> {
+        let fut = async {
+            let pool = self.pool()?;
+            let uri: hyper::Uri = url.parse().map_err(|_| HttpError::Url(url.to_string()))?;
+            let mut map = self.headers(headers)?;
+            self.oauth2_authorization(headers, timeout, &mut map)
+                .await?;
+            self.proxy_authorization(url, &mut map)?;
+            let mut req = hyper::Request::builder()
+                .method(Method::GET)
+                .uri(uri)
+                .body(Full::new(Bytes::new()))
+                .map_err(|e| HttpError::Url(e.to_string()))?;
+            *req.headers_mut() = map;
+            let resp = pool
+                .request(req)
+                .await
+                .map_err(|e| HttpError::Transport(transport_msg(&e)))?;
+            Ok(BodyStream {
+                status: resp.status().as_u16(),
+                body: resp.into_body(),
+            })
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(HttpError::Timeout),
+        }
+    }
+
     /// One request and its redirects. `limit.1`: whether a body over `limit.0` is an
     /// error (otherwise it is cut).
     async fn exchange(
@@ -324,21 +365,9 @@ impl HttpClient {
                 let uri: hyper::Uri = url.parse().map_err(|_| HttpError::Url(url.clone()))?;
                 crossed = crossed || !is_domain_or_subdomain(&host_of(&url), &origin);
                 let mut map = self.headers(headers)?;
-                if let Some(source) = &self.inner.oauth2
-                    && !crossed
-                {
-                    let agent = headers
-                        .iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
-                        .map(|(_, v)| v.as_str());
-                    let auth = source
-                        .authorization(agent, timeout)
-                        .await
-                        .map_err(|e| HttpError::OAuth2(e.to_string()))?;
-                    let value = HeaderValue::from_str(&auth).map_err(|_| {
-                        HttpError::OAuth2("oauth2: invalid characters in the token".into())
-                    })?;
-                    map.insert(hyper::header::AUTHORIZATION, value);
+                if !crossed {
+                    self.oauth2_authorization(headers, timeout, &mut map)
+                        .await?;
                 }
                 self.proxy_authorization(&url, &mut map)?;
                 let mut req = hyper::Request::builder()
@@ -381,6 +410,31 @@ impl HttpClient {
             Ok(r) => r,
             Err(_) => Err(HttpError::Timeout),
         }
+    }
+
+    /// With `oauth2`, the token's `Authorization` (fetched or cached; the token
+    /// request carries the request's `User-Agent`).
+    async fn oauth2_authorization(
+        &self,
+        headers: &[(&str, String)],
+        timeout: Duration,
+        map: &mut HeaderMap,
+    ) -> Result<(), HttpError> {
+        let Some(source) = &self.inner.oauth2 else {
+            return Ok(());
+        };
+        let agent = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+            .map(|(_, v)| v.as_str());
+        let auth = source
+            .authorization(agent, timeout)
+            .await
+            .map_err(|e| HttpError::OAuth2(e.to_string()))?;
+        let value = HeaderValue::from_str(&auth)
+            .map_err(|_| HttpError::OAuth2("oauth2: invalid characters in the token".into()))?;
+        map.insert(hyper::header::AUTHORIZATION, value);
+        Ok(())
     }
 
     /// `Proxy-Authorization` for an `http` target reached through an HTTP proxy
@@ -439,6 +493,43 @@ impl HttpClient {
     }
 }
 
+/// A response whose body is read as it arrives (see [`HttpClient::get_stream`]).
+#[derive(Debug)]
+pub struct BodyStream {
+    /// The status code.
+    pub status: u16,
+    body: hyper::body::Incoming,
+}
+
+impl BodyStream {
+    /// The next piece of the body as the server sent it; `None` at its end.
+    pub async fn chunk(&mut self) -> Option<Result<Bytes, HttpError>> {
+        loop {
+            match self.body.frame().await? {
+                Ok(frame) => {
+                    // Trailers carry no body; keep reading.
+                    if let Ok(data) = frame.into_data() {
+                        return Some(Ok(data));
+                    }
+                }
+                Err(e) => return Some(Err(HttpError::Transport(e.to_string()))),
+            }
+        }
+    }
+
+    /// The rest of the body, at most `limit` bytes (for error documents).
+    pub async fn rest(&mut self, limit: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        while out.len() < limit {
+            match self.chunk().await {
+                Some(Ok(b)) => out.extend_from_slice(&b[..b.len().min(limit - out.len())]),
+                _ => break,
+            }
+        }
+        out
+    }
+}
+
 /// The lower-case host of `url` (IPv6 without brackets), empty if none.
 fn host_of(url: &str) -> String {
     url::Url::parse(url)
@@ -491,6 +582,7 @@ async fn read_body(
     let content_type = header(hyper::header::CONTENT_TYPE);
     let retry_after = Some(header(hyper::header::RETRY_AFTER)).filter(|v| !v.is_empty());
     let gzip = header(hyper::header::CONTENT_ENCODING).eq_ignore_ascii_case("gzip");
+    let headers = resp.headers().clone();
     let (cap, strict) = (if limit.0 == 0 { usize::MAX } else { limit.0 }, limit.1);
     let mut incoming = resp.into_body();
     let mut body = Vec::new();
@@ -534,6 +626,7 @@ async fn read_body(
         content_type,
         body,
         retry_after,
+        headers,
     })
 }
 

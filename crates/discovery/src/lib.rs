@@ -5,10 +5,13 @@
 //! Implemented providers: `static_configs`, `file_sd_configs` (JSON or YAML files,
 //! re-read when they change and every `refresh_interval`, `__meta_filepath` set),
 //! `http_sd_configs` and `dns_sd_configs` ([`dns`]: SRV, A, AAAA, MX and NS records,
-//! asked of the servers of `/etc/resolv.conf` by a small client of its own). Consul
-//! and Kubernetes fit the same [`Provider`] shape; the configuration crate already
-//! parses them, and the manager reports them as not yet running rather than
-//! ignoring them silently.
+//! asked of the servers of `/etc/resolv.conf` by a small client of its own),
+//! `consul_sd_configs` (`consul`: the catalog and health APIs with blocking
+//! queries) and `kubernetes_sd_configs` (`kubernetes`: list and watch of the API
+//! server for the node, service, pod, endpoints, endpointslice and ingress roles).
+//!
+//! [`sigv4`] signs requests with AWS Signature Version 4 (remote write,
+//! Alertmanagers, the Alertmanager's SNS receiver).
 //!
 //! The crate also holds the HTTP client every outgoing request of Ember goes through
 //! ([`http::HttpClient`]: HTTP and HTTPS, TLS and authentication from Prometheus's
@@ -24,10 +27,12 @@
 //! hyper-util's pooled client takes connectors by (a crate already in the tree
 //! through hyper-util).
 
+mod consul;
 pub mod dns;
 pub mod http;
 #[cfg(test)]
 mod https_tests;
+mod kubernetes;
 mod oauth2;
 #[cfg(test)]
 mod oauth2_tests;
@@ -294,10 +299,11 @@ pub fn providers(cfg: &ServiceDiscoveryConfigs) -> Vec<Box<dyn Provider>> {
     for d in &cfg.dns_sd_configs {
         v.push(Box::new(dns::DnsProvider::new(d.clone())));
     }
-    if !cfg.consul_sd_configs.is_empty() || !cfg.kubernetes_sd_configs.is_empty() {
-        tracing::warn!(
-            "consul and kubernetes service discovery are configured but not running yet in this Ember version"
-        );
+    for c in &cfg.consul_sd_configs {
+        v.push(Box::new(consul::ConsulProvider::new(c.clone())));
+    }
+    for k in &cfg.kubernetes_sd_configs {
+        v.push(Box::new(kubernetes::KubernetesProvider(k.clone())));
     }
     v
 }
@@ -327,6 +333,21 @@ impl Drop for Job {
             t.abort();
         }
     }
+}
+
+/// Prometheus's `strutil.SanitizeLabelName`: every character outside
+/// `[a-zA-Z0-9_]` becomes `_`, for label names made from free-form keys (Consul
+/// metadata, Kubernetes labels and annotations).
+pub(crate) fn sanitize_label_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Runs providers per job and publishes the merged groups.

@@ -176,7 +176,11 @@ impl ScrapeManager {
             }
         }
         for (k, (target, cfg)) in wanted {
-            if self.running.contains_key(&k) {
+            if let Some(r) = self.running.get_mut(&k) {
+                // Same final labels, so the loop goes on; but the targets API shows
+                // the latest discovered labels (a Consul health change), as
+                // Prometheus's sync refreshes them on the target it keeps.
+                r.target.discovered = target.discovered;
                 continue;
             }
             let Some(client) = self.clients.get(&k.0).cloned() else {
