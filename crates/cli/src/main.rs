@@ -4,6 +4,7 @@
 //! process concerns: logging, signals, reload and shutdown. It is the only crate that
 //! uses `anyhow`; everything below it returns typed errors.
 
+mod agent;
 mod alerting;
 mod alertmanager;
 mod remote_read;
@@ -51,10 +52,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(server::kingpin_negations(std::env::args_os().collect()));
+    let argv = server::kingpin_negations(std::env::args_os().collect());
+    let cli = Cli::parse_from(argv.clone());
     match cli.command {
         None => server::run_all_in_one(),
-        Some(Command::Server(args)) => server::run(*args, None),
+        Some(Command::Server(args)) => match agent::check_mode_flags(&argv, &args) {
+            Ok(()) => server::run(*args, None),
+            Err(code) => code,
+        },
         Some(Command::Tool { command }) => tool::run(command),
         Some(Command::NodeExporter(args)) => server::run_node_exporter(*args),
         Some(Command::Pushgateway(args)) => server::run_pushgateway(*args),

@@ -220,6 +220,9 @@ pub(crate) struct ServerArgs {
         overrides_with = "agent"
     )]
     pub(crate) agent: bool,
+    /// The `--storage.agent.*` flags (see `agent.rs`).
+    #[command(flatten)]
+    pub(crate) agent_opts: crate::agent::AgentArgs,
     /// Only log messages with the given severity or above: debug, info, warn, error.
     #[arg(long = "log.level", default_value = "info", value_parser = ["debug", "info", "warn", "error"])]
     pub(crate) log_level: String,
@@ -235,7 +238,7 @@ impl ServerArgs {
     }
 
     /// The flags and their effective values, as `/api/v1/status/flags` shows them.
-    fn flag_values(&self) -> Vec<(String, String)> {
+    pub(crate) fn flag_values(&self) -> Vec<(String, String)> {
         let s = |v: &dyn std::fmt::Display| v.to_string();
         let o = |v: &Option<String>| v.clone().unwrap_or_default();
         let mut f = vec![
@@ -325,6 +328,7 @@ impl ServerArgs {
             ("log.level", self.log_level.clone()),
             ("log.format", self.log_format.clone()),
         ];
+        f.extend(self.agent_opts.flag_values());
         f.sort_by(|a, b| a.0.cmp(b.0));
         f.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
@@ -448,6 +452,9 @@ pub(crate) fn init_logging(level: &str, format: &str) {
 
 /// Runs the server until SIGTERM, SIGINT or `/-/quit`.
 pub(crate) fn run(args: ServerArgs, source: Option<ConfigSource>) -> ExitCode {
+    if crate::agent::enabled(&args) {
+        return crate::agent::run(args);
+    }
     init_logging(&args.log_level, &args.log_format);
     let announce = source.is_some();
     let all_in_one = announce;
@@ -496,7 +503,7 @@ fn engine_options(args: &ServerArgs) -> anyhow::Result<ember_promql::EngineOptio
     })
 }
 
-fn parse_duration_flag(flag: &str, v: &str) -> anyhow::Result<i64> {
+pub(crate) fn parse_duration_flag(flag: &str, v: &str) -> anyhow::Result<i64> {
     let d: ember_config::Duration = v
         .parse()
         .map_err(|e| anyhow::anyhow!("invalid --{flag} {v:?}: {e}"))?;
@@ -559,6 +566,30 @@ fn apply_storage(db: &ember_tsdb::Db, cfg: &ember_config::Config) {
     if let Err(e) = db.set_out_of_order_window(ooo_window(cfg)) {
         tracing::error!(err = %e, "applying storage.tsdb.out_of_order_time_window");
     }
+    db.head().apply_exemplar_config(max_exemplars(cfg));
+}
+
+/// `storage.exemplars.max_exemplars`, Prometheus's 100000 when the section is
+/// absent (it matters only with exemplar storage on).
+fn max_exemplars(cfg: &ember_config::Config) -> i64 {
+    cfg.storage
+        .exemplars
+        .as_ref()
+        .map_or(100_000, |e| e.max_exemplars)
+}
+
+/// Exemplar storage, as in Prometheus 3.x: on with `--enable-feature=exemplar-storage`,
+/// sized by the configuration.
+fn exemplar_options(
+    args: &ServerArgs,
+    cfg: &ember_config::Config,
+    head: &mut ember_tsdb::HeadOptions,
+) {
+    head.enable_exemplar_storage = args.enable_feature.iter().any(|f| f == "exemplar-storage");
+    head.max_exemplars = max_exemplars(cfg);
+    if head.enable_exemplar_storage {
+        tracing::info!("Experimental in-memory exemplar storage enabled");
+    }
 }
 
 async fn serve(
@@ -614,6 +645,7 @@ async fn serve(
     // Prometheus's margin of two minimum block durations.
     let read_margin = 2 * db_opts.head.chunk_range;
     db_opts.head.out_of_order_window = ooo_window(&cfg);
+    exemplar_options(&args, &cfg, &mut db_opts.head);
     let path = args.tsdb_path.clone();
     let db = tokio::task::spawn_blocking(move || ember_tsdb::Db::open(&path, db_opts))
         .await?
@@ -775,18 +807,7 @@ async fn serve(
     }
 
     // Discovery feeds scraping; scraping writes into the TSDB.
-    let mut discovery = ember_discovery::Manager::new();
-    apply_scrape(&cfg, &mut discovery, &scrape).await;
-    let syncer = {
-        let scrape = scrape.clone();
-        let mut rx = discovery.subscribe();
-        tokio::spawn(async move {
-            while rx.changed().await.is_ok() {
-                let snap = rx.borrow_and_update().clone();
-                scrape.lock().await.sync(&snap);
-            }
-        })
-    };
+    let (mut discovery, syncer) = start_discovery(&cfg, &scrape).await;
 
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -877,6 +898,8 @@ const KINGPIN_BOOLS: &[&str] = &[
     "storage.tsdb.no-lockfile",
     "storage.tsdb.wal-compression",
     "agent",
+    "storage.agent.wal-compression",
+    "storage.agent.no-lockfile",
 ];
 
 /// `ember server`'s arguments with kingpin's `--no-<flag>` of [`KINGPIN_BOOLS`]
@@ -897,6 +920,25 @@ pub(crate) fn kingpin_negations(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::
             }
         })
         .collect()
+}
+
+/// Starts discovery for `cfg`'s scrape jobs and a task handing each change of
+/// targets to `scrape`; the manager (for reloads) and the task.
+pub(crate) async fn start_discovery(
+    cfg: &ember_config::Config,
+    scrape: &Arc<tokio::sync::Mutex<ember_scrape::ScrapeManager>>,
+) -> (ember_discovery::Manager, tokio::task::JoinHandle<()>) {
+    let mut discovery = ember_discovery::Manager::new();
+    apply_scrape(cfg, &mut discovery, scrape).await;
+    let scrape = scrape.clone();
+    let mut rx = discovery.subscribe();
+    let syncer = tokio::spawn(async move {
+        while rx.changed().await.is_ok() {
+            let snap = rx.borrow_and_update().clone();
+            scrape.lock().await.sync(&snap);
+        }
+    });
+    (discovery, syncer)
 }
 
 /// Rebuilds the `remote_read` remotes; a failure counts as a failed reload and the
@@ -960,7 +1002,7 @@ fn external_url(args: &ServerArgs) -> String {
 }
 
 /// Points discovery and scraping at the jobs of `cfg`.
-async fn apply_scrape(
+pub(crate) async fn apply_scrape(
     cfg: &ember_config::Config,
     discovery: &mut ember_discovery::Manager,
     scrape: &tokio::sync::Mutex<ember_scrape::ScrapeManager>,
@@ -1079,8 +1121,59 @@ fn render_metrics(
     ];
     families.extend(crate::alerting::metrics(notifier));
     families.extend(remote_write.families());
+    families.extend(exemplar_families(db));
     families.sort_by(|a, b| a.name.cmp(&b.name));
     let mut out = Vec::new();
     write_text(&mut out, &families);
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The `prometheus_tsdb_exemplar_*` metrics (registered whether or not exemplar
+/// storage is on, as in Prometheus).
+fn exemplar_families(db: &ember_tsdb::Db) -> Vec<ember_exposition::MetricFamily> {
+    use ember_exposition::{MetricFamily, MetricType, Sample};
+    let st = db.head().exemplars().stats();
+    let one = |name: &str, t: MetricType, help: &str, v: f64| MetricFamily {
+        help: Some(help.to_string()),
+        samples: vec![Sample::new(name, v)],
+        ..MetricFamily::new(name, t)
+    };
+    vec![
+        one(
+            "prometheus_tsdb_exemplar_exemplars_appended_total",
+            MetricType::Counter,
+            "Total number of appended exemplars.",
+            st.appended as f64,
+        ),
+        one(
+            "prometheus_tsdb_exemplar_exemplars_in_storage",
+            MetricType::Gauge,
+            "Number of exemplars currently in circular storage.",
+            st.in_storage as f64,
+        ),
+        one(
+            "prometheus_tsdb_exemplar_series_with_exemplars_in_storage",
+            MetricType::Gauge,
+            "Number of series with exemplars currently in circular storage.",
+            st.series as f64,
+        ),
+        one(
+            "prometheus_tsdb_exemplar_last_exemplars_timestamp_seconds",
+            MetricType::Gauge,
+            "The timestamp of the oldest exemplar stored in circular storage.",
+            st.oldest_timestamp_seconds,
+        ),
+        one(
+            "prometheus_tsdb_exemplar_out_of_order_exemplars_total",
+            MetricType::Counter,
+            "Total number of out of order exemplar ingestion failed attempts.",
+            st.out_of_order as f64,
+        ),
+        one(
+            "prometheus_tsdb_exemplar_max_exemplars",
+            MetricType::Gauge,
+            "Total number of exemplars the exemplar storage can store, resizeable.",
+            st.max_exemplars as f64,
+        ),
+    ]
 }

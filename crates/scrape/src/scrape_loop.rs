@@ -12,7 +12,7 @@ use ember_exposition::proto;
 use ember_exposition::{Entry, Format, Parser};
 use ember_model::histogram::{CounterResetHint, FloatHistogram, Histogram, Span};
 use ember_model::relabel::process_builder;
-use ember_model::value::stale_nan;
+use ember_model::value::{Exemplar, stale_nan};
 use ember_model::{Labels, LabelsBuilder};
 use ember_storage::{Appendable, Appender, Error as StorageError, HistogramRef};
 use std::collections::HashMap;
@@ -389,6 +389,15 @@ impl LoopState {
             } else {
                 ts
             };
+            // OpenMetrics exemplars; one with labels that do not form a label set
+            // (a name twice) is dropped, as the sample is kept.
+            let exemplar = s.exemplar.and_then(|x| {
+                Some(Exemplar {
+                    labels: x.to_labels().ok()?,
+                    value: x.value,
+                    ts: x.timestamp_ms,
+                })
+            });
             self.ingest(
                 app,
                 &mut cache,
@@ -412,6 +421,7 @@ impl LoopState {
                 },
                 t,
                 Val::Float(s.value),
+                exemplar.as_slice(),
                 (last, generation),
                 (&mut post, &mut added),
             )?;
@@ -438,6 +448,7 @@ impl LoopState {
                 || Ok((n.labels.clone(), Vec::new())),
                 t,
                 h,
+                &[],
                 (last, generation),
                 (&mut post, &mut added),
             )?;
@@ -460,6 +471,7 @@ impl LoopState {
                 || Ok((n.labels.clone(), n.empty.clone())),
                 t,
                 h,
+                &n.exemplars,
                 (last, generation),
                 (&mut post, &mut added),
             )?;
@@ -492,6 +504,7 @@ impl LoopState {
         raw_labels: impl FnOnce() -> Result<(Labels, Vec<String>), String>,
         t: i64,
         v: Val<'_>,
+        exemplars: &[Exemplar],
         (last, generation): (u64, u64),
         (post, added): (&mut usize, &mut usize),
     ) -> Result<(), String> {
@@ -544,6 +557,12 @@ impl LoopState {
             | Err(StorageError::DuplicateSampleForTimestamp)
             | Err(StorageError::OutOfBounds) => {}
             Err(err) => return Err(err.to_string()),
+        }
+        // As Prometheus: after the sample, whether or not the sample was taken, and
+        // never failing the scrape (exemplar storage is best-effort; a storage that
+        // keeps none accepts and drops them).
+        for x in exemplars {
+            let _ = app.append_exemplar(e.r.map(NonZeroU64::get), l, x);
         }
         Ok(())
     }
@@ -657,6 +676,8 @@ pub(crate) struct Native {
     empty: Vec<String>,
     timestamp_ms: Option<i64>,
     h: NativeHist,
+    /// Exemplars, in (timestamp, value, labels) order.
+    exemplars: Vec<Exemplar>,
 }
 
 #[derive(Debug)]
@@ -715,6 +736,41 @@ fn native_hist(h: &proto::Histogram, gauge: bool) -> NativeHist {
     }
 }
 
+/// A native histogram's exemplars as Prometheus takes them: the histogram's own list
+/// if it has one, else the buckets' exemplars; only those with a timestamp (without
+/// one, repeats could not be told from new observations), sorted so that the
+/// storage's order checks hold within the scrape.
+fn native_exemplars(h: &proto::Histogram) -> Vec<Exemplar> {
+    let from = |x: &proto::Exemplar| -> Option<Exemplar> {
+        let ts = x.timestamp.as_ref()?;
+        Some(Exemplar {
+            labels: Labels::from_pairs(x.label.iter().map(|l| {
+                (
+                    l.name.clone().unwrap_or_default(),
+                    l.value.clone().unwrap_or_default(),
+                )
+            })),
+            value: x.value.unwrap_or(0.0),
+            ts: Some(ts.seconds * 1000 + i64::from(ts.nanos / 1_000_000)),
+        })
+    };
+    let mut out: Vec<Exemplar> = if h.exemplars.is_empty() {
+        h.bucket
+            .iter()
+            .filter_map(|b| b.exemplar.as_deref())
+            .filter_map(from)
+            .collect()
+    } else {
+        h.exemplars.iter().filter_map(from).collect()
+    };
+    out.sort_by(|a, b| {
+        a.ts.cmp(&b.ts)
+            .then(a.value.total_cmp(&b.value))
+            .then_with(|| a.labels.cmp(&b.labels))
+    });
+    out
+}
+
 /// Decodes a delimited protobuf body into the text format 0.0.4 (every float series,
 /// classic histograms and summaries as their series, as Go's `MetricFamilyToText`
 /// writes them) plus the native histograms. With `native` off, or for histograms
@@ -766,6 +822,7 @@ pub(crate) fn split_proto(
                     empty,
                     timestamp_ms: m.timestamp_ms,
                     h: native_hist(h, ty == proto::MetricType::GaugeHistogram),
+                    exemplars: native_exemplars(h),
                 });
                 always_classic && !h.bucket.is_empty()
             });
@@ -830,6 +887,47 @@ mod proto_tests {
         assert!(natives.is_empty());
         assert_eq!(lines(&text), lines(TEXT.as_bytes()));
         assert!(split_proto(b"\x05abc", false, false).is_err());
+    }
+
+    #[test]
+    fn native_histogram_exemplars_need_timestamps_and_come_sorted() {
+        let ex = |trace: &str, v: f64, secs: Option<i64>| proto::Exemplar {
+            label: vec![proto::LabelPair {
+                name: Some("trace_id".into()),
+                value: Some(trace.into()),
+            }],
+            value: Some(v),
+            timestamp: secs.map(|s| proto::Timestamp {
+                seconds: s,
+                nanos: 250_000_000,
+            }),
+        };
+        let mut h = proto::Histogram {
+            exemplars: vec![
+                ex("b", 2.0, Some(10)),
+                ex("none", 1.0, None),
+                ex("a", 1.0, Some(10)),
+            ],
+            ..Default::default()
+        };
+        let got: Vec<(String, Option<i64>)> = native_exemplars(&h)
+            .into_iter()
+            .map(|e| (e.labels.get_or_empty("trace_id").to_string(), e.ts))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a".to_string(), Some(10_250)),
+                ("b".to_string(), Some(10_250))
+            ]
+        );
+        // Without a list of its own, the buckets' exemplars.
+        h.exemplars.clear();
+        h.bucket = vec![proto::Bucket {
+            exemplar: Some(Box::new(ex("c", 0.5, Some(3)))),
+            ..Default::default()
+        }];
+        assert_eq!(native_exemplars(&h)[0].ts, Some(3_250));
     }
 
     #[test]

@@ -87,7 +87,15 @@ pub trait Appender: Send {
 
     /// Attaches an exemplar to the series. Exemplars are kept apart from samples and
     /// are best-effort: [`Error::OutOfOrderExemplar`] and [`Error::DuplicateExemplar`]
-    /// are expected and should only be counted.
+    /// are expected and should only be counted; a storage that keeps no exemplars
+    /// accepts and drops them.
+    ///
+    /// An exemplar without a timestamp (`e.ts == None`, as most expositions write
+    /// them) is stamped with the timestamp of the sample last appended to the series
+    /// in this transaction — the scrape's — and, as in Prometheus, compares equal to
+    /// an earlier exemplar with the same labels and value whatever their timestamps,
+    /// so that an exemplar exposed unchanged over many scrapes is stored once. Call it
+    /// after appending the series' sample.
     fn append_exemplar(
         &mut self,
         r: Option<SeriesRef>,
@@ -177,6 +185,30 @@ pub trait Querier: LabelQuerier + Send + Sync {
         hints: Option<&SelectHints>,
         matchers: &[Matcher],
     ) -> SeriesSet<'_>;
+}
+
+/// The exemplars of one series that an exemplar query found, oldest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExemplarSeries {
+    /// The labels of the series the exemplars are attached to.
+    pub series_labels: Labels,
+    /// The exemplars, in time order; each has its timestamp set.
+    pub exemplars: Vec<Exemplar>,
+}
+
+/// Reads exemplars (Prometheus's `ExemplarQueryable` and `ExemplarQuerier` in one:
+/// exemplars live in memory only, so there is nothing to open per query).
+pub trait ExemplarQueryable: Send + Sync {
+    /// The exemplars with timestamps in `[start, end]` (ms, inclusive) of the series
+    /// that match all matchers of at least one of `matcher_sets`, sorted by series
+    /// labels. No matcher set selects nothing. A storage without exemplars answers
+    /// an empty list.
+    fn select_exemplars(
+        &self,
+        start: Timestamp,
+        end: Timestamp,
+        matcher_sets: &[Vec<Matcher>],
+    ) -> Result<Vec<ExemplarSeries>, Error>;
 }
 
 /// One series: its labels and a way to iterate its samples in time order.

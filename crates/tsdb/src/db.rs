@@ -80,7 +80,9 @@ pub struct ReplayReport {
     pub tombstones: u64,
     /// Out-of-order samples replayed from the write-behind log.
     pub out_of_order_samples: u64,
-    /// Records of kinds not replayed yet (exemplars).
+    /// Exemplars replayed (into the exemplar storage, when it is on).
+    pub exemplars: u64,
+    /// Records of kinds not replayed (metadata, unknown types).
     pub skipped_records: u64,
     /// The WAL corruption found, if any, and how it was repaired.
     pub repaired: Option<(String, Repair)>,
@@ -123,16 +125,9 @@ impl Db {
         let lock = if opts.no_lockfile {
             None
         } else {
-            let path = dir.join("lock");
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)
-                .map_err(io(&path))?;
-            match f.try_lock() {
-                Ok(()) => Some(f),
-                Err(std::fs::TryLockError::WouldBlock) => {
+            match crate::lock_dir(dir) {
+                Ok(f) => Some(f),
+                Err(crate::LockFailure::Held(path)) => {
                     return Err(DbError::Io {
                         path,
                         source: std::io::Error::other(
@@ -140,8 +135,8 @@ impl Db {
                         ),
                     });
                 }
-                Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(DbError::Io { path, source: e });
+                Err(crate::LockFailure::Io(path, source)) => {
+                    return Err(DbError::Io { path, source });
                 }
             }
         };
@@ -417,6 +412,13 @@ impl Db {
                     let m: Vec<_> = m.into_iter().filter(|x| alive.contains(&x.r)).collect();
                     if !m.is_empty() {
                         record::encode_metadata(&m, &mut buf);
+                    }
+                }
+                // As Prometheus: exemplars of live series not older than the head.
+                Ok(Record::Exemplars(ex)) => {
+                    let ex: Vec<_> = ex.into_iter().filter(|x| keep(x.r, x.t)).collect();
+                    if !ex.is_empty() {
+                        record::encode_exemplars(&ex, &mut buf);
                     }
                 }
                 // Other records are kept as they are.
@@ -782,12 +784,31 @@ fn replay(wal_dir: &Path, head: &Head, rep: &mut ReplayReport) -> Result<(), DbE
                 head.add_tombstones(&stones);
                 rep.tombstones += stones.len() as u64;
             }
+            Ok(Record::Exemplars(ex)) => {
+                if head.exemplars().enabled() {
+                    for e in ex {
+                        head.replay_exemplar(e.r, e.t, e.v, e.labels);
+                        rep.exemplars += 1;
+                    }
+                }
+            }
             // A record that passed its CRC but does not decode is skipped and counted,
             // rather than refusing to start.
             Ok(_) | Err(_) => rep.skipped_records += 1,
         }
     }
     Ok(())
+}
+
+impl ember_storage::ExemplarQueryable for Db {
+    fn select_exemplars(
+        &self,
+        start: Timestamp,
+        end: Timestamp,
+        matcher_sets: &[Vec<Matcher>],
+    ) -> Result<Vec<ember_storage::ExemplarSeries>, StorageError> {
+        Ok(self.head.exemplars().select(start, end, matcher_sets))
+    }
 }
 
 impl Appendable for Db {
@@ -1418,5 +1439,91 @@ mod tests {
         let db = Db::open(dir.path(), opts()).unwrap();
         assert_eq!(db.replay_report().out_of_order_samples, 0);
         assert_eq!(count(&db), 5 * 400 + 3);
+    }
+
+    #[test]
+    fn exemplars_visible_at_commit_and_replayed_from_the_wal() {
+        use ember_model::value::Exemplar;
+        use ember_storage::ExemplarQueryable;
+        let dir = tempfile::tempdir().unwrap();
+        let opts = || DbOptions {
+            head: HeadOptions {
+                enable_exemplar_storage: true,
+                max_exemplars: 5,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let sel = vec![vec![
+            Matcher::new(MatchType::Equal, "__name__", "req_total").unwrap(),
+        ]];
+        let series = Labels::from_pairs([("__name__", "req_total")]);
+        let ex = |trace: &str, v: f64, ts: Option<i64>| Exemplar {
+            labels: Labels::from_pairs([("trace_id", trace)]),
+            value: v,
+            ts,
+        };
+        let ts_of = |db: &Db| -> Vec<i64> {
+            db.select_exemplars(i64::MIN, i64::MAX, &sel)
+                .unwrap()
+                .iter()
+                .flat_map(|s| s.exemplars.iter().map(|e| e.ts.unwrap_or(0)))
+                .collect()
+        };
+        {
+            let db = Db::open(dir.path(), opts()).unwrap();
+            // No series yet: an exemplar has nothing to attach to.
+            let mut app = db.appender();
+            assert!(
+                app.append_exemplar(None, &series, &ex("0", 1.0, Some(1)))
+                    .is_err()
+            );
+            for i in 0..8i64 {
+                let t = 1_000 * (i + 1);
+                let mut app = db.appender();
+                let r = app.append(None, &series, t, i as f64).unwrap();
+                // Without its own timestamp it takes the sample's.
+                app.append_exemplar(Some(r), &series, &ex(&i.to_string(), i as f64, None))
+                    .unwrap();
+                if i == 3 {
+                    assert!(ts_of(&db).len() == 3, "invisible before commit");
+                }
+                app.commit().unwrap();
+            }
+            // The newest again in the next scrape, without a timestamp: a repeat,
+            // dropped silently.
+            let mut app = db.appender();
+            let r = app.append(None, &series, 8_500, 7.0).unwrap();
+            app.append_exemplar(Some(r), &series, &ex("7", 7.0, None))
+                .unwrap();
+            app.commit().unwrap();
+            // Rolled back: neither visible nor logged.
+            let mut app = db.appender();
+            let r = app.append(None, &series, 9_000, 8.0).unwrap();
+            app.append_exemplar(Some(r), &series, &ex("rb", 1.0, Some(9_000)))
+                .unwrap();
+            app.rollback().unwrap();
+            // An older exemplar than the newest: an error the caller counts.
+            let mut app = db.appender();
+            assert!(matches!(
+                app.append_exemplar(None, &series, &ex("old", 1.0, Some(10))),
+                Err(StorageError::OutOfOrderExemplar)
+            ));
+            app.rollback().unwrap();
+            assert_eq!(ts_of(&db), vec![4_000, 5_000, 6_000, 7_000, 8_000]);
+            let st = db.head().exemplars().stats();
+            assert_eq!((st.appended, st.in_storage, st.series), (8, 5, 1));
+        }
+        let db = Db::open(dir.path(), opts()).unwrap();
+        assert_eq!(db.replay_report().exemplars, 8);
+        assert_eq!(ts_of(&db), vec![4_000, 5_000, 6_000, 7_000, 8_000]);
+        // Resizing on reload keeps the newest.
+        db.head().apply_exemplar_config(2);
+        assert_eq!(ts_of(&db), vec![7_000, 8_000]);
+        drop(db);
+        // Exemplar storage off: the records are read and dropped.
+        let db = Db::open(dir.path(), DbOptions::default()).unwrap();
+        assert_eq!(db.replay_report().exemplars, 0);
+        assert!(ts_of(&db).is_empty());
     }
 }

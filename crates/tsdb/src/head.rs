@@ -51,6 +51,12 @@ pub struct HeadOptions {
     /// `storage.tsdb.out_of_order_time_window` (ms); 0 refuses out-of-order
     /// samples. Changeable at run time with [`Head::set_out_of_order_window`].
     pub out_of_order_window: i64,
+    /// Prometheus's `--enable-feature=exemplar-storage`: without it no exemplar is
+    /// kept whatever the configuration says.
+    pub enable_exemplar_storage: bool,
+    /// Size of the exemplar buffer (`storage.exemplars.max_exemplars`); 0 keeps no
+    /// exemplars. Changeable with [`Head::apply_exemplar_config`].
+    pub max_exemplars: i64,
 }
 
 impl Default for HeadOptions {
@@ -59,6 +65,8 @@ impl Default for HeadOptions {
             chunk_range: 2 * 3600 * 1000,
             samples_per_chunk: 120,
             out_of_order_window: 0,
+            enable_exemplar_storage: false,
+            max_exemplars: 0,
         }
     }
 }
@@ -660,6 +668,8 @@ pub struct Head {
     /// queries and left out of the blocks the head is cut into.
     tombstones: RwLock<FastMap<Ref, Vec<(i64, i64)>>>,
     stats: HeadStats,
+    /// Exemplars of the head's series (in memory only; the WAL brings them back).
+    exemplars: crate::exemplar::ExemplarStorage,
 }
 
 /// Counters kept by the head (exported under Prometheus's `prometheus_tsdb_*` names).
@@ -727,6 +737,43 @@ impl Head {
     /// configuration reload does; appenders created from now on use it.
     pub fn set_out_of_order_window(&self, ms: i64) {
         self.ooo_window.store(ms.max(0), Ordering::Release);
+        // Prometheus takes late exemplars within the same window.
+        self.exemplars.set_out_of_order_window(ms);
+    }
+
+    /// The exemplar storage.
+    pub fn exemplars(&self) -> &crate::exemplar::ExemplarStorage {
+        &self.exemplars
+    }
+
+    /// Applies `storage.exemplars.max_exemplars` from a (re)loaded configuration:
+    /// resizes the exemplar storage, keeping the newest exemplars, when exemplar
+    /// storage is enabled; otherwise nothing. Returns how many were kept.
+    pub fn apply_exemplar_config(&self, max_exemplars: i64) -> usize {
+        if !self.opts.enable_exemplar_storage {
+            return 0;
+        }
+        self.exemplars.resize(max_exemplars)
+    }
+
+    /// Applies an exemplar replayed from the WAL. As in Prometheus, exemplars older
+    /// than the head's lower bound are dropped, replayed exemplars count as having no
+    /// timestamp of their own, and refusals (repeats logged twice) are ignored.
+    pub(crate) fn replay_exemplar(&self, r: Ref, t: i64, v: f64, labels: Labels) {
+        let Some(s) = self.series_by_ref(r) else {
+            self.stats.wal_unknown_refs.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        if t < self.min_valid_time.load(Ordering::Acquire) {
+            return;
+        }
+        let e = crate::exemplar::StoredExemplar {
+            labels,
+            value: v,
+            ts: t,
+            has_ts: false,
+        };
+        let _ = self.exemplars.add(&s.labels, e);
     }
 
     /// The out-of-order window (ms).
@@ -772,6 +819,14 @@ impl Head {
     pub fn new(opts: HeadOptions) -> Self {
         let ooo_window = opts.out_of_order_window;
         Head {
+            exemplars: crate::exemplar::ExemplarStorage::new(
+                if opts.enable_exemplar_storage {
+                    opts.max_exemplars
+                } else {
+                    0
+                },
+                ooo_window,
+            ),
             wal: None,
             chunk_files: None,
             stats: HeadStats::default(),
@@ -833,6 +888,13 @@ impl Head {
     fn series_by_ref(&self, r: Ref) -> Option<Arc<MemSeries>> {
         let shard = &self.by_ref[(r as usize) % SHARDS];
         shard.read().ok()?.get(&r).cloned()
+    }
+
+    /// The series with `labels`, if the head has it.
+    fn series_by_labels(&self, labels: &Labels) -> Option<Arc<MemSeries>> {
+        let hash = labels.hash64();
+        let shard = self.by_hash[(hash as usize) % SHARDS].read().ok()?;
+        shard.get(&hash).and_then(|b| b.find(labels)).cloned()
     }
 
     /// The series with `labels`, created if new. Creation is immediate (as in
@@ -1249,6 +1311,8 @@ pub struct HeadAppender<'a> {
     ooo_window: i64,
     /// Out-of-order samples, applied after the in-order ones.
     ooo: Vec<(Arc<MemSeries>, i64, Value)>,
+    /// Exemplars, validated when appended and stored after the samples at commit.
+    exemplars: Vec<(Arc<MemSeries>, crate::exemplar::StoredExemplar)>,
 }
 
 impl HeadAppender<'_> {
@@ -1420,9 +1484,58 @@ impl HeadAppender<'_> {
         Ok(r)
     }
 
+    /// Checks an exemplar and keeps it for the commit (Prometheus's
+    /// `headAppender.AppendExemplar`): like Prometheus, it never creates a series,
+    /// and a repeat or a disabled storage is a silent no-op.
+    fn queue_exemplar(
+        &mut self,
+        r: Option<SeriesRef>,
+        labels: &Labels,
+        e: &Exemplar,
+    ) -> Result<SeriesRef, Error> {
+        let head = self.head;
+        if !head.exemplars.enabled() {
+            return Ok(r.unwrap_or(0));
+        }
+        let s = match r.and_then(|r| head.series_by_ref(r)) {
+            Some(s) => s,
+            None => head.series_by_labels(labels).ok_or(Error::NotFound)?,
+        };
+        // An exemplar without its own timestamp takes its sample's (see the trait).
+        let ts = match e.ts {
+            Some(t) => t,
+            None => match self.pending_last.get(&s.r) {
+                Some((t, _)) => *t,
+                None => {
+                    let last = s.lock().last_t;
+                    if last == i64::MIN {
+                        // No sample to take a time from: nothing to attach it to.
+                        return Ok(s.r);
+                    }
+                    last
+                }
+            },
+        };
+        let stored = crate::exemplar::StoredExemplar {
+            labels: e.labels.clone(),
+            value: e.value,
+            ts,
+            has_ts: e.ts.is_some(),
+        };
+        match head.exemplars.validate(&s.labels, &stored) {
+            Ok(()) => {}
+            Err(Error::DuplicateExemplar | Error::ExemplarsDisabled) => return Ok(s.r),
+            Err(err) => return Err(err),
+        }
+        let r = s.r;
+        self.exemplars.push((s, stored));
+        Ok(r)
+    }
+
     /// The WAL records of this transaction, in Prometheus's order: new series, then
     /// per batch its metadata, floats, histograms (exponential, then custom
-    /// buckets) and float histograms.
+    /// buckets) and float histograms; exemplars last, so that a reader of the WAL
+    /// (remote write) never sees an exemplar before its sample.
     fn wal_records(&self) -> Vec<Vec<u8>> {
         use ember_wal::record;
         let mut recs = Vec::new();
@@ -1466,6 +1579,21 @@ impl HeadAppender<'_> {
             if !batch.float_histograms.is_empty() {
                 recs.extend(record::encode_float_histograms(&batch.float_histograms));
             }
+        }
+        if !self.exemplars.is_empty() {
+            let ex: Vec<record::RefExemplar> = self
+                .exemplars
+                .iter()
+                .map(|(s, e)| record::RefExemplar {
+                    r: s.r,
+                    t: e.ts,
+                    v: e.value,
+                    labels: e.labels.clone(),
+                })
+                .collect();
+            let mut b = Vec::new();
+            record::encode_exemplars(&ex, &mut b);
+            recs.push(b);
         }
         recs
     }
@@ -1590,12 +1718,9 @@ impl Appender for HeadAppender<'_> {
         &mut self,
         r: Option<SeriesRef>,
         labels: &Labels,
-        _e: &Exemplar,
+        e: &Exemplar,
     ) -> Result<SeriesRef, Error> {
-        // No exemplar storage yet (`storage.exemplars.max_exemplars` defaults to 0 in
-        // Prometheus too, which answers this way).
-        let _ = (r, labels);
-        Err(Error::ExemplarsDisabled)
+        self.queue_exemplar(r, labels, e)
     }
 
     fn update_metadata(
@@ -1620,7 +1745,8 @@ impl Appender for HeadAppender<'_> {
         // held while applying so that the WAL's order is the head's order.
         let has_data = !this.created.is_empty()
             || this.batches.iter().any(|b| !b.is_empty())
-            || !this.ooo.is_empty();
+            || !this.ooo.is_empty()
+            || !this.exemplars.is_empty();
         let _wal_guard = match &head.wal {
             Some(w) if has_data => {
                 let mut w = w.lock().unwrap_or_else(|p| p.into_inner());
@@ -1691,6 +1817,11 @@ impl Appender for HeadAppender<'_> {
             }
         }
         appended += ooo_appended;
+        // Exemplars after their samples; refusals (another appender got there
+        // first) are counted by the storage and otherwise ignored, as in Prometheus.
+        for (s, e) in this.exemplars {
+            let _ = head.exemplars.add(&s.labels, e);
+        }
         let st = &head.stats;
         st.out_of_order_appended
             .fetch_add(ooo_appended, Ordering::Relaxed);
@@ -1715,6 +1846,7 @@ impl Appendable for Head {
             head_max: self.max_time(),
             ooo_window: self.out_of_order_window(),
             ooo: Vec::new(),
+            exemplars: Vec::new(),
             batches: Vec::new(),
             types_in_batch: FastMap::default(),
             pending_last: FastMap::default(),

@@ -11,11 +11,13 @@
 //! float samples go, in Prometheus's chunk encodings and WAL records, so that
 //! Prometheus's tools read Ember's data and the other way round.
 
+pub mod agent;
 pub mod block;
 pub mod chunks;
 pub mod compact;
 pub mod db;
 mod encoding;
+pub mod exemplar;
 pub mod head;
 pub mod head_chunks;
 mod hist;
@@ -26,3 +28,32 @@ pub mod postings;
 
 pub use db::{Db, DbError, DbOptions, ReplayReport};
 pub use head::{Head, HeadOptions};
+
+/// Why a data directory's `lock` file could not be taken.
+#[derive(Debug)]
+pub(crate) enum LockFailure {
+    /// Another process holds it.
+    Held(std::path::PathBuf),
+    /// Creating or locking it failed.
+    Io(std::path::PathBuf, std::io::Error),
+}
+
+/// Takes `dir/lock` (an advisory lock held as long as the file stays open), as
+/// Prometheus guards a data directory against a second process.
+pub(crate) fn lock_dir(dir: &std::path::Path) -> Result<std::fs::File, LockFailure> {
+    let path = dir.join("lock");
+    let f = match std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) => return Err(LockFailure::Io(path, e)),
+    };
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LockFailure::Held(path)),
+        Err(std::fs::TryLockError::Error(e)) => Err(LockFailure::Io(path, e)),
+    }
+}

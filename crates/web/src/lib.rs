@@ -175,6 +175,64 @@ pub fn router_with_status(state: Arc<WebState>, sources: Arc<StatusSources>) -> 
     router(state).layer(axum::Extension(sources))
 }
 
+/// [`router_with_status`] for `ember server --agent`: what needs local storage
+/// answers as Prometheus's agent answers — the query, series, label, TSDB-status,
+/// rules, alerts, Alertmanager and admin endpoints a 422 `execution` error
+/// "unavailable with Prometheus Agent", `/federate` a plain 500 — and the rest
+/// (status, targets, lifecycle, `/metrics`) works as in the server.
+pub fn router_for_agent(state: Arc<WebState>, sources: Arc<StatusSources>) -> Router {
+    let prefix = ui::route_prefix(&state.flags);
+    router_with_status(state, sources).layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let refusal = {
+                let path = req.uri().path();
+                agent_refusal(path.strip_prefix(prefix.as_str()).unwrap_or(path))
+            };
+            async move {
+                match refusal {
+                    Some(r) => r,
+                    None => next.run(req).await,
+                }
+            }
+        },
+    ))
+}
+
+/// The agent's answer for `path`, when it differs from the server's.
+fn agent_refusal(path: &str) -> Option<Response> {
+    const UNAVAILABLE: &[&str] = &[
+        "/api/v1/query",
+        "/api/v1/query_range",
+        "/api/v1/query_exemplars",
+        "/api/v1/format_query",
+        "/api/v1/parse_query",
+        "/api/v1/labels",
+        "/api/v1/series",
+        "/api/v1/alertmanagers",
+        "/api/v1/status/tsdb",
+        "/api/v1/status/tsdb/blocks",
+        "/api/v1/alerts",
+        "/api/v1/rules",
+    ];
+    let label_values = path.starts_with("/api/v1/label/") && path.ends_with("/values");
+    if UNAVAILABLE.contains(&path) || label_values || path.starts_with("/api/v1/admin/tsdb/") {
+        return Some(api_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "execution",
+            "unavailable with Prometheus Agent",
+        ));
+    }
+    // Federation asks the local storage for a querier, which the agent's refuses.
+    (path == "/federate").then(|| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "unsupported operation with WAL-only storage\n",
+        )
+            .into_response()
+    })
+}
+
 #[derive(Serialize)]
 struct Envelope<T: Serialize> {
     status: &'static str,

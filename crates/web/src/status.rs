@@ -13,7 +13,7 @@ use crate::api::{ApiError, ApiResult, Params};
 use axum::body::Bytes;
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value as J, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -339,10 +339,14 @@ pub(crate) async fn wal_replay() -> Response {
     crate::success(json!({"min": 0, "max": 0, "current": 0}))
 }
 
-/// `GET|POST /api/v1/query_exemplars`: parameters checked as Prometheus checks them;
-/// no exemplar storage is kept, so the answer is empty, as Prometheus's is when
-/// exemplar storage is not enabled.
+/// `GET|POST /api/v1/query_exemplars`: parameters checked as Prometheus checks them,
+/// then the exemplars of the series any selector of the expression matches (as
+/// Prometheus, the expression is not evaluated: `rate(a[5m]) / b` asks for the
+/// exemplars of `a` and of `b`). Exemplars come from the TSDB through
+/// [`ember_storage::ExemplarQueryable`]; without one the answer is empty, as
+/// Prometheus's is when exemplar storage is off.
 pub(crate) async fn query_exemplars(
+    sources: Sources,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -364,6 +368,61 @@ pub(crate) async fn query_exemplars(
         return Err(bad("end timestamp must not be before start timestamp"));
     }
     let query = p.get("query").unwrap_or("");
-    ember_promql_parser::parse_expr(query).map_err(|e| ApiError::bad(e.to_string()))?;
-    Ok(crate::success(J::Array(Vec::new())))
+    let expr = ember_promql_parser::parse_expr(query).map_err(|e| ApiError::bad(e.to_string()))?;
+    let selectors = expr.extract_selectors();
+    if selectors.is_empty() {
+        // Prometheus answers an expression without selectors with no data at all:
+        // 204 and an empty body.
+        return Ok(axum::http::StatusCode::NO_CONTENT.into_response());
+    }
+    let Some(db) = sources.and_then(|Extension(s)| s.tsdb.clone()) else {
+        return Ok(crate::success(J::Array(Vec::new())));
+    };
+    let [start, end] = bounds;
+    let found = crate::api::blocking(move || {
+        let eq: &dyn ember_storage::ExemplarQueryable = &*db;
+        eq.select_exemplars(start, end, &selectors)
+    })
+    .await?
+    .map_err(|e| ApiError::with_kind("execution", e.to_string()))?;
+    Ok(crate::success(J::Array(
+        found.iter().map(exemplar_series_json).collect(),
+    )))
+}
+
+/// One series' exemplars in Prometheus's JSON: values as strings, timestamps as
+/// seconds with millisecond decimals.
+fn exemplar_series_json(s: &ember_storage::ExemplarSeries) -> J {
+    let labels = |l: &ember_model::Labels| -> J {
+        J::Object(
+            l.iter()
+                .map(|x| (x.name.clone(), J::String(x.value.clone())))
+                .collect(),
+        )
+    };
+    let exemplars: Vec<J> = s
+        .exemplars
+        .iter()
+        .map(|e| {
+            json!({
+                "labels": labels(&e.labels),
+                "value": crate::api::fmt_float(e.value),
+                "timestamp": seconds_json(e.ts.unwrap_or(0)),
+            })
+        })
+        .collect();
+    json!({"seriesLabels": labels(&s.series_labels), "exemplars": exemplars})
+}
+
+/// Milliseconds as a JSON number of seconds, exact to the millisecond (going through
+/// a decimal string avoids `1.001` coming out as `1.0009999999999999`).
+fn seconds_json(ms: i64) -> J {
+    let sign = if ms < 0 { "-" } else { "" };
+    let a = ms.unsigned_abs();
+    let text = format!("{sign}{}.{:03}", a / 1000, a % 1000);
+    text.parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map(J::Number)
+        .unwrap_or(J::Null)
 }

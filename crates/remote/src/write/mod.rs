@@ -138,6 +138,19 @@ impl std::fmt::Debug for MetricsHandle {
 }
 
 impl MetricsHandle {
+    /// The newest timestamp (ms) every running queue has sent, i.e. the lowest of
+    /// their highest sent timestamps; 0 when no queue runs. The agent truncates its
+    /// WAL behind it, as Prometheus's `LowestSentTimestamp` lets it (and, like it,
+    /// at second precision).
+    pub fn lowest_sent_timestamp(&self) -> i64 {
+        let queues = self.0.lock().map(|q| q.clone()).unwrap_or_default();
+        queues
+            .iter()
+            .map(|q| q.metrics.highest_sent_ms.load(Ordering::Relaxed) / 1000 * 1000)
+            .min()
+            .unwrap_or(0)
+    }
+
     /// The families of every running queue (none without `remote_write`).
     pub fn families(&self) -> Vec<MetricFamily> {
         let queues = self.0.lock().map(|q| q.clone()).unwrap_or_default();
