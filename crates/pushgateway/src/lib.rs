@@ -20,14 +20,16 @@
 //! - `--push.expire-after` (off by default) deletes groups not pushed for that long.
 //! - The persistence file is a checksummed protobuf (`docs/format/persistence.md`),
 //!   not Go's `gob`: a damaged file is moved aside and reported, and the gateway
-//!   starts empty rather than refusing to start. Files written by the original
-//!   cannot be read. A file that cannot be read at all (permission denied), or a
-//!   damaged one that cannot be moved aside, stops the start instead: starting empty
-//!   would overwrite it at the first write.
+//!   starts empty rather than refusing to start. A file written by the original is
+//!   read too (by the hand-written `gob` module), a copy of it is kept beside it,
+//!   and the next write is in Ember's format. A file that cannot be read at all
+//!   (permission denied), or a damaged one that cannot be moved aside, stops the
+//!   start instead: starting empty would overwrite it at the first write.
 //! - Groups are listed in grouping-key order and merged families take their help
 //!   from the first group in that order, where the original's order is random.
 
 pub mod check;
+mod gob;
 pub mod grouping;
 mod http;
 pub mod persist;
@@ -156,6 +158,13 @@ pub enum Error {
     /// I/O error such as permission denied), so the gateway does not start.
     #[error("cannot restore persisted metrics: {0}")]
     Restore(#[source] persist::PersistError),
+    /// The persistence file was written by the original Pushgateway and no copy of
+    /// it could be kept, so the gateway does not start: its first write would
+    /// replace the only copy with Ember's format.
+    #[error(
+        "{0}: could not keep a copy of the original Pushgateway's persistence file; not starting, so that Ember's format does not replace it: make its directory writable, or copy the file away yourself and remove it"
+    )]
+    OriginalNotKept(#[source] persist::PersistError),
     /// The persistence file is damaged and could not be moved aside, so the gateway
     /// does not start.
     #[error(
@@ -348,9 +357,20 @@ fn now_nanos() -> store::Nanos {
 /// and says what to fix.
 fn restore(path: &std::path::Path, store: &mut Store) -> Result<Option<String>, Error> {
     match persist::load(path) {
-        Ok(groups) => {
-            let n = groups.len();
-            for g in groups {
+        Ok(loaded) => {
+            let n = loaded.groups.len();
+            // The original's file is kept before anything else: from here on the
+            // gateway may write `path` at any time, in Ember's format.
+            if loaded.origin == persist::Origin::Original {
+                let kept = persist::keep_original(path).map_err(Error::OriginalNotKept)?;
+                tracing::info!(
+                    file = %path.display(),
+                    copy = %kept.display(),
+                    groups = n,
+                    "read the original Pushgateway's persistence file (Go gob); a copy is kept, and the next write replaces the file with Ember's format"
+                );
+            }
+            for g in loaded.groups {
                 store.restore_group(g);
             }
             if n > 0 {
@@ -621,6 +641,58 @@ mod tests {
         let note = gw.restore_problem().expect("reported");
         assert!(note.contains("corrupt persistence file"), "{note}");
         assert!(!p.exists(), "moved away");
+    }
+
+    fn original_file() -> Vec<u8> {
+        let text = "# TYPE x counter\nx{a=\"1\"} 3\n";
+        let families = ember_exposition::proto::from_flat(
+            ember_exposition::parse(text.as_bytes(), ember_exposition::Format::Text)
+                .expect("parse"),
+        )
+        .expect("convert");
+        let spec = vec![(
+            vec![("job", "j"), ("instance", "i")],
+            families
+                .into_iter()
+                .map(|f| (1_700_000_000_000_000_000, f))
+                .collect(),
+        )];
+        persist::tests::original_file(&spec)
+    }
+
+    #[test]
+    fn the_originals_file_is_restored_and_a_copy_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("pg.data");
+        let bytes = original_file();
+        std::fs::write(&p, &bytes).expect("write");
+        let gw = Gateway::new(&with_file(&p), BuildInfo::default()).expect("starts");
+        assert_eq!(gw.restore_problem(), None);
+        let groups: Vec<Group> = gw.read_store().groups().cloned().collect();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].labels["job"], "j");
+        assert_eq!(groups[0].families["x"].pushed_at, 1_700_000_000_000_000_000);
+        let kept = dir.path().join("pg.data.gob-imported");
+        assert_eq!(std::fs::read(&kept).expect("kept"), bytes);
+        // The next write is Ember's format; the copy stays.
+        gw.persist().expect("persist");
+        let loaded = persist::load(&p).expect("load");
+        assert_eq!(loaded.origin, persist::Origin::Ember);
+        assert_eq!(loaded.groups, groups);
+        assert_eq!(std::fs::read(&kept).expect("kept"), bytes);
+    }
+
+    #[test]
+    fn the_originals_file_that_cannot_be_kept_stops_the_start() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // As below: the copy's name is too long, so keeping it fails even for root.
+        let p = dir.path().join("p".repeat(255));
+        let bytes = original_file();
+        std::fs::write(&p, &bytes).expect("write");
+        let e = refused(&p);
+        assert!(matches!(e, Error::OriginalNotKept(_)), "{e}");
+        assert!(e.to_string().contains("could not keep a copy"), "{e}");
+        assert_eq!(std::fs::read(&p).expect("still there"), bytes);
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! types; Ember's file is a checksummed protobuf of the same content (the
 //! `MetricFamily` messages pushes arrive in), so a torn or damaged file is detected
 //! rather than half-loaded.
+//!
+//! So that a user switching from the original keeps every pushed group, [`load`]
+//! also reads the original's file (through the hand-written `gob` module) when it
+//! is not Ember's, and [`keep_original`] keeps a copy of it before Ember's first
+//! write replaces it.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -14,6 +19,7 @@ use std::path::{Path, PathBuf};
 use ember_exposition::proto::{LabelPair, MetricFamily};
 use prost::Message;
 
+use crate::gob::{self, Value};
 use crate::store::{Group, Stored};
 
 const MAGIC: &[u8; 8] = b"EMBERPGW";
@@ -180,14 +186,127 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PersistError> {
     result.map_err(io)
 }
 
-/// Reads the file at `path`: no file is an empty store; a file that was read but
-/// does not decode is [`PersistError::Corrupt`] (the caller moves it aside and
-/// starts empty); any other read failure (permission denied, a directory, an I/O
-/// error) is [`PersistError::Io`], never taken for damage.
-pub fn load(path: &Path) -> Result<Vec<Group>, PersistError> {
+/// Which program wrote a file [`load`] read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// Ember, in the layout of `docs/format/persistence.md` (or there was no file).
+    #[default]
+    Ember,
+    /// Prometheus's Pushgateway, in Go's `gob`.
+    Original,
+}
+
+/// What [`load`] found.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The groups, as saved.
+    pub groups: Vec<Group>,
+    /// Which program wrote them.
+    pub origin: Origin,
+}
+
+/// Decodes a file's bytes, Ember's layout or the original's: a file is Ember's when
+/// it starts with Ember's magic, and then only Ember's rules apply; otherwise it
+/// must decode completely as the original's.
+pub fn decode_any(bytes: &[u8]) -> Result<Loaded, String> {
+    if bytes.starts_with(MAGIC) {
+        return decode(bytes).map(|groups| Loaded {
+            groups,
+            origin: Origin::Ember,
+        });
+    }
+    decode_original(bytes)
+        .map(|groups| Loaded {
+            groups,
+            origin: Origin::Original,
+        })
+        .map_err(|why| {
+            format!(
+                "neither Ember's format (no {} magic) nor the original Pushgateway's ({why})",
+                String::from_utf8_lossy(MAGIC)
+            )
+        })
+}
+
+/// Decodes the original Pushgateway's file: the `gob` of its
+/// `map[string]MetricGroup`, each `MetricGroup{Labels map[string]string; Metrics
+/// map[string]TimestampedMetricFamily}`, each `TimestampedMetricFamily{Timestamp
+/// time.Time; GobbableMetricFamily}` whose second field is the protobuf of a
+/// `MetricFamily` (its `GobEncode`). The map's keys are derived from the labels,
+/// so they are not read; `push_time_seconds` and `push_failure_time_seconds` are
+/// families among the others there, as in Ember's store.
+pub fn decode_original(bytes: &[u8]) -> Result<Vec<Group>, String> {
+    fn utf8(v: &Value, what: &str) -> Result<String, String> {
+        match v {
+            Value::String(b) => String::from_utf8(b.clone())
+                .map_err(|_| format!("{what} {:?} is not UTF-8", String::from_utf8_lossy(b))),
+            other => Err(format!("{what} is a {}, not a string", other.kind())),
+        }
+    }
+    fn entries<'v>(v: Option<&'v Value>, what: &str) -> Result<&'v [(Value, Value)], String> {
+        match v {
+            // gob omits a nil or empty map.
+            None => Ok(&[]),
+            Some(Value::Map(e)) => Ok(e),
+            Some(other) => Err(format!("{what} is a {}, not a map", other.kind())),
+        }
+    }
+    let top = gob::decode_first(bytes).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for (_, group) in entries(Some(&top), "the top-level value")? {
+        let mut labels = BTreeMap::new();
+        for (n, v) in entries(group.field("Labels"), "a group's Labels")? {
+            labels.insert(utf8(n, "a label name")?, utf8(v, "a label value")?);
+        }
+        if !labels.contains_key("job") {
+            return Err("a group without a job label".into());
+        }
+        let mut families = BTreeMap::new();
+        for (name, tmf) in entries(group.field("Metrics"), "a group's Metrics")? {
+            let name = utf8(name, "a metric name")?;
+            let family = match tmf.field("GobbableMetricFamily") {
+                Some(Value::Encoded(pb)) => MetricFamily::decode(pb.as_slice())
+                    .map_err(|e| format!("metric family {name:?}: {e}"))?,
+                // A nil family: nothing to expose (the original would fail on it).
+                None => continue,
+                Some(other) => {
+                    return Err(format!(
+                        "metric family {name:?} is a {}, not protobuf bytes",
+                        other.kind()
+                    ));
+                }
+            };
+            let pushed_at = match tmf.field("Timestamp") {
+                Some(Value::Encoded(t)) => gob::go_time_unix_nanos(t)
+                    .map_err(|e| format!("metric family {name:?}: {e}"))?,
+                // Omitted when zero.
+                None => None,
+                Some(other) => {
+                    return Err(format!(
+                        "metric family {name:?}: the timestamp is a {}",
+                        other.kind()
+                    ));
+                }
+            };
+            // Go's zero time has no Unix nanoseconds; the original never stores
+            // it (every family carries its push's time), so the epoch stands in.
+            let pushed_at = pushed_at.unwrap_or(0);
+            families.insert(name, Stored { pushed_at, family });
+        }
+        out.push(Group { labels, families });
+    }
+    Ok(out)
+}
+
+/// Reads the file at `path`, Ember's or the original's (see [`decode_any`]): no
+/// file is an empty store; a file that was read but does not decode is
+/// [`PersistError::Corrupt`] (the caller moves it aside and starts empty); any other
+/// read failure (permission denied, a directory, an I/O error) is
+/// [`PersistError::Io`], never taken for damage.
+pub fn load(path: &Path) -> Result<Loaded, PersistError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::default()),
         Err(source) => {
             return Err(PersistError::Io {
                 path: path.to_path_buf(),
@@ -195,10 +314,46 @@ pub fn load(path: &Path) -> Result<Vec<Group>, PersistError> {
             });
         }
     };
-    decode(&bytes).map_err(|reason| PersistError::Corrupt {
+    decode_any(&bytes).map_err(|reason| PersistError::Corrupt {
         path: path.to_path_buf(),
         reason,
     })
+}
+
+/// Keeps a copy of the original Pushgateway's file at `path` as
+/// `<path>.gob-imported` (or `.gob-imported.1`, `.2`, … when that name holds
+/// something else), so that the user can go back to the original after Ember's
+/// first write has replaced `path`; the copy's name. A copy with the same bytes
+/// already there is reused, so restarts before that first write do not pile up
+/// copies. A copy rather than a rename: until Ember writes, `path` stays the file
+/// both programs read.
+pub fn keep_original(path: &Path) -> Result<PathBuf, PersistError> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| PersistError::Io { path: p, source }
+    };
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    let base = {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".gob-imported");
+        name
+    };
+    let mut dest = PathBuf::from(&base);
+    let mut n = 0u32;
+    loop {
+        match std::fs::read(&dest) {
+            Ok(existing) if existing == bytes => return Ok(dest),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(e) => return Err(io(&dest)(e)),
+        }
+        n += 1;
+        let mut name = base.clone();
+        name.push(format!(".{n}"));
+        dest = PathBuf::from(name);
+    }
+    write_atomic(&dest, &bytes)?;
+    Ok(dest)
 }
 
 /// Moves a damaged file out of the way, keeping it for inspection; the new name.
@@ -230,7 +385,7 @@ pub fn move_aside(path: &Path) -> Result<PathBuf, PersistError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::store::Store;
     use ember_exposition::{Format, parse, proto::from_flat};
@@ -277,9 +432,10 @@ mod tests {
     fn atomic_write_load_and_move_aside() {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("pg.data");
-        assert!(load(&p).expect("missing is empty").is_empty());
+        assert!(load(&p).expect("missing is empty").groups.is_empty());
         write_atomic(&p, &encode(store().groups())).expect("write");
-        assert_eq!(load(&p).expect("load").len(), 2);
+        let loaded = load(&p).expect("load");
+        assert_eq!((loaded.groups.len(), loaded.origin), (2, Origin::Ember));
         std::fs::write(&p, b"EMBERPGW\0\0\0\x01junk").expect("damage");
         assert!(matches!(load(&p), Err(PersistError::Corrupt { .. })));
         let aside = move_aside(&p).expect("moved");
@@ -293,6 +449,116 @@ mod tests {
             std::fs::read(&aside).expect("kept"),
             b"EMBERPGW\0\0\0\x01junk"
         );
+    }
+
+    /// One group of the original's file: grouping labels, and per family the push
+    /// time in Unix nanoseconds and the family.
+    pub(crate) type OriginalGroup<'a> = (Vec<(&'a str, &'a str)>, Vec<(i64, MetricFamily)>);
+
+    /// The original's file for `groups`, built from gob's documented encoding with
+    /// the original's type names and made-up type ids.
+    pub(crate) fn original_file(groups: &[OriginalGroup<'_>]) -> Vec<u8> {
+        use crate::gob::build::{W, encoder_def, map_def, struct_def};
+        const STRING: i64 = 6;
+        // Types named before they are defined, as Go's encoder sends them.
+        let mut out = map_def(65, STRING, 66);
+        out.extend(struct_def(
+            66,
+            "MetricGroup",
+            &[("Labels", 67), ("Metrics", 68)],
+        ));
+        out.extend(map_def(67, STRING, STRING));
+        out.extend(map_def(68, STRING, 69));
+        out.extend(struct_def(
+            69,
+            "TimestampedMetricFamily",
+            &[("Timestamp", 70), ("GobbableMetricFamily", 71)],
+        ));
+        out.extend(encoder_def(70, "Time"));
+        out.extend(encoder_def(71, "GobbableMetricFamily"));
+        let mut w = W::default().int(65).uint(0).uint(groups.len() as u64);
+        for (labels, families) in groups {
+            let key: Vec<String> = labels
+                .iter()
+                .map(|(n, v)| format!("{n}\u{ff}{v}"))
+                .collect();
+            w = w
+                .str(key.join("\u{ff}").as_bytes())
+                .delta(1)
+                .uint(labels.len() as u64);
+            for (n, v) in labels {
+                w = w.str(n.as_bytes()).str(v.as_bytes());
+            }
+            w = w.delta(1).uint(families.len() as u64);
+            for (nanos, f) in families {
+                let mut t = vec![1];
+                t.extend_from_slice(
+                    &(nanos.div_euclid(1_000_000_000) + 62_135_596_800).to_be_bytes(),
+                );
+                t.extend_from_slice(&(nanos.rem_euclid(1_000_000_000) as u32).to_be_bytes());
+                t.extend_from_slice(&0i16.to_be_bytes());
+                w = w
+                    .str(f.name().as_bytes())
+                    .delta(1)
+                    .str(&t)
+                    .delta(1)
+                    .str(&f.encode_to_vec())
+                    .end();
+            }
+            w = w.end();
+        }
+        out.extend(w.message());
+        out
+    }
+
+    #[test]
+    fn the_originals_file_is_read_and_kept() {
+        let s = store();
+        let groups: Vec<Group> = s.groups().cloned().collect();
+        let spec: Vec<_> = groups
+            .iter()
+            .map(|g| {
+                (
+                    g.labels
+                        .iter()
+                        .map(|(n, v)| (n.as_str(), v.as_str()))
+                        .collect(),
+                    g.families
+                        .values()
+                        .map(|st| (st.pushed_at + 1_700_000_000_123_456_789, st.family.clone()))
+                        .collect(),
+                )
+            })
+            .collect();
+        let bytes = original_file(&spec);
+        let mut want = groups.clone();
+        for g in &mut want {
+            for st in g.families.values_mut() {
+                st.pushed_at += 1_700_000_000_123_456_789;
+            }
+        }
+        assert_eq!(decode_original(&bytes).expect("decodes"), want);
+        let loaded = decode_any(&bytes).expect("decodes");
+        assert_eq!((loaded.groups, loaded.origin), (want, Origin::Original));
+        // Neither format: both reasons are given.
+        let e = decode_any(&bytes[..bytes.len() - 3]).expect_err("truncated");
+        assert!(e.starts_with("neither Ember's format"), "{e}");
+        assert!(e.contains("gob: unexpected end"), "{e}");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("pg.data");
+        std::fs::write(&p, &bytes).expect("write");
+        assert_eq!(load(&p).expect("load").origin, Origin::Original);
+        let kept = keep_original(&p).expect("kept");
+        assert_eq!(kept, dir.path().join("pg.data.gob-imported"));
+        assert_eq!(std::fs::read(&kept).expect("copy"), bytes);
+        assert_eq!(std::fs::read(&p).expect("still there"), bytes);
+        // The same file again reuses the copy; another one gets a new name.
+        assert_eq!(keep_original(&p).expect("kept"), kept);
+        std::fs::write(&p, &bytes[..bytes.len() - 1]).expect("write");
+        let second = keep_original(&p).expect("kept");
+        assert_eq!(second, dir.path().join("pg.data.gob-imported.1"));
+        assert_eq!(std::fs::read(&kept).expect("first copy kept"), bytes);
     }
 
     #[test]
