@@ -1,7 +1,8 @@
 //! Micro benchmarks of the TSDB's hot paths: appending a scrape's worth of samples
 //! (cached series references, as the scrape loop does) with and without the WAL,
 //! selecting series by an equality and by a regex matcher over 100,000 series,
-//! reading a series' samples back, and replaying a WAL at start-up.
+//! reading a series' samples back, replaying a WAL at start-up, and a restart
+//! that finds full head chunks in `chunks_head/` beside the WAL.
 //!
 //! `cargo bench -p ember-tsdb --bench tsdb [-- FILTER]`. The macro comparison with
 //! Prometheus (throughput per CPU-second, memory per series, bytes per sample,
@@ -159,5 +160,66 @@ fn replay(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, append, select, replay);
+/// Copies the files of `from` (one level of sub-directories) into `to`.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else if e.file_name() != "lock" {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// A restart after two hours of 15 s scrapes: the head holds three full chunks
+/// per series in `chunks_head/` and an open one only in the WAL, so this measures
+/// what loading the m-mapped chunks saves over decoding every WAL sample.
+fn restart(c: &mut Criterion) {
+    const STEPS: i64 = 480;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Db::open(dir.path(), DbOptions::default()).unwrap();
+        let mut refs = vec![vec![None; PER_TARGET]; TARGETS / 10];
+        for step in 0..STEPS {
+            for (target, r) in refs.iter_mut().enumerate() {
+                scrape(&db, r, target, step * 15_000);
+            }
+        }
+    }
+    let mut g = c.benchmark_group("replay");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(
+        (TARGETS / 10 * PER_TARGET) as u64 * STEPS as u64,
+    ));
+    // Without `chunks_head/` the same directory replays every WAL sample (and
+    // writes the chunks again): the start-up Ember had before it loaded them.
+    for (case, keep_chunks) in [
+        ("restart_10k_series_480_samples", true),
+        ("restart_10k_series_480_samples_wal_only", false),
+    ] {
+        g.bench_function(case, |b| {
+            b.iter_batched(
+                || {
+                    // A copy per run: opening starts a new WAL segment and chunk file.
+                    let copy = tempfile::tempdir().unwrap();
+                    copy_dir(dir.path(), copy.path());
+                    if !keep_chunks {
+                        std::fs::remove_dir_all(copy.path().join("chunks_head")).unwrap();
+                    }
+                    copy
+                },
+                |copy| {
+                    let db = Db::open(copy.path(), DbOptions::default()).unwrap();
+                    assert_eq!(db.replay_report().mmapped_chunks > 0, keep_chunks);
+                    (db, copy)
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, append, select, replay, restart);
 criterion_main!(benches);

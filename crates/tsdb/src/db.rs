@@ -84,6 +84,12 @@ pub struct ReplayReport {
     pub exemplars: u64,
     /// Records of kinds not replayed (metadata, unknown types).
     pub skipped_records: u64,
+    /// Full head chunks taken from `chunks_head/` instead of being rebuilt from
+    /// the WAL.
+    pub mmapped_chunks: u64,
+    /// Damage found in `chunks_head/`, if any, and the files deleted for it (their
+    /// samples were replayed from the WAL).
+    pub chunks_corruption: Option<String>,
     /// The WAL corruption found, if any, and how it was repaired.
     pub repaired: Option<(String, Repair)>,
     /// Blocks that could not be opened; they are left on disk and not served.
@@ -145,13 +151,37 @@ impl Db {
         let mut report = ReplayReport::default();
         let blocks = open_blocks(dir, &mut report.bad_blocks)?;
         let mut head = Head::new(opts.head.clone());
-        if let Some(last) = blocks.last() {
-            // Data up to the newest block's end lives in blocks: the head starts there.
-            head.truncate(last.meta().max_time);
+        // In-order data up to the newest block's end lives in blocks: the head
+        // starts there. Blocks of out-of-order samples do not count (as in
+        // Prometheus's inOrderBlocksMaxTime): they can reach past the head's start,
+        // and truncating there would drop in-order samples no block holds.
+        let in_order_end = blocks
+            .iter()
+            .filter(|b| {
+                !b.meta()
+                    .compaction
+                    .hints
+                    .iter()
+                    .any(|h| h == "from-out-of-order")
+            })
+            .map(|b| b.meta().max_time)
+            .max();
+        if let Some(end) = in_order_end {
+            head.truncate(end);
         }
+        // Full chunks of the previous run first, as Prometheus loads them: WAL
+        // replay then attaches them to their series and skips the samples they
+        // hold, decoding only what came after each series' last chunk.
         let chunks_dir = dir.join("chunks_head");
-        head.set_chunk_files(HeadChunkFiles::create(&chunks_dir).map_err(io(&chunks_dir))?);
+        let (files, loaded) =
+            HeadChunkFiles::open(&chunks_dir, head.min_valid_time()).map_err(io(&chunks_dir))?;
+        head.load_chunks(&loaded);
+        head.set_chunk_files(files);
+        report.chunks_corruption = loaded.corruption;
+        let found = loaded.chunks.len();
+        drop(loaded.chunks);
         replay(&wal_dir, &head, &mut report)?;
+        report.mmapped_chunks = (found - head.finish_chunk_load()) as u64;
         head.set_wal(Wal::open(&wal_dir, opts.wal.clone())?);
         // The write-behind log of out-of-order samples, replayed after the WAL (its
         // samples' series are defined there). Opened only when it exists or the

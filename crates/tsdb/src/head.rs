@@ -15,7 +15,7 @@
 //! float-histogram records per batch, so that replaying them applies each series'
 //! samples in the order they were appended even when the kind changes mid-commit.
 
-use crate::head_chunks::HeadChunkFiles;
+use crate::head_chunks::{HeadChunkFiles, Loaded};
 use crate::hist;
 use crate::iter::{ChunkView, ChunksIterator};
 use crate::postings::{MemPostings, Ref};
@@ -183,7 +183,10 @@ impl MemChunk {
 /// histogram cutting rules serves both.
 trait HistogramChunkKind: Sized {
     type Sample;
+    const ENCODING: Encoding;
     fn new_chunk() -> Self;
+    /// Reopens a chunk read back from `chunks_head/`.
+    fn reopen(bytes: &[u8]) -> Option<Self>;
     fn wrap(self: Box<Self>) -> MemChunk;
     fn get(c: &MemChunk) -> Option<&Self>;
     fn get_mut(c: &mut MemChunk) -> Option<&mut Self>;
@@ -197,8 +200,12 @@ trait HistogramChunkKind: Sized {
 
 impl HistogramChunkKind for HistogramChunk {
     type Sample = Histogram;
+    const ENCODING: Encoding = Encoding::Histogram;
     fn new_chunk() -> Self {
         HistogramChunk::new()
+    }
+    fn reopen(bytes: &[u8]) -> Option<Self> {
+        HistogramChunk::from_bytes(bytes).ok()
     }
     fn wrap(self: Box<Self>) -> MemChunk {
         MemChunk::Histogram(self)
@@ -227,8 +234,12 @@ impl HistogramChunkKind for HistogramChunk {
 
 impl HistogramChunkKind for FloatHistogramChunk {
     type Sample = FloatHistogram;
+    const ENCODING: Encoding = Encoding::FloatHistogram;
     fn new_chunk() -> Self {
         FloatHistogramChunk::new()
+    }
+    fn reopen(bytes: &[u8]) -> Option<Self> {
+        FloatHistogramChunk::from_bytes(bytes).ok()
     }
     fn wrap(self: Box<Self>) -> MemChunk {
         MemChunk::FloatHistogram(self)
@@ -311,6 +322,11 @@ struct SeriesData {
     /// Prometheus's `histogramChunkHasComputedEndTime`: whether `next_at` was
     /// already predicted from the open histogram chunk's size.
     hist_end_computed: bool,
+    /// Whether `last` holds only the kind of the latest sample, which is the last
+    /// sample of the last chunk loaded from `chunks_head/` at start-up: decoding it
+    /// for every series would cost start-up time, and only a repeat of the latest
+    /// timestamp needs the value ([`SeriesData::resolve_last`]).
+    last_on_disk: bool,
     last_t: i64,
     /// The latest sample (Prometheus's `lastValue`/`lastHistogramValue`/
     /// `lastFloatHistogramValue`): what a repeat at `last_t` must equal, and what
@@ -339,6 +355,7 @@ impl MemSeries {
                 chunks: Vec::new(),
                 next_at: i64::MIN,
                 hist_end_computed: false,
+                last_on_disk: false,
                 last_t: i64::MIN,
                 last: Value::Float(0.0),
                 metadata: None,
@@ -411,8 +428,56 @@ impl SeriesData {
         if ok {
             self.last_t = t;
             self.last = v;
+            self.last_on_disk = false;
         }
         ok
+    }
+
+    /// Takes the chunks loaded from `chunks_head/` for this series, as a series
+    /// record of the WAL re-creates it: the series continues after them, so WAL
+    /// samples up to the last one's end are skipped by [`SeriesData::apply`], and
+    /// the next sample starts a new chunk, as it did when the last one was cut.
+    fn attach(&mut self, chunks: Vec<HeadChunk>) {
+        let Some(last) = chunks.last() else { return };
+        self.last_t = last.max_t;
+        self.last = match Encoding::from_u8(last.encoding()) {
+            Some(Encoding::Histogram) => Value::Histogram(Box::default()),
+            Some(Encoding::FloatHistogram) => Value::FloatHistogram(Box::default()),
+            _ => Value::Float(0.0),
+        };
+        self.last_on_disk = true;
+        self.hist_end_computed = false;
+        self.chunks = chunks;
+    }
+
+    /// Decodes the latest sample from the last chunk, when only its kind is known.
+    fn resolve_last(&mut self, files: Option<&Mutex<HeadChunkFiles>>) {
+        if !self.last_on_disk {
+            return;
+        }
+        let Some(c) = self.chunks.last() else { return };
+        let Ok(bytes) = c.bytes(files) else { return };
+        let view = ChunkView {
+            max_t: c.max_t,
+            encoding: c.encoding(),
+            bytes: &bytes,
+        };
+        let mut it = ChunksIterator::new(vec![view], c.max_t, c.max_t);
+        self.last = match it.next() {
+            ember_storage::ValueType::Float => Value::Float(it.at().1),
+            ember_storage::ValueType::Histogram => {
+                let mut h = Histogram::default();
+                it.at_histogram(&mut h);
+                Value::Histogram(Box::new(h))
+            }
+            ember_storage::ValueType::FloatHistogram => {
+                let mut h = FloatHistogram::default();
+                it.at_float_histogram(&mut h);
+                Value::FloatHistogram(Box::new(h))
+            }
+            _ => return,
+        };
+        self.last_on_disk = false;
     }
 
     /// Makes a new open chunk starting at `t`. The previous one stays in memory
@@ -430,23 +495,38 @@ impl SeriesData {
         self.next_at = range_end(t, opts.chunk_range);
     }
 
-    /// Sends the chunk before the open one to `chunks_head/` (if there are chunk
-    /// files); should the write fail (disk full), it simply stays in memory.
+    /// Sends the full chunks still in memory to `chunks_head/` (if there are chunk
+    /// files): normally just the one before the open chunk. Should a write fail
+    /// (disk full), that chunk and the ones after it stay in memory and are tried
+    /// again at the next cut, oldest first, so that the chunks a series has on disk
+    /// are always its oldest: start-up takes everything up to the last one on disk
+    /// from the files and replays only later samples from the WAL.
     fn write_out(&mut self, series: Ref, files: Option<&Mutex<HeadChunkFiles>>) {
         let Some(files) = files else { return };
-        let Some(i) = self.chunks.len().checked_sub(2) else {
+        let Some(open) = self.chunks.len().checked_sub(1) else {
             return;
         };
-        let c = &mut self.chunks[i];
-        let ChunkStore::Mem(m) = &c.store else { return };
+        let mut first = open;
+        while first > 0 && matches!(self.chunks[first - 1].store, ChunkStore::Mem(_)) {
+            first -= 1;
+        }
+        if first == open {
+            return;
+        }
         let mut f = files.lock().unwrap_or_else(|p| p.into_inner());
-        let encoding = m.encoding() as u8;
-        if let Ok(r) = f.write(series, c.min_t, c.max_t, encoding, m.bytes()) {
-            c.store = ChunkStore::Disk {
-                r,
-                samples: m.num_samples(),
-                encoding,
-            };
+        for c in &mut self.chunks[first..open] {
+            let ChunkStore::Mem(m) = &c.store else { break };
+            let encoding = m.encoding() as u8;
+            match f.write(series, c.min_t, c.max_t, encoding, m.bytes()) {
+                Ok(r) => {
+                    c.store = ChunkStore::Disk {
+                        r,
+                        samples: m.num_samples(),
+                        encoding,
+                    }
+                }
+                Err(_) => break,
+            }
         }
     }
 
@@ -550,6 +630,24 @@ impl SeriesData {
             self.hist_end_computed = false;
         }
 
+        // After a restart the chunk before a new one may be one loaded from
+        // `chunks_head/`: reopened, it gives the new chunk the counter-reset header
+        // an uninterrupted head would have given it.
+        let disk_prev = if created {
+            self.chunks
+                .len()
+                .checked_sub(2)
+                .map(|i| &self.chunks[i])
+                .filter(|p| {
+                    matches!(p.store, ChunkStore::Disk { encoding, .. }
+                        if encoding == C::ENCODING as u8)
+                })
+                .and_then(|p| p.bytes(files).ok())
+                .and_then(|b| C::reopen(&b))
+        } else {
+            None
+        };
+
         enum Outcome<C> {
             Done,
             New(Box<C>),
@@ -564,7 +662,7 @@ impl SeriesData {
             let prev = if created {
                 before.last().and_then(|p| match &p.store {
                     ChunkStore::Mem(m) => C::get(m),
-                    ChunkStore::Disk { .. } => None,
+                    ChunkStore::Disk { .. } => disk_prev.as_ref(),
                 })
             } else {
                 None
@@ -660,6 +758,9 @@ pub struct Head {
     wal: Option<Mutex<ember_wal::segment::Wal>>,
     /// `chunks_head/`, when the head has a directory.
     chunk_files: Option<Mutex<HeadChunkFiles>>,
+    /// Chunks found in `chunks_head/` at start-up, by series reference, until WAL
+    /// replay re-creates their series; empty afterwards.
+    loaded_chunks: Mutex<FastMap<Ref, Vec<HeadChunk>>>,
     /// The write-behind log of out-of-order samples (`wbl/`).
     wbl: Mutex<Option<ember_wal::segment::Wal>>,
     /// `storage.tsdb.out_of_order_time_window` in ms.
@@ -700,6 +801,37 @@ impl Head {
     /// Attaches `chunks_head/` files: full chunks are written there from now on.
     pub fn set_chunk_files(&mut self, files: HeadChunkFiles) {
         self.chunk_files = Some(Mutex::new(files));
+    }
+
+    /// Keeps the chunks [`HeadChunkFiles::open`] found until WAL replay re-creates
+    /// their series ([`Head::replay_series`]). New series are numbered after every
+    /// reference in the files, so a chunk left behind by a dropped series can
+    /// never be taken for a new one's at the next start.
+    pub(crate) fn load_chunks(&self, loaded: &Loaded) {
+        let mut map = self.loaded_chunks.lock().unwrap_or_else(|p| p.into_inner());
+        for c in &loaded.chunks {
+            map.entry(c.series).or_default().push(HeadChunk {
+                min_t: c.min_t,
+                max_t: c.max_t,
+                store: ChunkStore::Disk {
+                    r: c.r,
+                    samples: c.samples,
+                    encoding: c.encoding,
+                },
+            });
+        }
+        self.next_ref
+            .fetch_max(loaded.max_series.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// Ends start-up: drops the loaded chunks no series record claimed (series
+    /// gone from the WAL, as Prometheus ignores them) and returns how many.
+    pub(crate) fn finish_chunk_load(&self) -> usize {
+        let mut map = self.loaded_chunks.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut *map)
+            .into_values()
+            .map(|v| v.len())
+            .sum()
     }
 
     /// Attaches a WAL: from now on every commit is logged before it is applied.
@@ -792,9 +924,28 @@ impl Head {
         s.lock().ooo.get_or_insert_default().insert(t, v);
     }
 
-    /// Re-creates a series from a WAL series record.
+    /// Re-creates a series from a WAL series record, with the chunks loaded from
+    /// `chunks_head/` for its reference.
     pub(crate) fn replay_series(&self, r: Ref, labels: &Labels) -> Result<(), Error> {
-        self.get_or_create_with_ref(labels, Some(r)).map(|_| ())
+        let (s, created) = self.get_or_create_with_ref(labels, Some(r))?;
+        if !created || s.r != r {
+            return Ok(());
+        }
+        let chunks = {
+            let mut map = self.loaded_chunks.lock().unwrap_or_else(|p| p.into_inner());
+            if map.is_empty() {
+                return Ok(());
+            }
+            map.remove(&r)
+        };
+        if let Some(chunks) = chunks
+            && let (Some(first), Some(last)) = (chunks.first(), chunks.last())
+        {
+            let (min, max) = (first.min_t, last.max_t);
+            s.lock().attach(chunks);
+            self.update_bounds(min, max);
+        }
+        Ok(())
     }
 
     /// Applies a replayed sample of any kind. As in Prometheus, samples before the
@@ -829,6 +980,7 @@ impl Head {
             ),
             wal: None,
             chunk_files: None,
+            loaded_chunks: Mutex::default(),
             stats: HeadStats::default(),
             opts,
             by_hash: (0..SHARDS).map(|_| RwLock::default()).collect(),
@@ -878,6 +1030,11 @@ impl Head {
     /// Oldest sample time, or `i64::MAX` when empty.
     pub fn min_time(&self) -> i64 {
         self.min_time.load(Ordering::Acquire)
+    }
+
+    /// Lowest timestamp the head keeps (data before it is in blocks).
+    pub(crate) fn min_valid_time(&self) -> i64 {
+        self.min_valid_time.load(Ordering::Acquire)
     }
 
     /// Newest sample time, or `i64::MIN` when empty.
@@ -1168,6 +1325,13 @@ impl Head {
                 }
             }
         }
+        if let Some(f) = &self.chunk_files {
+            // Every chunk dropped above ended before `mint`; files holding only
+            // such chunks are no longer referenced.
+            f.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .truncate_before(mint);
+        }
         for (r, labels) in &gone {
             if let Ok(mut m) = self.by_ref[(*r as usize) % SHARDS].write() {
                 m.remove(r);
@@ -1373,9 +1537,12 @@ impl HeadAppender<'_> {
         if let Some((last_t, p)) = self.pending_last.get(&s.r) {
             return check_order(t, v, *last_t, self.pending_value(*p));
         }
-        let d = s.lock();
+        let mut d = s.lock();
         if d.chunks.is_empty() && d.last_t == i64::MIN {
             return Ok(true);
+        }
+        if t == d.last_t {
+            d.resolve_last(self.head.chunk_files.as_ref());
         }
         check_order(t, v, d.last_t, d.last.as_ref())
     }
