@@ -1,15 +1,13 @@
 //! Delivery: each receiver's integrations, what they send, and how.
 //!
-//! Every integration of Alertmanager 0.25 is implemented except WeChat, with its
-//! payloads, default templates and retry rules: webhook, Slack (incoming webhooks
-//! and `chat.postMessage`), e-mail (SMTP), PagerDuty (Events API v1 and v2),
-//! Opsgenie, VictorOps, Pushover, Telegram, Discord, Webex, Amazon SNS (static or
-//! environment credentials), plus Microsoft Teams from 0.27. WeChat loads but fails
-//! at delivery with a clear error, counted in
-//! `alertmanager_notifications_failed_total`, without affecting the receiver's other
-//! integrations. Outgoing HTTP goes through `ember-discovery`'s shared client:
-//! `http://` and `https://` (system roots, or the integration's
-//! `http_config.tls_config`), with the integration's authentication and headers.
+//! Every integration of Alertmanager 0.25 is implemented, with its payloads,
+//! default templates and retry rules: webhook, Slack (incoming webhooks and
+//! `chat.postMessage`), e-mail (SMTP), PagerDuty (Events API v1 and v2), Opsgenie,
+//! WeChat, VictorOps, Pushover, Telegram, Discord, Webex, Amazon SNS (static or
+//! environment credentials), plus Microsoft Teams from 0.27. Outgoing HTTP goes
+//! through `ember-discovery`'s shared client: `http://` and `https://` (system
+//! roots, or the integration's `http_config.tls_config`), with the integration's
+//! authentication and headers.
 //!
 //! Each integration lives in its own module under `notify/` and follows one shape:
 //! a pure function renders the request(s) from the configuration, the templates and
@@ -30,13 +28,16 @@ mod sns;
 mod telegram;
 mod victorops;
 mod webex;
+mod wechat;
 
 pub use pagerduty::PAGERDUTY_V1_URL;
 pub use pushover::PUSHOVER_URL;
+pub use wechat::WechatToken;
 
 use crate::receivers::{
     DiscordConfig, EmailConfig, MsTeamsConfig, OpsGenieConfig, PagerdutyConfig, PushoverConfig,
     Receiver, SlackConfig, SnsConfig, TelegramConfig, VictorOpsConfig, WebexConfig, WebhookConfig,
+    WechatConfig,
 };
 use crate::tmpl::{Data, Templates};
 use ember_config::HttpClientConfig;
@@ -81,6 +82,8 @@ pub enum Integration {
     Pagerduty(Box<PagerdutyConfig>),
     /// `opsgenie_configs`.
     Opsgenie(Box<OpsGenieConfig>),
+    /// `wechat_configs`, with the integration's access token.
+    Wechat(Box<WechatConfig>, WechatToken),
     /// `victorops_configs`.
     VictorOps(Box<VictorOpsConfig>),
     /// `pushover_configs`.
@@ -95,8 +98,6 @@ pub enum Integration {
     Webex(Box<WebexConfig>),
     /// `msteams_configs`.
     MsTeams(Box<MsTeamsConfig>),
-    /// A type Ember cannot deliver to yet, with whether it sends resolved alerts.
-    Unsupported(&'static str, bool),
 }
 
 impl Integration {
@@ -108,6 +109,7 @@ impl Integration {
             Integration::Email(_) => "email",
             Integration::Pagerduty(_) => "pagerduty",
             Integration::Opsgenie(_) => "opsgenie",
+            Integration::Wechat(..) => "wechat",
             Integration::VictorOps(_) => "victorops",
             Integration::Pushover(_) => "pushover",
             Integration::Sns(_) => "sns",
@@ -115,21 +117,20 @@ impl Integration {
             Integration::Discord(_) => "discord",
             Integration::Webex(_) => "webex",
             Integration::MsTeams(_) => "msteams",
-            Integration::Unsupported(n, _) => n,
         }
     }
 
     /// Whether the integration carries `silence_notifications`: every one except
     /// the incident tools (PagerDuty, Opsgenie, VictorOps), where a notification
-    /// opens or closes an incident keyed by its group, and those Ember cannot
-    /// deliver to.
+    /// opens or closes an incident keyed by its group, and WeChat, whose default
+    /// message has no form for a silence yet.
     pub fn carries_silences(&self) -> bool {
         !matches!(
             self,
             Integration::Pagerduty(_)
                 | Integration::Opsgenie(_)
                 | Integration::VictorOps(_)
-                | Integration::Unsupported(..)
+                | Integration::Wechat(..)
         )
     }
 
@@ -141,6 +142,7 @@ impl Integration {
             Integration::Email(c) => c.send_resolved,
             Integration::Pagerduty(c) => c.send_resolved,
             Integration::Opsgenie(c) => c.send_resolved,
+            Integration::Wechat(c, _) => c.send_resolved,
             Integration::VictorOps(c) => c.send_resolved,
             Integration::Pushover(c) => c.send_resolved,
             Integration::Sns(c) => c.send_resolved,
@@ -148,7 +150,6 @@ impl Integration {
             Integration::Discord(c) => c.send_resolved,
             Integration::Webex(c) => c.send_resolved,
             Integration::MsTeams(c) => c.send_resolved,
-            Integration::Unsupported(_, s) => *s,
         }
     }
 }
@@ -170,7 +171,8 @@ pub fn integrations(r: &Receiver) -> Vec<(Integration, usize)> {
     push(&mut out, &r.pagerduty_configs, Integration::Pagerduty);
     push(&mut out, &r.opsgenie_configs, Integration::Opsgenie);
     for (i, c) in r.wechat_configs.iter().enumerate() {
-        out.push((Integration::Unsupported("wechat", c.send_resolved), i));
+        let token = WechatToken::default();
+        out.push((Integration::Wechat(Box::new(c.clone()), token), i));
     }
     push(&mut out, &r.slack_configs, Integration::Slack);
     push(&mut out, &r.victorops_configs, Integration::VictorOps);
@@ -207,6 +209,7 @@ pub async fn notify(
         Integration::Email(c) => email(c, ctx, data).await,
         Integration::Pagerduty(c) => pagerduty::notify(c, ctx, &data, None).await,
         Integration::Opsgenie(c) => opsgenie::notify(c, ctx, &data).await,
+        Integration::Wechat(c, token) => wechat::notify(c, token, ctx, &data).await,
         Integration::VictorOps(c) => victorops::notify(c, ctx, &data).await,
         Integration::Pushover(c) => pushover::notify(c, ctx, &data, PUSHOVER_URL).await,
         Integration::Sns(c) => sns::notify(c, ctx, &data).await,
@@ -214,10 +217,6 @@ pub async fn notify(
         Integration::Discord(c) => discord::notify(c, ctx, &data).await,
         Integration::Webex(c) => webex::notify(c, ctx, &data).await,
         Integration::MsTeams(c) => msteams::notify(c, ctx, &data).await,
-        Integration::Unsupported(name, _) => Err(fail(
-            false,
-            format!("the {name} integration is not implemented in Ember yet"),
-        )),
     }
 }
 

@@ -1,10 +1,12 @@
 //! The paging and chat receivers of `ember alertmanager` against Debian's
 //! `prometheus-alertmanager` 0.25, the oracle: both run the same configuration,
 //! whose PagerDuty (Events API v2), Opsgenie (with `update_alerts`), VictorOps,
-//! Telegram, Discord, Webex and Slack (`chat.postMessage` with a bot token)
-//! integrations all point at one local capture server; the same alerts are posted to
-//! both, fired, partly resolved, then resolved; the requests each side made must be
-//! the same: method, path, the headers that matter (`Content-Type`,
+//! Telegram, Discord, Webex, Slack (`chat.postMessage` with a bot token) and WeChat
+//! (text with `send_resolved`, markdown without; the capture server hands out
+//! access tokens) integrations all point at one local capture server; the same
+//! alerts are posted to both, fired, partly resolved, then resolved; the requests
+//! each side made must be the same: method, path and query (WeChat's token fetch
+//! and the token it then sends), the headers that matter (`Content-Type`,
 //! `Authorization`) and the body, byte for byte (Ember encodes JSON as Go does).
 //!
 //! Normalised before comparing: the side's path prefix (`/real/`, `/ember/`), and
@@ -50,8 +52,23 @@ impl Captured {
 type Log = Arc<Mutex<Vec<Captured>>>;
 
 /// What a receiver's API answers: Telegram's and Slack's Web API JSON (their
-/// `ok` is checked), PagerDuty's and Opsgenie's 202, others an empty 200.
+/// `ok` is checked), PagerDuty's and Opsgenie's 202, WeChat's token and `errcode`
+/// 0, others an empty 200.
 fn answer(target: &str) -> (&'static str, &'static str, &'static str) {
+    if target.contains("/gettoken?") {
+        return (
+            "200 OK",
+            "application/json",
+            r#"{"errcode":0,"errmsg":"ok","access_token":"wx-token/1+2","expires_in":7200}"#,
+        );
+    }
+    if target.contains("/wechat") {
+        return (
+            "200 OK",
+            "application/json",
+            r#"{"errcode":0,"errmsg":"ok","invaliduser":""}"#,
+        );
+    }
     if target.contains("/telegram/") {
         return (
             "200 OK",
@@ -228,6 +245,20 @@ receivers:
     http_config:
       authorization:
         credentials: webex-token
+  wechat_configs:
+  - api_url: '{base}/wechat/cgi-bin?lang=zh_CN'
+    api_secret: 'wx secret/+&'
+    corp_id: 'corp-{{{{ .CommonLabels.team }}}}'
+    to_user: '{{{{ .CommonLabels.team }}}}|bob'
+    to_party: '2'
+    agent_id: '1000002'
+    send_resolved: true
+  - api_url: {base}/wechatmd
+    api_secret: md-secret
+    corp_id: md-corp
+    to_tag: 'a&b'
+    message_type: markdown
+    message: '**{{{{ .Status }}}}** {{{{ .CommonAnnotations.description }}}}'
   slack_configs:
   - api_url: {base}/slack/api/chat.postMessage
     channel: '#ops'
@@ -334,7 +365,9 @@ fn receivers_send_what_alertmanager_sends() {
     let ember = by_integration(&log, "ember");
 
     // Ember alone: every integration was notified thrice (Opsgenie: create and
-    // two updates twice, then close), and Teams got its documented card.
+    // two updates twice, then close; WeChat: a token, then the messages — the
+    // markdown one, without `send_resolved`, only the first: the later firing set
+    // is a subset of what it was told), and Teams got its documented card.
     let counts: BTreeMap<&str, usize> = ember.iter().map(|(k, v)| (k.as_str(), v.len())).collect();
     let want: BTreeMap<&str, usize> = [
         ("discord", 3),
@@ -345,6 +378,8 @@ fn receivers_send_what_alertmanager_sends() {
         ("telegram", 3),
         ("victorops", 3),
         ("webex", 3),
+        ("wechat", 4),
+        ("wechatmd", 2),
     ]
     .into_iter()
     .collect();
@@ -366,6 +401,26 @@ fn receivers_send_what_alertmanager_sends() {
         teams[1]["text"]
     );
     assert_eq!(teams[2]["title"], "[RESOLVED] DiskFull (critical infra)");
+    // WeChat: one token fetch (templated, query-escaped), then the token in every
+    // message, beside `api_url`'s own query.
+    let wx = &ember["wechat"];
+    assert_eq!(wx[0].method, "GET");
+    assert_eq!(
+        wx[0].target,
+        "/wechat/cgi-bin/gettoken?corpid=corp-infra&corpsecret=wx+secret%2F%2B%26"
+    );
+    for r in &wx[1..] {
+        assert_eq!(r.method, "POST");
+        assert_eq!(
+            r.target,
+            "/wechat/cgi-bin/message/send?access_token=wx-token%2F1%2B2&lang=zh_CN"
+        );
+    }
+    assert_eq!(wx[1].json()["touser"], "infra|bob");
+    assert_eq!(
+        ember["wechatmd"][1].json()["markdown"]["content"],
+        "**firing** <b>95%</b> used & rising"
+    );
 
     if !real {
         return;
@@ -407,7 +462,9 @@ fn receivers_send_what_alertmanager_sends() {
             "slack",
             "telegram",
             "victorops",
-            "webex"
+            "webex",
+            "wechat",
+            "wechatmd"
         ],
         "Alertmanager's integrations"
     );

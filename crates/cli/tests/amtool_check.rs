@@ -1017,6 +1017,76 @@ receivers:
   receiver: a
 receivers:
   - name: a
+    wechat_configs:
+      - corp_id: c
+"#,
+        false,
+    ),
+    (
+        r#"route:
+  receiver: a
+global:
+  wechat_api_secret: s
+receivers:
+  - name: a
+    wechat_configs:
+      - api_url: http://wx.example/cgi
+"#,
+        false,
+    ),
+    (
+        r#"route:
+  receiver: a
+global:
+  wechat_api_secret: s
+  wechat_api_corp_id: c
+receivers:
+  - name: a
+    wechat_configs:
+      - api_secret_file: /etc/wechat-secret
+"#,
+        false,
+    ),
+    (
+        r#"route:
+  receiver: a
+global:
+  wechat_api_url: ftp://wx.example/
+  wechat_api_secret: s
+  wechat_api_corp_id: c
+receivers:
+  - name: a
+    wechat_configs:
+      - {}
+"#,
+        false,
+    ),
+    (
+        r#"route:
+  receiver: a
+global:
+  wechat_api_url: http://wx.example/cgi-bin
+receivers:
+  - name: a
+    wechat_configs:
+      - api_secret: '{{ .CommonLabels.team }}'
+        corp_id: c
+        to_user: '{{ .CommonLabels.owner }}|bob'
+        to_party: '2'
+        to_tag: t
+        agent_id: '1000002'
+        message: '{{ template "wechat.default.message" . }}'
+        send_resolved: true
+        http_config:
+          proxy_url: http://proxy.example:3128
+"#,
+        true,
+    ),
+    (
+        r#"route:
+  receiver: a
+receivers:
+  - name: a
 inhibit_rules:
   - source_matchers: ['a=b']
     target_matchers: ['c=~d']

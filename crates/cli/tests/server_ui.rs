@@ -2,13 +2,16 @@
 //! an expression typed and run with Enter shows its series in the table, a bad one
 //! shows the API's parse error, the graph tab draws the series as an SVG line with a
 //! legend and a hover tooltip, Prometheus's `/graph?g0.expr=…&g0.tab=1` links prefill
-//! and run the expression, the targets, rules, alerts and status views render their
-//! APIs, and all of it works under `--web.route-prefix`.
+//! and run the expression, typing part of a metric name offers it for completion,
+//! the targets, service-discovery, rules, alerts and status views render their
+//! APIs, all of it works under `--web.route-prefix`, and `ember server --agent`
+//! shows the agent page and leaves the storage views out of its navigation.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; without them the test says so and
-//! passes, unless `EMBER_REQUIRE_INTEROP=1`. Screenshots of the table and the graph
-//! are left in the target directory (`server-ui-table.png`, `server-ui-graph.png`)
-//! for a human to look at.
+//! passes, unless `EMBER_REQUIRE_INTEROP=1`. Screenshots of the table, the graph,
+//! the service-discovery and the agent page are left in the target directory
+//! (`server-ui-table.png`, `server-ui-graph.png`, `server-ui-sd.png`,
+//! `server-ui-agent.png`) for a human to look at.
 
 mod common;
 
@@ -18,6 +21,15 @@ use std::time::{Duration, Instant};
 use common::webdriver::Driver;
 use common::{get, start_ember, start_ember_prefixed};
 use serde_json::{Value, json};
+
+/// The scrape jobs: `ember` scrapes this server every second and drops a second
+/// discovered target by relabelling; every target of `other` is dropped, so the
+/// service-discovery page has two pools and dropped targets to show.
+fn scrape_configs(port: u16, metrics_path: &str) -> String {
+    format!(
+        "scrape_configs:\n  - job_name: ember\n    metrics_path: {metrics_path}\n    static_configs:\n      - targets: ['127.0.0.1:{port}', 'dropped.invalid:9']\n    relabel_configs:\n      - source_labels: [__address__]\n        regex: 'dropped\\.invalid:9'\n        action: drop\n  - job_name: other\n    static_configs:\n      - targets: ['other.invalid:9']\n    relabel_configs:\n      - source_labels: [__address__]\n        regex: '.*'\n        action: drop\n"
+    )
+}
 
 /// Scrapes itself every second, with one recording and one always-firing alerting
 /// rule.
@@ -29,8 +41,9 @@ fn config(dir: &Path, port: u16, metrics_path: &str) -> String {
     )
     .expect("rules");
     format!(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n  - job_name: ember\n    metrics_path: {metrics_path}\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n",
-        rules.display()
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['{}']\n{}",
+        rules.display(),
+        scrape_configs(port, metrics_path)
     )
 }
 
@@ -208,6 +221,35 @@ fn query_page_table_graph_and_views() {
     });
     assert_eq!(d.value_css("#range"), "2m");
 
+    // Completion: part of a metric name offers the whole; Tab takes it.
+    d.goto(&format!("{base}/query"));
+    d.fill_css("#expr", "scrape_dur");
+    let offered = wait_text(&d, "#expr-suggest li", "scrape_duration_seconds");
+    assert!(
+        offered.lines().all(|n| n.contains("scrape_dur")),
+        "{offered}"
+    );
+    let expr = d.element("#expr");
+    d.call(
+        "POST",
+        &format!("/element/{expr}/value"),
+        Some(json!({"text": "\u{E004}"})),
+    );
+    assert_eq!(d.value_css("#expr"), "scrape_duration_seconds");
+    assert_eq!(text_of(&d, "#expr-suggest"), "", "the list closes");
+    d.call(
+        "POST",
+        &format!("/element/{expr}/value"),
+        Some(json!({"text": ENTER})),
+    );
+    wait_text(&d, "#result-table tr.series", "scrape_duration_seconds{");
+    // No metric names inside label matchers.
+    d.fill_css("#expr", "up{job=\"scrape_dur");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(text_of(&d, "#expr-suggest"), "");
+
+    service_discovery_view(&d, &base, port);
+
     // Targets: the pool, the endpoint, its state and labels.
     d.goto(&format!("{base}/targets"));
     let target = wait_text(&d, "tr.target", "UP");
@@ -237,6 +279,169 @@ fn query_page_table_graph_and_views() {
     assert!(flags.contains(&format!("127.0.0.1:{port}")), "{flags}");
     d.goto(&format!("{base}/config"));
     wait_text(&d, "pre.config", "job_name: ember");
+}
+
+/// The service-discovery page: each pool with its targets' discovered labels
+/// beside their target labels or "dropped", the pool and search filters (kept in
+/// the URL) and the collapse toggle.
+fn service_discovery_view(d: &Driver, base: &str, port: u16) {
+    d.goto(&format!("{base}/service-discovery"));
+    let ember = "details.sd-pool[data-pool=ember]";
+    let kept = wait_text(
+        d,
+        &format!("{ember} tr.sd-target:not(.sd-dropped)"),
+        "__address__=",
+    );
+    for want in [
+        format!("__address__=\"127.0.0.1:{port}\""),
+        "__scrape_interval__=\"1s\"".to_string(),
+        format!("instance=\"127.0.0.1:{port}\""),
+        "job=\"ember\"".to_string(),
+    ] {
+        assert!(kept.contains(&want), "{want} in {kept}");
+    }
+    let cells = d.texts(&format!(
+        "{ember} tr.sd-target:not(.sd-dropped) td.target-labels"
+    ));
+    assert!(
+        cells.len() == 1 && !cells[0].contains("__address__"),
+        "target labels: {cells:?}"
+    );
+    let dropped = text_of(d, &format!("{ember} tr.sd-dropped"));
+    assert!(
+        dropped.contains("__address__=\"dropped.invalid:9\"") && dropped.contains("dropped"),
+        "{dropped}"
+    );
+    assert!(text_of(d, &format!("{ember} summary")).contains("1 / 2 active targets"));
+    d.screenshot(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("server-ui-sd.png"));
+    let other = text_of(d, "details.sd-pool[data-pool=other]");
+    assert!(
+        other.contains("0 / 1 active targets") && other.contains("other.invalid:9"),
+        "{other}"
+    );
+
+    // The pool filter shows one pool and says so in the URL.
+    d.click_css("#sd-pool option[value=other]", 0);
+    d.wait("only the other pool", |d| {
+        text_of(d, ember).is_empty() && text_of(d, "details.sd-pool").contains("other.invalid")
+    });
+    assert!(current_url(d).contains("pool=other"), "{}", current_url(d));
+    d.goto(&format!("{base}/service-discovery?pool=ember"));
+    wait_text(d, ember, "127.0.0.1");
+    assert_eq!(text_of(d, "details.sd-pool[data-pool=other]"), "");
+    assert_eq!(d.value_css("#sd-pool"), "ember");
+
+    // The search keeps the rows whose labels match.
+    d.fill_css("#sd-search", "dropped.invalid");
+    d.wait("only the dropped row", |d| {
+        !text_of(d, ember).contains("127.0.0.1")
+    });
+    assert!(text_of(d, ember).contains("dropped.invalid:9"));
+    d.fill_css("#sd-search", "");
+
+    // Collapse all, then expand again.
+    assert_eq!(text_of(d, "#sd-toggle"), "Collapse all");
+    d.click_css("#sd-toggle", 0);
+    d.wait("collapsed", |d| {
+        d.elements("details.sd-pool[open]").is_empty()
+    });
+    assert!(
+        d.texts(&format!("{ember} tr.sd-target"))
+            .iter()
+            .all(|t| t.is_empty()),
+        "rows hidden"
+    );
+    assert_eq!(text_of(d, "#sd-toggle"), "Expand all");
+    d.click_css("#sd-toggle", 0);
+    wait_text(d, &format!("{ember} tr.sd-target"), "127.0.0.1");
+
+    // Reachable from the navigation.
+    d.click_css("nav a[data-view=targets]", 0);
+    wait_text(d, "tr.target", "UP");
+    d.click_css("nav a[data-view=service-discovery]", 0);
+    wait_text(d, ember, "127.0.0.1");
+}
+
+/// `ember server --agent`: `/` and `/agent` show the agent page with its links, the
+/// navigation offers no query, rules, alerts or TSDB view (their paths are 404, as
+/// in Prometheus's agent), and targets, service discovery and status still work.
+#[test]
+fn agent_page_and_navigation() {
+    let Some(d) = Driver::start() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = common::free_port();
+    let cfg = dir.path().join("agent.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:\n  scrape_interval: 1s\n{}",
+            scrape_configs(port, "/metrics")
+        ),
+    )
+    .expect("config");
+    let _agent = common::Kill(
+        std::process::Command::new(env!("CARGO_BIN_EXE_ember"))
+            .args(["server", "--agent", "--log.level=error"])
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.agent.path={}",
+                dir.path().join("agent").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .spawn()
+            .expect("start ember --agent"),
+    );
+    common::wait_ready(port);
+    let base = format!("http://127.0.0.1:{port}");
+
+    for path in ["/", "/agent"] {
+        d.goto(&format!("{base}{path}"));
+        let page = wait_text(&d, "#page-body", "agent mode");
+        assert!(page.contains("remote-write"), "{page}");
+        assert_eq!(text_of(&d, "#page-title"), "Agent mode");
+        for link in ["targets", "service-discovery", "status", "flags", "config"] {
+            assert_eq!(
+                d.elements(&format!("#page-body a[href={link}]")).len(),
+                1,
+                "{link}"
+            );
+        }
+        let nav = text_of(&d, "nav");
+        for shown in [
+            "Agent",
+            "Targets",
+            "Service discovery",
+            "Status",
+            "Flags",
+            "Config",
+        ] {
+            assert!(nav.contains(shown), "{shown} in {nav}");
+        }
+        for hidden in ["Query", "Alerts", "Rules", "TSDB"] {
+            assert!(!nav.contains(hidden), "{hidden} in {nav}");
+        }
+    }
+    for path in ["/query", "/graph", "/alerts", "/rules", "/tsdb-status"] {
+        assert_eq!(get(port, path).map(|r| r.0), Some(404), "{path}");
+    }
+    assert_eq!(get(port, "/agent").map(|r| r.0), Some(200));
+    d.screenshot(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("server-ui-agent.png"));
+
+    d.click_css("#page-body a[href=targets]", 0);
+    wait_text(&d, "tr.target", "UP");
+    d.click_css("nav a[data-view=service-discovery]", 0);
+    wait_text(
+        &d,
+        "details.sd-pool[data-pool=ember] tr.sd-dropped",
+        "dropped.invalid:9",
+    );
+    d.click_css("nav a[data-view=status]", 0);
+    wait_text(&d, "#page-body", "goVersion");
+    assert!(
+        !text_of(&d, "#page-body").contains("Alertmanagers"),
+        "an agent has no Alertmanagers"
+    );
+    assert_eq!(text_of(&d, "#page-error"), "");
 }
 
 #[test]

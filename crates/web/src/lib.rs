@@ -100,7 +100,7 @@ pub fn router(state: Arc<WebState>) -> Router {
     let ui_state = state.clone();
     let app = Router::new()
         .route("/", get(index))
-        .merge(ui::routes())
+        .merge(ui::routes(&state.flags))
         .route("/-/healthy", get(healthy).head(healthy))
         .route("/-/ready", get(ready).head(ready))
         .route("/-/reload", post(reload).put(reload))
@@ -179,7 +179,8 @@ pub fn router_with_status(state: Arc<WebState>, sources: Arc<StatusSources>) -> 
 /// answers as Prometheus's agent answers — the query, series, label, TSDB-status,
 /// rules, alerts, Alertmanager and admin endpoints a 422 `execution` error
 /// "unavailable with Prometheus Agent", `/federate` a plain 500 — and the rest
-/// (status, targets, lifecycle, `/metrics`) works as in the server.
+/// (status, targets, lifecycle, `/metrics`) works as in the server. The UI's agent
+/// page and navigation follow the `agent` flag in [`WebState::flags`].
 pub fn router_for_agent(state: Arc<WebState>, sources: Arc<StatusSources>) -> Router {
     let prefix = ui::route_prefix(&state.flags);
     router_with_status(state, sources).layer(axum::middleware::from_fn(
@@ -258,10 +259,10 @@ fn api_error(code: StatusCode, error_type: &str, msg: &str) -> Response {
     (code, Json(body)).into_response()
 }
 
-/// The UI (see the `ui` module): the query page; Prometheus's other UI paths are
-/// routed in `ui::routes`.
+/// The UI (see the `ui` module): the query page, or the agent page in agent mode;
+/// Prometheus's other UI paths are routed in `ui::routes`.
 async fn index(State(s): State<Arc<WebState>>) -> Response {
-    ui::page(&s, "query")
+    ui::page(&s, ui::home_view(&s.flags))
 }
 
 async fn healthy() -> &'static str {

@@ -200,6 +200,9 @@ impl Seen {
 
 type Log = Arc<Mutex<Vec<Seen>>>;
 
+/// Access tokens handed out by the double's WeChat `gettoken`.
+static WX_TOKENS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// What the double answers, by path: `/s<code>` answers that status; `sns` paths
 /// answer SNS's XML (`sns400`: an error); `slack-bad` and `tg-bad` Slack's and
 /// Telegram's `"ok": false`; anything else 200 with a Telegram-style JSON `ok`.
@@ -239,6 +242,33 @@ fn answer(path: &str) -> (u16, &'static str, String) {
     }
     if path.contains("slack-text") {
         return (200, "text/plain", "ok".into());
+    }
+    // WeChat: `wx-notoken` refuses a token; `wx-expired` and `wx-bad` refuse the
+    // message (expired token, unknown user); `wx-503` answers 503 and `wx-text`
+    // not JSON to a message.
+    if path.starts_with("/wx") {
+        let body = if path.ends_with("/gettoken") {
+            if path.contains("wx-notoken") {
+                r#"{"errcode":40001,"errmsg":"invalid credential"}"#.to_string()
+            } else {
+                // A new token each time, so that a test sees which one was used.
+                let n = WX_TOKENS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                format!(
+                    r#"{{"errcode":0,"errmsg":"ok","access_token":"tok-{n}","expires_in":7200}}"#
+                )
+            }
+        } else if path.contains("wx-expired") {
+            r#"{"errcode":42001,"errmsg":"access_token expired"}"#.to_string()
+        } else if path.contains("wx-bad") {
+            r#"{"errcode":81013,"errmsg":"user & party & tag all invalid"}"#.to_string()
+        } else if path.contains("wx-503") {
+            return (503, "text/plain", "busy".into());
+        } else if path.contains("wx-text") {
+            return (200, "text/plain", "ok".into());
+        } else {
+            r#"{"errcode":0,"errmsg":"ok","invaliduser":""}"#.to_string()
+        };
+        return (200, json, body);
     }
     if path.contains("tg-bad") {
         return (
@@ -626,6 +656,181 @@ async fn telegram_messages() {
     assert_eq!(e.message, "telegram: Bad Request: chat not found (400)");
 }
 
+/// The WeChat message body as Go encodes it: `text`, the addressees that are
+/// set, `safe`, `msgtype`, `markdown`.
+fn wechat_body(text: &str, to: &str, msgtype: &str, markdown: &str) -> String {
+    let q = |s: &str| {
+        String::from_utf8(go_json(s))
+            .unwrap()
+            .trim_end()
+            .to_string()
+    };
+    format!(
+        r#"{{"text":{{"content":{}}},{to}"safe":"0","msgtype":"{msgtype}","markdown":{{"content":{}}}}}"#,
+        q(text),
+        q(markdown)
+    ) + "\n"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wechat_token_and_messages() {
+    let (base, log) = double().await;
+    let env = Env::new();
+    // `api_url` keeps its own query for the message, not for the token; the
+    // secret and corp id are templates, query-escaped as Go does.
+    let i = one(&format!(
+        r#"- name: r
+  wechat_configs:
+  - api_url: '{base}/wx/cgi-bin?lang=zh_CN'
+    api_secret: 'se cret/+'
+    corp_id: '{{{{ .CommonLabels.sev }}}}-corp'
+    to_user: '{{{{ .GroupLabels.alertname }}}}|bob'
+    to_tag: '<t&1>'
+    agent_id: '1000002'
+"#
+    ));
+    let Integration::Wechat(c, token) = &i else {
+        panic!("{i:?}")
+    };
+    assert!(
+        !i.send_resolved(),
+        "WeChat's send_resolved defaults to false"
+    );
+    assert!(!i.carries_silences());
+    assert_eq!(c.message_type, "text");
+    env.send(&i, mixed()).await.unwrap();
+    let seen = taken(&log);
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    assert_eq!(seen[0].method, "GET");
+    assert_eq!(
+        seen[0].target,
+        "/wx/cgi-bin/gettoken?corpid=page-corp&corpsecret=se+cret%2F%2B"
+    );
+    assert_eq!(seen[0].header("content-type"), "");
+    assert_eq!(seen[1].method, "POST");
+    let tok = seen[1].query()["access_token"].clone();
+    assert!(tok.starts_with("tok-"), "{}", seen[1].target);
+    assert_eq!(
+        seen[1].target,
+        format!("/wx/cgi-bin/message/send?access_token={tok}&lang=zh_CN")
+    );
+    assert_eq!(seen[1].header("content-type"), "application/json");
+    let message = format!("{SUBJECT}\n{}\nAlertmanagerUrl:\n{SOURCE}", tight());
+    assert_eq!(
+        String::from_utf8(seen[1].body.clone()).unwrap(),
+        wechat_body(
+            &message,
+            r#""touser":"Down|bob","totag":"\u003ct\u00261\u003e","agentid":"1000002","#,
+            "text",
+            ""
+        )
+    );
+
+    // The token is kept: the next message goes without fetching one.
+    env.send(&i, mixed()).await.unwrap();
+    let seen = taken(&log);
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].query()["access_token"], tok);
+    // Two hours on, a new one is fetched.
+    token.age(Duration::from_secs(2 * 3600 + 1));
+    env.send(&i, mixed()).await.unwrap();
+    let seen = taken(&log);
+    assert_eq!(seen.len(), 2);
+    assert!(seen[0].target.contains("/gettoken?"));
+    let tok2 = seen[1].query()["access_token"].clone();
+    assert_ne!(tok2, tok);
+
+    // Markdown: the message in `markdown`, `text` empty; empty addressees left out.
+    let md = one(&format!(
+        "- name: r\n  wechat_configs:\n  - api_url: {base}/wx/\n    api_secret: s\n    corp_id: c\n    message_type: markdown\n    message: '**{{{{ .Status }}}}**'\n"
+    ));
+    env.send(&md, mixed()).await.unwrap();
+    let seen = taken(&log);
+    assert_eq!(seen[0].target, "/wx/gettoken?corpid=c&corpsecret=s");
+    assert_eq!(
+        String::from_utf8(seen[1].body.clone()).unwrap(),
+        wechat_body("", "", "markdown", "**firing**")
+    );
+
+    let wx = |path: &str| {
+        one(&format!(
+            "- name: r\n  wechat_configs:\n  - api_url: {base}/{path}/\n    api_secret: s\n    corp_id: corp-1\n"
+        ))
+    };
+    // An expired token (42001) is retried and forgotten: the retry fetches anew.
+    let i = wx("wx-expired");
+    let e = env.send(&i, mixed()).await.unwrap_err();
+    assert!(e.retry);
+    assert_eq!(e.message, "wechat: access_token expired (errcode 42001)");
+    let e = env.send(&i, mixed()).await.unwrap_err();
+    assert!(e.retry);
+    let seen = taken(&log);
+    let gets = seen.iter().filter(|s| s.method == "GET").count();
+    assert_eq!((seen.len(), gets), (4, 2), "{seen:#?}");
+    // Other error codes are final; a status other than 200 or an answer that is
+    // not JSON is retried.
+    let e = env.send(&wx("wx-bad"), mixed()).await.unwrap_err();
+    assert!(!e.retry);
+    assert_eq!(
+        e.message,
+        "wechat: user & party & tag all invalid (errcode 81013)"
+    );
+    let e = env.send(&wx("wx-503"), mixed()).await.unwrap_err();
+    assert!(e.retry);
+    assert_eq!(e.message, "unexpected status code 503");
+    let e = env.send(&wx("wx-text"), mixed()).await.unwrap_err();
+    assert!(e.retry, "{}", e.message);
+    // No token: final, naming the corp id; nothing is sent.
+    taken(&log);
+    let e = env.send(&wx("wx-notoken"), mixed()).await.unwrap_err();
+    assert!(!e.retry);
+    assert_eq!(e.message, "invalid APISecret for CorpID: corp-1");
+    assert_eq!(taken(&log).len(), 1);
+    // A template error is final, and costs no token.
+    let bad = one(&format!(
+        "- name: r\n  wechat_configs:\n  - api_url: {base}/wx/\n    api_secret: s\n    corp_id: c\n    to_party: '{{{{ .Nope.x }}}}'\n"
+    ));
+    let e = env.send(&bad, mixed()).await.unwrap_err();
+    assert!(!e.retry);
+    assert!(taken(&log).is_empty());
+}
+
+/// `global` supplies WeChat's URL, secret and corp id; the URL gets its slash.
+#[test]
+fn wechat_globals_are_inherited() {
+    let cfg = crate::load_str(
+        r#"global:
+  wechat_api_url: http://wx.example/cgi
+  wechat_api_secret: gs
+  wechat_api_corp_id: gc
+route:
+  receiver: r
+receivers:
+- name: r
+  wechat_configs: [{}, {api_secret: own, corp_id: mine, api_url: 'http://own.example/x?a=1'}]
+"#,
+        Path::new("am.yml"),
+    )
+    .unwrap();
+    let w = &cfg.receivers[0].wechat_configs;
+    assert_eq!(w[0].api_url.as_deref(), Some("http://wx.example/cgi/"));
+    assert_eq!(w[0].api_secret.expose(), "gs");
+    assert_eq!(w[0].corp_id, "gc");
+    assert_eq!(w[1].api_url.as_deref(), Some("http://own.example/x/?a=1"));
+    assert_eq!(w[1].api_secret.expose(), "own");
+    assert_eq!(w[1].corp_id, "mine");
+    // Alertmanager's default URL when `global` names none.
+    let cfg = crate::load_str(
+        "global:\n  wechat_api_secret: s\n  wechat_api_corp_id: c\nroute:\n  receiver: r\nreceivers:\n- name: r\n  wechat_configs: [{}]\n",
+        Path::new("am.yml"),
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.receivers[0].wechat_configs[0].api_url.as_deref(),
+        Some("https://qyapi.weixin.qq.com/cgi-bin/")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discord_webex_and_teams_payloads() {
     let (base, log) = double().await;
@@ -998,6 +1203,21 @@ fn receiver_configuration_errors() {
             "msteams_configs:\n  - title: t",
             "receivers[0].msteams_configs[0].webhook_url",
             "one of webhook_url or webhook_url_file must be configured",
+        ),
+        (
+            "wechat_configs:\n  - corp_id: c",
+            "receivers[0].wechat_configs[0]",
+            "no global Wechat ApiSecret set",
+        ),
+        (
+            "wechat_configs:\n  - api_secret: s",
+            "receivers[0].wechat_configs[0]",
+            "no global Wechat CorpID set",
+        ),
+        (
+            "wechat_configs:\n  - {api_secret: s, corp_id: c, message_type: html}",
+            "receivers[0].wechat_configs[0].message_type",
+            "weChat message type \"html\" does not match valid options ^(text|markdown)$",
         ),
         (
             "pushover_configs:\n  - user_key: u",

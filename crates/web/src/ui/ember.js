@@ -1,5 +1,6 @@
-// Ember's web UI: the query page (table and graph of an expression) and the
-// targets, rules, alerts and status views, over Prometheus's HTTP API.
+// Ember's web UI: the query page (table and graph of an expression, metric-name
+// completion) and the targets, service-discovery, rules, alerts, status and
+// agent views, over Prometheus's HTTP API.
 // Plain JavaScript, no dependencies. Every URL is relative, so the page works
 // under --web.route-prefix and the path of --web.external-url.
 "use strict";
@@ -571,16 +572,143 @@ function shiftEnd(dir) {
   execute();
 }
 
-let metricNamesLoaded = false;
-async function loadMetricNames() {
-  if (metricNamesLoaded) return;
-  metricNamesLoaded = true;
-  try {
-    const body = await api("api/v1/label/__name__/values");
-    $("metric-names").append(...body.data.map((n) => el("option", { value: n }, n)));
-  } catch (e) {
-    metricNamesLoaded = false;
+// The metric names for the insert menu and the completion list, fetched when the
+// expression box or the menu is first used and again once they are a minute old,
+// so that names of newly scraped metrics turn up without a reload.
+const names = { list: [], loadedAt: -Infinity, loading: null };
+const NAMES_TTL_MS = 60e3;
+function loadMetricNames() {
+  if (names.loading || performance.now() - names.loadedAt < NAMES_TTL_MS) return names.loading;
+  names.loading = api("api/v1/label/__name__/values").then((body) => {
+    names.list = body.data;
+    names.loadedAt = performance.now();
+    $("metric-names").replaceChildren(el("option", { value: "" }, "Insert metric…"),
+      ...body.data.map((n) => el("option", { value: n }, n)));
+    // Names that arrive while the user is typing complete what is typed already.
+    if (document.activeElement === $("expr")) updateSuggest();
+  }).catch(() => {}).finally(() => {
+    names.loading = null;
+  });
+  return names.loading;
+}
+
+// ---- metric-name completion in the expression box --------------------------
+
+const MAX_SUGGESTIONS = 50;
+const suggest = { items: [], active: -1, start: 0, end: 0 };
+
+// The metric-name-like word the cursor is in or after, as [start, end), or null
+// where a metric name cannot stand: inside a string, inside `{…}` (label
+// matchers) or `[…]` (durations), or a word that starts with a digit.
+function completionWord(ta) {
+  const text = ta.value;
+  const at = ta.selectionStart;
+  if (at !== ta.selectionEnd) return null;
+  const word = /[a-zA-Z0-9_:]/;
+  let start = at;
+  while (start > 0 && word.test(text[start - 1])) start--;
+  let end = at;
+  while (end < text.length && word.test(text[end])) end++;
+  if (start === at || /[0-9]/.test(text[start])) return null;
+  let quote = null;
+  let depth = 0;
+  for (let i = 0; i < start; i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === "\\") i++;
+      else if (c === quote) quote = null;
+    } else if (c === '"' || c === "'" || c === "`") quote = c;
+    else if (c === "{" || c === "[") depth++;
+    else if ((c === "}" || c === "]") && depth > 0) depth--;
   }
+  return quote || depth > 0 ? null : [start, end];
+}
+
+function closeSuggest() {
+  suggest.items = [];
+  suggest.active = -1;
+  $("expr-suggest").hidden = true;
+  $("expr-suggest").replaceChildren();
+}
+
+// Names starting with the typed word first, then names containing it.
+function updateSuggest() {
+  const ta = $("expr");
+  const range = completionWord(ta);
+  if (!range || names.list.length === 0) return closeSuggest();
+  const typed = ta.value.slice(range[0], ta.selectionStart).toLowerCase();
+  const starts = [];
+  const contains = [];
+  for (const n of names.list) {
+    const i = n.toLowerCase().indexOf(typed);
+    if (i === 0) starts.push(n);
+    else if (i > 0) contains.push(n);
+  }
+  const items = starts.concat(contains).slice(0, MAX_SUGGESTIONS);
+  const whole = ta.value.slice(range[0], range[1]);
+  if (items.length === 0 || (items.length === 1 && items[0] === whole)) return closeSuggest();
+  Object.assign(suggest, { items, active: -1, start: range[0], end: range[1] });
+  $("expr-suggest").replaceChildren(...items.map((n, i) => {
+    const at = n.toLowerCase().indexOf(typed);
+    return el("li", {
+      role: "option", "data-name": n,
+      // mousedown, not click: the box keeps the focus and the cursor.
+      onmousedown: (ev) => {
+        ev.preventDefault();
+        acceptSuggest(i);
+      },
+    }, n.slice(0, at), el("b", {}, n.slice(at, at + typed.length)), n.slice(at + typed.length));
+  }));
+  $("expr-suggest").hidden = false;
+}
+
+function markSuggest(i) {
+  suggest.active = i;
+  const lis = $("expr-suggest").children;
+  for (let j = 0; j < lis.length; j++) lis[j].classList.toggle("active", j === i);
+  if (lis[i]) lis[i].scrollIntoView({ block: "nearest" });
+}
+
+function acceptSuggest(i) {
+  const name = suggest.items[i];
+  if (name === undefined) return;
+  const ta = $("expr");
+  ta.value = ta.value.slice(0, suggest.start) + name + ta.value.slice(suggest.end);
+  ta.selectionStart = ta.selectionEnd = suggest.start + name.length;
+  closeSuggest();
+  fitExpr();
+  ta.focus();
+}
+
+// The completion list's keys; true when the key was for it. Enter takes a
+// suggestion only once one is picked with the arrows, so that Enter on a typed
+// expression still runs it.
+function suggestKey(ev) {
+  if ($("expr-suggest").hidden) return false;
+  const n = suggest.items.length;
+  switch (ev.key) {
+    case "ArrowDown":
+      markSuggest((suggest.active + 1) % n);
+      break;
+    case "ArrowUp":
+      markSuggest(suggest.active <= 0 ? n - 1 : suggest.active - 1);
+      break;
+    case "Tab":
+      if (ev.shiftKey) return false;
+      acceptSuggest(Math.max(suggest.active, 0));
+      break;
+    case "Enter":
+      if (suggest.active < 0 || ev.shiftKey) return false;
+      acceptSuggest(suggest.active);
+      break;
+    case "Escape":
+      closeSuggest();
+      break;
+    default:
+      return false;
+  }
+  ev.preventDefault();
+  return true;
 }
 
 function insertMetric() {
@@ -610,12 +738,21 @@ function initQuery() {
     execute();
   });
   $("expr").addEventListener("keydown", (ev) => {
+    if (suggestKey(ev)) return;
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+      closeSuggest();
       ev.preventDefault();
       execute();
     }
   });
-  $("expr").addEventListener("input", fitExpr);
+  $("expr").addEventListener("input", () => {
+    fitExpr();
+    updateSuggest();
+  });
+  $("expr").addEventListener("focus", loadMetricNames);
+  $("expr").addEventListener("blur", closeSuggest);
+  // Moving the cursor with the mouse or Home/End changes the word to complete.
+  $("expr").addEventListener("click", updateSuggest);
   for (const b of document.querySelectorAll(".tab")) {
     b.addEventListener("click", () => {
       setTab(b.dataset.tab);
@@ -702,6 +839,95 @@ async function viewTargets(body) {
   }
 }
 
+// Prometheus's service-discovery page: per scrape pool, each discovered target's
+// labels before relabelling beside what relabelling made of them, or "dropped".
+// The pool and search filters live in the URL (`?pool=…&search=…`, as in
+// Prometheus), so a filtered page can be shared.
+async function viewServiceDiscovery(body) {
+  const [poolList, r] = await Promise.all([api("api/v1/scrape_pools"), api("api/v1/targets?state=any")]);
+  const pools = new Map((poolList.data.scrapePools || []).map((p) => [p, []]));
+  const add = (t, labels) => {
+    if (!pools.has(t.scrapePool)) pools.set(t.scrapePool, []);
+    pools.get(t.scrapePool).push({ discovered: t.discoveredLabels || {}, labels });
+  };
+  for (const t of r.data.activeTargets || []) add(t, t.labels || {});
+  for (const t of r.data.droppedTargets || []) add(t, null);
+
+  const params = new URLSearchParams(location.search);
+  const poolNames = [...pools.keys()].sort();
+  const poolSelect = el("select", { id: "sd-pool", title: "Show one scrape pool" },
+    el("option", { value: "" }, "All scrape pools"), poolNames.map((n) => el("option", { value: n }, n)));
+  poolSelect.value = poolNames.includes(params.get("pool")) ? params.get("pool") : "";
+  const search = el("input", { id: "sd-search", type: "search", placeholder: "Filter by label", value: params.get("search") || "" });
+  const toggle = el("button", { type: "button", id: "sd-toggle" });
+
+  const sections = poolNames.map((name) => {
+    const ts = pools.get(name);
+    const active = ts.filter((t) => t.labels).length;
+    const rows = ts.map((t) => el("tr", { class: t.labels ? "sd-target" : "sd-target sd-dropped" },
+      el("td", { class: "discovered" }, labelChips(t.discovered)),
+      el("td", { class: "target-labels" }, t.labels ? labelChips(t.labels) : el("span", { class: "dropped" }, "dropped"))));
+    const content = ts.length
+      ? table(["Discovered labels", "Target labels"], rows, "sd")
+      : el("p", { class: "empty" }, "No targets discovered.");
+    const d = el("details", { class: "sd-pool", "data-pool": name, open: "" },
+      el("summary", {}, name, el("span", { class: "meta" }, `${active} / ${ts.length} active targets`)), content);
+    return { name, d, rows };
+  });
+
+  const visible = () => sections.filter((x) => !x.d.hidden);
+  const label = () => {
+    toggle.textContent = visible().some((x) => x.d.open) ? "Collapse all" : "Expand all";
+  };
+  const apply = () => {
+    const pool = poolSelect.value;
+    const f = search.value.trim().toLowerCase();
+    for (const x of sections) {
+      x.d.hidden = pool !== "" && x.name !== pool;
+      for (const row of x.rows) row.hidden = f !== "" && !row.textContent.toLowerCase().includes(f);
+    }
+    const p = new URLSearchParams();
+    if (pool) p.set("pool", pool);
+    if (f) p.set("search", search.value.trim());
+    history.replaceState(null, "", p.toString() ? `?${p}` : location.pathname);
+    label();
+  };
+  poolSelect.addEventListener("change", apply);
+  // change too: a scripted clear (WebDriver's, a form reset) fires only that.
+  for (const ev of ["input", "change"]) search.addEventListener(ev, apply);
+  // The toggle follows what is on screen but applies to every pool, so that a
+  // pool picked later in the filter opens as collapsed as the rest.
+  toggle.addEventListener("click", () => {
+    const open = !visible().some((x) => x.d.open);
+    for (const x of sections) x.d.open = open;
+    label();
+  });
+  for (const x of sections) x.d.addEventListener("toggle", label);
+
+  body.append(el("div", { class: "sd-controls" }, poolSelect, search, toggle));
+  if (sections.length === 0) body.append(el("p", { class: "empty" }, "No scrape pools are configured."));
+  body.append(...sections.map((x) => x.d));
+  apply();
+}
+
+// What `/` shows in agent mode: there is no local query storage, so the page
+// says what the process does and points at the views that still apply.
+async function viewAgent(body) {
+  const link = (href, text) => el("li", {}, el("a", { href }, text));
+  body.append(el("div", { class: "agent-card" },
+    el("p", {}, "This instance runs in ", el("strong", {}, "agent mode"),
+      ": it discovers and scrapes targets and forwards every sample it collects to the configured remote-write endpoints."),
+    el("p", {}, "It keeps only a write-ahead log for forwarding, not a queryable database, " +
+      "so querying, recording and alerting rules, alerts and the TSDB status are not available here."),
+    el("p", {}, "What you can look at:"),
+    el("ul", {},
+      link("targets", "Targets — scrape health of each target"),
+      link("service-discovery", "Service discovery — discovered labels and relabelling results"),
+      link("status", "Runtime and build information"),
+      link("flags", "Command-line flags"),
+      link("config", "Configuration"))));
+}
+
 async function viewRules(body) {
   const r = await api("api/v1/rules");
   if (r.data.groups.length === 0) body.append(el("p", { class: "empty" }, "No rule groups are loaded."));
@@ -745,12 +971,16 @@ async function viewAlerts(body) {
 }
 
 async function viewStatus(body) {
+  // An agent sends no alerts, and its API refuses the Alertmanager list.
+  const agent = document.body.dataset.mode === "agent";
   const [build, runtime, ams] = await Promise.all([
-    api("api/v1/status/buildinfo"), api("api/v1/status/runtimeinfo"), api("api/v1/alertmanagers")]);
+    api("api/v1/status/buildinfo"), api("api/v1/status/runtimeinfo"), agent ? null : api("api/v1/alertmanagers")]);
   const urls = (list) => list.length ? list.map((a) => el("div", {}, a.url)) : "none";
   body.append(
     el("h2", {}, "Build information"), kvTable(build.data),
-    el("h2", {}, "Runtime information"), kvTable(runtime.data),
+    el("h2", {}, "Runtime information"), kvTable(runtime.data));
+  if (!ams) return;
+  body.append(
     el("h2", {}, "Alertmanagers"),
     el("table", { class: "kv" }, el("tbody", {},
       el("tr", {}, el("th", {}, "Active"), el("td", {}, urls(ams.data.activeAlertmanagers))),
@@ -787,6 +1017,8 @@ async function viewConfig(body) {
 }
 
 const VIEWS = {
+  agent: ["Agent mode", viewAgent],
+  "service-discovery": ["Service discovery", viewServiceDiscovery],
   alerts: ["Alerts", viewAlerts],
   rules: ["Rules", viewRules],
   targets: ["Targets", viewTargets],

@@ -4,8 +4,10 @@
 //!
 //! The page is served at `/` and at every path of Prometheus's UI that dashboards,
 //! alert generator URLs and bookmarks use (`/graph?g0.expr=…&g0.tab=1`, `/query`,
-//! `/targets`, `/rules`, `/alerts`, `/status`, `/flags`, `/config`, `/tsdb-status`);
-//! the path only picks which view the script opens. Every URL in the page and its
+//! `/targets`, `/service-discovery`, `/rules`, `/alerts`, `/status`, `/flags`,
+//! `/config`, `/tsdb-status`); the path only picks which view the script opens.
+//! In agent mode, as in Prometheus, `/` and `/agent` show the agent page and the
+//! paths of views that need local storage (query, rules, alerts, TSDB) are 404. Every URL in the page and its
 //! script is relative (`api/v1/query`, `assets/ember.js`) and all these paths sit at
 //! the top level, so the page works unchanged under `--web.route-prefix` and the path
 //! of `--web.external-url`, which [`with_route_prefix`] applies.
@@ -24,13 +26,21 @@ const SCRIPT: &str = include_str!("ember.js");
 const STYLE: &str = include_str!("ember.css");
 
 /// The page with the view named `view` open: the title (`--web.page-title`), the
-/// version and the view filled into the embedded HTML.
+/// version, the view and the mode filled into the embedded HTML. The mode is
+/// decided here rather than by the script asking the flags API, so the navigation
+/// is right on first paint (Prometheus's server likewise writes it into its page).
 pub(crate) fn page(s: &WebState, view: &str) -> Response {
     let title = flag(&s.flags, "web.page-title").unwrap_or("Ember");
+    let mode = if agent_mode(&s.flags) {
+        "agent"
+    } else {
+        "server"
+    };
     let html = INDEX_HTML
         .replace("{{title}}", &escape(title))
         .replace("{{version}}", &escape(&s.build.version))
-        .replace("{{view}}", view);
+        .replace("{{view}}", view)
+        .replace("{{mode}}", mode);
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -41,23 +51,45 @@ pub(crate) fn page(s: &WebState, view: &str) -> Response {
         .into_response()
 }
 
+/// Whether the binary runs as an agent, read from the effective flags it hands
+/// over: `--agent`, or 2.x's `--enable-feature=agent`.
+pub(crate) fn agent_mode(flags: &[(String, String)]) -> bool {
+    flag(flags, "agent") == Some("true")
+        || flag(flags, "enable-feature").is_some_and(|f| f.split(',').any(|f| f.trim() == "agent"))
+}
+
+/// The view `/` opens: the query page, or the agent page in agent mode.
+pub(crate) fn home_view(flags: &[(String, String)]) -> &'static str {
+    if agent_mode(flags) { "agent" } else { "query" }
+}
+
 /// The UI's routes other than `/` (which the crate's `index` serves): Prometheus's
-/// UI paths, each opening one view of the page, and the page's script and style.
-pub(crate) fn routes() -> Router<Arc<WebState>> {
+/// UI paths for the mode, each opening one view of the page, and the page's script
+/// and style. Paths of the other mode are left to the 404 fallback, as Prometheus
+/// routes them only in their mode.
+pub(crate) fn routes(flags: &[(String, String)]) -> Router<Arc<WebState>> {
     let mut r = Router::new()
         .route("/assets/ember.js", get(script))
         .route("/assets/ember.css", get(style));
-    for (path, view) in [
-        ("/query", "query"),
-        ("/graph", "query"),
-        ("/alerts", "alerts"),
-        ("/rules", "rules"),
+    let mode_paths: &[(&str, &str)] = if agent_mode(flags) {
+        &[("/agent", "agent")]
+    } else {
+        &[
+            ("/query", "query"),
+            ("/graph", "query"),
+            ("/alerts", "alerts"),
+            ("/rules", "rules"),
+            ("/tsdb-status", "tsdb-status"),
+        ]
+    };
+    let common = [
         ("/targets", "targets"),
+        ("/service-discovery", "service-discovery"),
         ("/status", "status"),
-        ("/tsdb-status", "tsdb-status"),
         ("/flags", "flags"),
         ("/config", "config"),
-    ] {
+    ];
+    for &(path, view) in mode_paths.iter().chain(&common) {
         r = r.route(
             path,
             get(move |State(s): State<Arc<WebState>>| async move { page(&s, view) }),
@@ -128,7 +160,7 @@ pub(crate) fn with_route_prefix(prefix: &str, app: Router, state: Arc<WebState>)
     Router::new()
         .route(
             &format!("{prefix}/"),
-            get(move || async move { page(&state, "query") }),
+            get(move || async move { page(&state, home_view(&state.flags)) }),
         )
         .nest(prefix, app)
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
@@ -210,6 +242,30 @@ mod tests {
         (head[9..12].parse().unwrap(), location, body.to_string())
     }
 
+    /// A server over a state with `flags`, on a free port.
+    async fn serve(flags: Vec<(String, String)>) -> std::net::SocketAddr {
+        let (tx, _rx) = tokio::sync::mpsc::channel(1);
+        let state = Arc::new(WebState {
+            build: crate::BuildInfo::default(),
+            config_yaml: Default::default(),
+            external_labels: Default::default(),
+            flags,
+            ready: Default::default(),
+            enable_lifecycle: false,
+            lifecycle: tx,
+            metrics: Box::new(String::new),
+            query: None,
+            remote_write: None,
+            scrape: None,
+            alertmanagers: None,
+            rules: None,
+        });
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(l, crate::router(state)).await });
+        addr
+    }
+
     /// Every UI path serves the page with its view; under a route prefix everything
     /// moves below it and `/` and the bare prefix redirect to `prefix/`.
     #[tokio::test]
@@ -219,37 +275,20 @@ mod tests {
             ("/ember", "http://example.com:9090/elsewhere", "/ember"),
             ("", "http://example.com:9090/elsewhere/", "/elsewhere"),
         ] {
-            let (tx, _rx) = tokio::sync::mpsc::channel(1);
-            let state = Arc::new(WebState {
-                build: crate::BuildInfo::default(),
-                config_yaml: Default::default(),
-                external_labels: Default::default(),
-                flags: flags(flag, external),
-                ready: Default::default(),
-                enable_lifecycle: false,
-                lifecycle: tx,
-                metrics: Box::new(String::new),
-                query: None,
-                remote_write: None,
-                scrape: None,
-                alertmanagers: None,
-                rules: None,
-            });
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = l.local_addr().unwrap();
-            tokio::spawn(async move { axum::serve(l, crate::router(state)).await });
+            let addr = serve(flags(flag, external)).await;
             for (path, view) in [
                 ("/", "query"),
                 ("/graph?g0.expr=up&g0.tab=1", "query"),
                 ("/query", "query"),
                 ("/targets", "targets"),
+                ("/service-discovery", "service-discovery"),
                 ("/alerts", "alerts"),
                 ("/config", "config"),
             ] {
                 let (code, _, body) = get(addr, &format!("{prefix}{path}")).await;
                 assert_eq!(code, 200, "{prefix}{path}");
                 assert!(
-                    body.contains(&format!("<body data-view=\"{view}\">")),
+                    body.contains(&format!("<body data-view=\"{view}\" data-mode=\"server\">")),
                     "{path}"
                 );
             }
@@ -262,6 +301,7 @@ mod tests {
                 assert_eq!(get(addr, &format!("{prefix}{path}")).await.0, 200, "{path}");
             }
             assert_eq!(get(addr, &format!("{prefix}/nope")).await.0, 404);
+            assert_eq!(get(addr, &format!("{prefix}/agent")).await.0, 404);
             if prefix.is_empty() {
                 continue;
             }
@@ -273,5 +313,37 @@ mod tests {
             assert_eq!((code, to), (302, format!("{prefix}/?g0.expr=up")));
             assert_eq!(get(addr, "/graph").await.0, 404);
         }
+    }
+
+    /// In agent mode (`--agent` or 2.x's `--enable-feature=agent`) `/` and `/agent`
+    /// show the agent page, the views over local storage are 404 as in Prometheus,
+    /// and the page is marked so its navigation leaves them out.
+    #[tokio::test]
+    async fn agent_mode_pages() {
+        for (k, v) in [("agent", "true"), ("enable-feature", "foo,agent")] {
+            let addr = serve(vec![(k.into(), v.into())]).await;
+            for path in ["/", "/agent"] {
+                let (code, _, body) = get(addr, path).await;
+                assert_eq!(code, 200, "{path}");
+                assert!(
+                    body.contains("<body data-view=\"agent\" data-mode=\"agent\">"),
+                    "{path}"
+                );
+            }
+            for path in [
+                "/targets",
+                "/service-discovery",
+                "/status",
+                "/flags",
+                "/config",
+            ] {
+                assert_eq!(get(addr, path).await.0, 200, "{path}");
+            }
+            for path in ["/query", "/graph", "/alerts", "/rules", "/tsdb-status"] {
+                assert_eq!(get(addr, path).await.0, 404, "{path}");
+            }
+        }
+        let (_, _, body) = get(serve(vec![]).await, "/").await;
+        assert!(body.contains("data-mode=\"server\""));
     }
 }
