@@ -15,6 +15,75 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// What a fragment's 7-byte header says: how to read the payload that follows.
+/// Shared by this replaying reader and readers that tail a segment still being
+/// written (the remote-write watcher), which differ only in what the end of the
+/// available bytes means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FragmentHeader {
+    /// `REC_PAGE_TERM` (0), full (1), first (2), middle (3) or last (4).
+    pub kind: u8,
+    /// The record's bytes are snappy-compressed (flag of its fragments).
+    pub snappy: bool,
+    /// Payload length.
+    pub len: usize,
+    crc: u32,
+}
+
+impl FragmentHeader {
+    /// Decodes the header at the start of `h` (at least [`HEADER_SIZE`] bytes, unless
+    /// it is a page terminator, which is one byte). Zstd-compressed records are an
+    /// error: Ember writes and reads snappy only.
+    pub fn parse(h: &[u8]) -> Result<FragmentHeader, &'static str> {
+        let Some(&typ_byte) = h.first() else {
+            return Err("empty fragment header");
+        };
+        let kind = typ_byte & TYPE_MASK;
+        if kind == REC_PAGE_TERM {
+            return Ok(FragmentHeader {
+                kind,
+                snappy: false,
+                len: 0,
+                crc: 0,
+            });
+        }
+        if typ_byte & ZSTD_FLAG != 0 {
+            return Err("zstd-compressed WAL records are not supported");
+        }
+        if h.len() < HEADER_SIZE {
+            return Err("fragment header cut short");
+        }
+        Ok(FragmentHeader {
+            kind,
+            snappy: typ_byte & SNAPPY_FLAG != 0,
+            len: u16::from_be_bytes([h[1], h[2]]) as usize,
+            crc: u32::from_be_bytes([h[3], h[4], h[5], h[6]]),
+        })
+    }
+
+    /// Whether this is a page terminator (the rest of the page is zeros).
+    pub fn is_page_end(&self) -> bool {
+        self.kind == REC_PAGE_TERM
+    }
+
+    /// Whether this fragment ends a record (full or last).
+    pub fn ends_record(&self) -> bool {
+        self.kind == REC_FULL || self.kind == REC_LAST
+    }
+
+    /// Checks the payload's CRC32-C and that the fragment may come here: full and
+    /// first outside a record, middle and last inside one.
+    pub fn check(&self, data: &[u8], in_record: bool) -> Result<(), String> {
+        if crc32c::crc32c(data) != self.crc {
+            return Err("CRC32-C mismatch".into());
+        }
+        match (self.kind, in_record) {
+            (REC_FULL | REC_FIRST, false) | (REC_MIDDLE | REC_LAST, true) => Ok(()),
+            (k, _) => Err(format!("unexpected fragment type {k}")),
+        }
+    }
+}
+
 /// Reads records from segments in order.
 pub struct Reader {
     segs: Vec<(u32, PathBuf)>,
@@ -167,9 +236,11 @@ impl Reader {
                 continue;
             }
             let frag_off = self.page_off + self.pos as u64;
-            let typ_byte = self.page[self.pos];
-            let typ = typ_byte & TYPE_MASK;
-            if typ == REC_PAGE_TERM {
+            let h = match FragmentHeader::parse(&self.page[self.pos..self.page_len]) {
+                Ok(h) => h,
+                Err(e) => return Err(self.corruption(frag_off, e)),
+            };
+            if h.is_page_end() {
                 if self.page[self.pos..self.page_len].iter().any(|b| *b != 0) {
                     return Err(self
                         .corruption(frag_off, "unexpected non-zero bytes after page terminator"));
@@ -177,19 +248,7 @@ impl Reader {
                 self.pos = self.page_len;
                 continue;
             }
-            if typ_byte & ZSTD_FLAG != 0 {
-                return Err(
-                    self.corruption(frag_off, "zstd-compressed WAL records are not supported")
-                );
-            }
-            let len =
-                u16::from_be_bytes([self.page[self.pos + 1], self.page[self.pos + 2]]) as usize;
-            let crc = u32::from_be_bytes([
-                self.page[self.pos + 3],
-                self.page[self.pos + 4],
-                self.page[self.pos + 5],
-                self.page[self.pos + 6],
-            ]);
+            let len = h.len;
             let start = self.pos + HEADER_SIZE;
             if start + len > self.page_len {
                 let reason = if self.page_len < PAGE_SIZE {
@@ -201,24 +260,17 @@ impl Reader {
                 return Err(self.corruption(off, reason));
             }
             let data = &self.page[start..start + len];
-            if crc32c::crc32c(data) != crc {
+            if let Err(e) = h.check(data, in_record) {
                 let off = if in_record { self.rec_start } else { frag_off };
-                return Err(self.corruption(off, "CRC32-C mismatch"));
+                return Err(self.corruption(off, e));
             }
-            match (typ, in_record) {
-                (REC_FULL, false) | (REC_FIRST, false) => {
-                    self.rec_start = frag_off;
-                }
-                (REC_MIDDLE, true) | (REC_LAST, true) => {}
-                _ => {
-                    let off = if in_record { self.rec_start } else { frag_off };
-                    return Err(self.corruption(off, format!("unexpected fragment type {typ}")));
-                }
+            if !in_record {
+                self.rec_start = frag_off;
             }
-            compressed = typ_byte & SNAPPY_FLAG != 0;
+            compressed = h.snappy;
             self.rec.extend_from_slice(data);
             self.pos = start + len;
-            if typ == REC_FULL || typ == REC_LAST {
+            if h.ends_record() {
                 let seg = self.segment().unwrap_or(0);
                 self.last_good = Some((seg, self.page_off + self.pos as u64));
                 let out = if compressed {

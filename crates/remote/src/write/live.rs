@@ -12,16 +12,8 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-const PAGE_SIZE: usize = ember_wal::segment::PAGE_SIZE;
-const HEADER_SIZE: usize = ember_wal::segment::HEADER_SIZE;
-const SNAPPY_FLAG: u8 = 1 << 3;
-const ZSTD_FLAG: u8 = 1 << 4;
-const TYPE_MASK: u8 = SNAPPY_FLAG - 1;
-const REC_PAGE_TERM: u8 = 0;
-const REC_FULL: u8 = 1;
-const REC_FIRST: u8 = 2;
-const REC_MIDDLE: u8 = 3;
-const REC_LAST: u8 = 4;
+use ember_wal::reader::FragmentHeader;
+use ember_wal::segment::{HEADER_SIZE, PAGE_SIZE};
 
 /// Why a segment cannot be read further.
 #[derive(Debug, thiserror::Error)]
@@ -101,11 +93,10 @@ impl LiveReader {
                 pos += page_left;
                 continue;
             }
-            let Some(&typ_byte) = self.buf.get(pos) else {
+            let Some(first) = self.buf.get(pos..=pos) else {
                 break;
             };
-            let typ = typ_byte & TYPE_MASK;
-            if typ == REC_PAGE_TERM {
+            if FragmentHeader::parse(first).is_ok_and(|h| h.is_page_end()) {
                 // The rest of the page is zeros, written when the page was closed;
                 // until all of it is here the writer may still be on this page.
                 if self.buf.len() - pos < page_left {
@@ -120,36 +111,23 @@ impl LiveReader {
             if self.buf.len() - pos < HEADER_SIZE {
                 break;
             }
-            if typ_byte & ZSTD_FLAG != 0 {
-                return Err(self.corrupt(off, "zstd-compressed records are not supported"));
-            }
-            let len = u16::from_be_bytes([self.buf[pos + 1], self.buf[pos + 2]]) as usize;
+            let h = FragmentHeader::parse(&self.buf[pos..]).map_err(|e| self.corrupt(off, e))?;
+            let len = h.len;
             if HEADER_SIZE + len > page_left {
                 return Err(self.corrupt(off, "fragment crosses a page boundary"));
             }
             if self.buf.len() - pos < HEADER_SIZE + len {
                 break;
             }
-            let crc = u32::from_be_bytes([
-                self.buf[pos + 3],
-                self.buf[pos + 4],
-                self.buf[pos + 5],
-                self.buf[pos + 6],
-            ]);
             let data = &self.buf[pos + HEADER_SIZE..pos + HEADER_SIZE + len];
-            if crc32c::crc32c(data) != crc {
-                return Err(self.corrupt(off, "CRC32-C mismatch"));
-            }
-            match (typ, self.in_record) {
-                (REC_FULL | REC_FIRST, false) | (REC_MIDDLE | REC_LAST, true) => {}
-                _ => return Err(self.corrupt(off, format!("unexpected fragment type {typ}"))),
-            }
+            h.check(data, self.in_record)
+                .map_err(|e| self.corrupt(off, e))?;
             self.rec.extend_from_slice(data);
             pos += HEADER_SIZE + len;
-            if typ == REC_FULL || typ == REC_LAST {
+            if h.ends_record() {
                 self.in_record = false;
                 let rec = std::mem::take(&mut self.rec);
-                if typ_byte & SNAPPY_FLAG != 0 {
+                if h.snappy {
                     match self.snappy.decompress_vec(&rec) {
                         Ok(v) => out.push(v),
                         Err(e) => return Err(self.corrupt(off, format!("snappy: {e}"))),
